@@ -1,0 +1,235 @@
+"""The embedded stack: moto servers, bootstrap, Celery worker(s), recovery loop and the web server.
+
+`make run` calls `python -m batchlab.embedded`; the end-to-end tests and the
+benchmark use the same `EmbeddedStack`. Every process is started here, tracked
+by PID, and stopped here (SIGTERM, then SIGKILL after a grace period).
+
+Two moto servers, one for SQS and one for DynamoDB: moto is single-threaded
+Python under the GIL and the bottleneck of this stack; two processes use both
+cores. moto keeps everything in memory: stopping it loses every job.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def _port_open(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex((host, port)) == 0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(host: str, port: int, *, timeout: float, proc: subprocess.Popen | None = None, name: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if _port_open(host, port):
+            return
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"{name or proc.args[0]} exited with {proc.returncode} before listening on {port}")
+        time.sleep(0.1)
+    raise TimeoutError(f"{name} did not listen on {host}:{port} within {timeout:.0f} s")
+
+
+@dataclass
+class EmbeddedStack:
+    host: str = "127.0.0.1"
+    web_port: int = 8000
+    sqs_port: int = 5100
+    dynamodb_port: int = 5101
+    workers: int = 1
+    recovery: bool = True
+    web: bool = True
+    demo_users: bool = True
+    log_dir: Path = ROOT / "var" / "log"
+    extra_env: dict = field(default_factory=dict)
+    quiet: bool = False
+    processes: dict = field(default_factory=dict)
+
+    # -- environment ----------------------------------------------------------
+
+    @property
+    def sqs_endpoint(self) -> str:
+        return f"http://{self.host}:{self.sqs_port}"
+
+    @property
+    def dynamodb_endpoint(self) -> str:
+        return f"http://{self.host}:{self.dynamodb_port}"
+
+    @property
+    def web_url(self) -> str:
+        return f"http://{self.host}:{self.web_port}"
+
+    def env(self) -> dict:
+        env = dict(os.environ)
+        env.update(
+            BATCHLAB_EMBEDDED="1",
+            DJANGO_SETTINGS_MODULE="batchlab.settings",
+            AWS_ACCESS_KEY_ID="testing",
+            AWS_SECRET_ACCESS_KEY="testing",
+            AWS_REGION=env.get("AWS_REGION", "us-east-1"),
+            AWS_ENDPOINT_URL_SQS=self.sqs_endpoint,
+            AWS_ENDPOINT_URL_DYNAMODB=self.dynamodb_endpoint,
+            PYTHONUNBUFFERED="1",
+        )
+        env.pop("AWS_ENDPOINT_URL", None)
+        env.pop("AWS_PROFILE", None)
+        env.update({k: str(v) for k, v in self.extra_env.items()})
+        return env
+
+    def say(self, message: str) -> None:
+        if not self.quiet:
+            print(message, flush=True)
+
+    # -- processes --------------------------------------------------------------
+
+    def _spawn(self, name: str, argv: list[str]) -> subprocess.Popen:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_dir / f"{name}.log", "ab")
+        proc = subprocess.Popen(
+            argv, cwd=ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )
+        log.close()
+        self.processes[name] = proc
+        return proc
+
+    def manage(self, *args: str, timeout: float = 120) -> str:
+        result = subprocess.run(
+            [sys.executable, str(ROOT / "manage.py"), *args], cwd=ROOT, env=self.env(),
+            capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+        return result.stdout
+
+    def start_moto(self, service: str) -> subprocess.Popen:
+        port = self.sqs_port if service == "sqs" else self.dynamodb_port
+        if _port_open(self.host, port):
+            raise RuntimeError(f"Port {port} on {self.host} is already in use; set BATCHLAB_{service.upper()}_PORT.")
+        proc = self._spawn(f"moto-{service}", [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(port)])
+        wait_for_port(self.host, port, timeout=60, proc=proc, name=f"moto ({service})")
+        return proc
+
+    def start_worker(self, index: int | None = None) -> subprocess.Popen:
+        index = len([n for n in self.processes if n.startswith("worker")]) + 1 if index is None else index
+        name = f"worker{index}"
+        return self._spawn(name, [
+            str(BIN / "celery"), "-A", "batchlab", "worker", "--loglevel", "INFO",
+            "-n", f"{name}@%h", "--without-heartbeat", "--without-gossip", "--without-mingle",
+        ])
+
+    def start_web(self) -> subprocess.Popen:
+        if _port_open(self.host, self.web_port):
+            raise RuntimeError(f"Port {self.web_port} on {self.host} is already in use; set BATCHLAB_WEB_PORT.")
+        proc = self._spawn("web", [
+            str(BIN / "gunicorn"), "batchlab.wsgi:application", "--bind", f"{self.host}:{self.web_port}",
+            "--workers", "2", "--threads", "8", "--timeout", "60", "--graceful-timeout", "10",
+        ])
+        wait_for_port(self.host, self.web_port, timeout=60, proc=proc, name="web server")
+        return proc
+
+    def start(self) -> "EmbeddedStack":
+        try:
+            self.start_moto("sqs")
+            self.start_moto("dynamodb")
+            self.say(f"moto SQS      {self.sqs_endpoint}")
+            self.say(f"moto DynamoDB {self.dynamodb_endpoint}")
+            self.manage("migrate", "--noinput")
+            for line in self.manage("batchlab_bootstrap").splitlines():
+                self.say(f"bootstrap     {line}")
+            if self.demo_users:
+                for line in self.manage("batchlab_demo_users").splitlines():
+                    self.say(f"accounts      {line}")
+            for _ in range(self.workers):
+                proc = self.start_worker()
+                self.say(f"worker        pid {proc.pid} (celery -A batchlab worker)")
+            if self.recovery:
+                proc = self._spawn("recovery", [sys.executable, str(ROOT / "manage.py"), "batchlab_recover", "--loop"])
+                self.say(f"recovery      pid {proc.pid} (manage.py batchlab_recover --loop)")
+            if self.web:
+                proc = self.start_web()
+                self.say(f"web           {self.web_url}  (pid {proc.pid})")
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop_process(self, name: str, *, grace: float = 15) -> None:
+        proc = self.processes.pop(name, None)
+        if proc is None or proc.poll() is not None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+    def kill_process(self, name: str) -> None:
+        proc = self.processes.pop(name)
+        proc.kill()
+        proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        order = ["web", "recovery"] + sorted(n for n in self.processes if n.startswith("worker")) + ["moto-sqs", "moto-dynamodb"]
+        for name in order + list(self.processes):
+            self.stop_process(name, grace=25 if name.startswith("worker") else 10)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+
+def main() -> int:
+    stack = EmbeddedStack(
+        host=os.environ.get("BATCHLAB_HOST", "127.0.0.1"),
+        web_port=int(os.environ.get("BATCHLAB_WEB_PORT", "8000")),
+        sqs_port=int(os.environ.get("BATCHLAB_SQS_PORT", "5100")),
+        dynamodb_port=int(os.environ.get("BATCHLAB_DYNAMODB_PORT", "5101")),
+        workers=int(os.environ.get("BATCHLAB_WORKERS", "1")),
+    )
+    stopping = []
+
+    def on_signal(signum, frame):
+        stopping.append(signum)
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    print("Starting BatchLab (embedded: moto stands in for AWS; data lives in memory only)...", flush=True)
+    stack.start()
+    print(f"\nBatchLab is up: open {stack.web_url} (log in as demo/demo, staff: admin/admin).", flush=True)
+    print(f"Logs in {stack.log_dir}. Ctrl-C (or SIGTERM) stops everything.\n", flush=True)
+    try:
+        while not stopping:
+            for name, proc in list(stack.processes.items()):
+                if proc.poll() is not None:
+                    print(f"{name} exited with {proc.returncode}; stopping.", flush=True)
+                    stopping.append(name)
+                    break
+            time.sleep(0.5)
+    finally:
+        print("Stopping BatchLab...", flush=True)
+        stack.stop()
+        print("Stopped.", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""The API's single error shape: RFC 9457 problem details with a stable `code`.
+
+Domain exceptions are translated here through one table; anything unknown is a
+500 with no internals in the body and a logged traceback.
+"""
+
+import logging
+from http import HTTPStatus
+
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions as drf
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from jobs import exceptions as domain
+
+logger = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+
+# Domain exception -> HTTP status. The exception's own `code` goes in the body.
+STATUS_BY_EXCEPTION: dict[type[domain.JobError], int] = {
+    domain.JobNotFound: 404,
+    domain.JobStateConflict: 409,
+    domain.UnknownJobType: 400,
+    domain.InvalidPayload: 400,
+    domain.PayloadTooLarge: 413,
+    domain.IdempotencyKeyReused: 422,
+    domain.InvalidCursor: 400,
+    domain.StoreUnavailable: 503,
+    domain.QueueUnavailable: 503,
+}
+
+# DRF's own codes, renamed where a clearer stable one helps clients.
+DRF_CODES = {
+    drf.NotAuthenticated: "not_authenticated",
+    drf.AuthenticationFailed: "authentication_failed",
+    drf.PermissionDenied: "permission_denied",
+    drf.NotFound: "not_found",
+    drf.MethodNotAllowed: "method_not_allowed",
+    drf.NotAcceptable: "not_acceptable",
+    drf.UnsupportedMediaType: "unsupported_media_type",
+    drf.ParseError: "malformed_request",
+    drf.Throttled: "throttled",
+    drf.ValidationError: "validation_error",
+}
+
+
+def problem(status: int, *, code: str, detail: str, **extra) -> dict:
+    body = {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status, "code": code, "detail": detail}
+    body.update(extra)
+    return body
+
+
+def problem_response(status: int, *, code: str, detail: str, headers: dict | None = None, **extra) -> Response:
+    return Response(
+        problem(status, code=code, detail=detail, **extra),
+        status=status,
+        content_type=PROBLEM_JSON,
+        headers=headers,
+    )
+
+
+def problem_exception_handler(exc, context):
+    """DRF EXCEPTION_HANDLER: every error leaves as problem+json."""
+    if isinstance(exc, domain.JobError):
+        status = STATUS_BY_EXCEPTION.get(type(exc), 400)
+        return problem_response(status, code=exc.code, detail=exc.detail, **exc.extra)
+    if isinstance(exc, Http404):
+        exc = drf.NotFound()
+    if isinstance(exc, drf.APIException):
+        response = drf_exception_handler(exc, context)
+        code = next((c for cls, c in DRF_CODES.items() if isinstance(exc, cls)), exc.default_code)
+        if isinstance(exc, drf.ValidationError):
+            errors = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+            fields = ", ".join(sorted(str(k) for k in errors))
+            body = problem(400, code=code, detail=f"Invalid input: {fields}.", errors=errors)
+        else:
+            body = problem(response.status_code, code=code, detail=str(exc.detail))
+        response.data = body
+        response.content_type = PROBLEM_JSON
+        if isinstance(exc, drf.NotAuthenticated | drf.AuthenticationFailed) and response.status_code == 403:
+            response.status_code = 401
+            body["status"] = 401
+            body["title"] = HTTPStatus(401).phrase
+            response["WWW-Authenticate"] = 'Token realm="batchlab"'
+        return response
+    logger.exception("Unhandled error in %s", context.get("view").__class__.__name__ if context else "?")
+    return problem_response(500, code="server_error", detail="An unexpected error occurred; it has been logged.")
+
+
+def _json_problem(status: int, code: str, detail: str) -> JsonResponse:
+    return JsonResponse(problem(status, code=code, detail=detail), status=status, content_type=PROBLEM_JSON)
+
+
+# Django-level handlers, for paths outside DRF views (unknown URLs, crashes in middleware).
+def handler404(request, exception=None):
+    return _json_problem(404, "not_found", "No such resource.")
+
+
+def handler500(request):
+    return _json_problem(500, "server_error", "An unexpected error occurred; it has been logged.")
+
+
+def handler400(request, exception=None):
+    return _json_problem(400, "bad_request", "Bad request.")

@@ -1,0 +1,190 @@
+"""Django settings: every value is read from the environment here and nowhere else.
+
+See `.env.example` for the full list of variables with their defaults.
+"""
+
+from pathlib import Path
+
+from batchlab.env import ConfigurationError, env_bool, env_float, env_int, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+# --- Mode -------------------------------------------------------------------
+# The embedded default (`make run`, the tests) runs against a local moto server,
+# may use a development secret and creates the demo accounts. Anything else is
+# treated as production: it refuses to start without a real secret key.
+EMBEDDED = env_bool("BATCHLAB_EMBEDDED", False)
+DEBUG = env_bool("DJANGO_DEBUG", EMBEDDED)
+
+_DEV_SECRET = "batchlab-embedded-development-key-not-for-production-use"
+SECRET_KEY = env_str("DJANGO_SECRET_KEY") or (_DEV_SECRET if EMBEDDED else None)
+if not SECRET_KEY or (not EMBEDDED and (SECRET_KEY == _DEV_SECRET or len(SECRET_KEY) < 32)):
+    # https://docs.djangoproject.com/en/5.2/ref/settings/#secret-key
+    raise ConfigurationError(
+        "DJANGO_SECRET_KEY must be set to a random string of 32+ characters "
+        "(or set BATCHLAB_EMBEDDED=1 for the local embedded stack)."
+    )
+
+ALLOWED_HOSTS = (env_str("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]") or "").split(",")
+CSRF_TRUSTED_ORIGINS = [o for o in (env_str("DJANGO_CSRF_TRUSTED_ORIGINS", "") or "").split(",") if o]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "jobs",
+    "frontend",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    # https://whitenoise.readthedocs.io/en/stable/django.html : serves static files under gunicorn.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "batchlab.urls"
+WSGI_APPLICATION = "batchlab.wsgi.application"
+# The API paths are /jobs and /jobs/{id}, without trailing slashes.
+APPEND_SLASH = False
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# Users, sessions and API tokens live in a small relational database (SQLite by
+# default); jobs live in DynamoDB.
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": env_str("BATCHLAB_SQLITE_PATH", str(BASE_DIR / "var" / "batchlab.sqlite3")),
+    }
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [] if EMBEDDED else [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/accounts/login/"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "var" / "static"
+# https://whitenoise.readthedocs.io/en/stable/django.html#WHITENOISE_USE_FINDERS
+# Serve straight from the apps' static folders so no collectstatic step is needed.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+if not EMBEDDED and not DEBUG:
+    SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", True)
+    CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+# --- Django REST framework ----------------------------------------------------
+# https://www.django-rest-framework.org/api-guide/settings/
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.BasicAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "DEFAULT_PARSER_CLASSES": ["batchlab.parsers.SafeJSONParser"],
+    "EXCEPTION_HANDLER": "batchlab.errors.problem_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "BatchLab API",
+    "DESCRIPTION": "Submit batch jobs, watch them run, cancel and retry them.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# --- AWS ----------------------------------------------------------------------
+# One endpoint setting per service; unset means real AWS. These are botocore's own
+# variable names, so `aws` CLI calls made in the same shell reach the same place.
+# https://docs.aws.amazon.com/sdkref/latest/guide/feature-ss-endpoints.html
+AWS_REGION = env_str("AWS_REGION", env_str("AWS_DEFAULT_REGION", "us-east-1"))
+AWS_ENDPOINT_URL = env_str("AWS_ENDPOINT_URL") or None
+AWS_ENDPOINT_URL_SQS = env_str("AWS_ENDPOINT_URL_SQS") or AWS_ENDPOINT_URL
+AWS_ENDPOINT_URL_DYNAMODB = env_str("AWS_ENDPOINT_URL_DYNAMODB") or AWS_ENDPOINT_URL
+
+# --- BatchLab -----------------------------------------------------------------
+BATCHLAB_TABLE_NAME = env_str("BATCHLAB_TABLE_NAME", "batchlab-jobs")
+BATCHLAB_IDEMPOTENCY_TABLE_NAME = env_str("BATCHLAB_IDEMPOTENCY_TABLE_NAME", "batchlab-idempotency")
+BATCHLAB_QUEUE_PREFIX = env_str("BATCHLAB_QUEUE_PREFIX", "batchlab-")
+BATCHLAB_QUEUE_NAME = "jobs"  # the SQS queue is f"{prefix}jobs", its DLQ f"{prefix}jobs-dlq"
+# Longest a handler may run; Celery's hard time limit. The SQS visibility
+# timeout must exceed it, or a running job's message is delivered again.
+BATCHLAB_MAX_JOB_SECONDS = env_int("BATCHLAB_MAX_JOB_SECONDS", 600, minimum=1)
+BATCHLAB_VISIBILITY_TIMEOUT = env_int("BATCHLAB_VISIBILITY_TIMEOUT", 900, minimum=1)
+if BATCHLAB_VISIBILITY_TIMEOUT <= BATCHLAB_MAX_JOB_SECONDS:
+    raise ConfigurationError(
+        "BATCHLAB_VISIBILITY_TIMEOUT must be longer than BATCHLAB_MAX_JOB_SECONDS "
+        f"({BATCHLAB_VISIBILITY_TIMEOUT} <= {BATCHLAB_MAX_JOB_SECONDS})."
+    )
+# A claim holds a lease; a heartbeat renews it every third of this while the
+# handler runs. An expired lease means the worker died.
+BATCHLAB_LEASE_SECONDS = env_int("BATCHLAB_LEASE_SECONDS", 60, minimum=2)
+BATCHLAB_MAX_RECEIVE_COUNT = env_int("BATCHLAB_MAX_RECEIVE_COUNT", 5, minimum=1)
+BATCHLAB_RETENTION_DAYS = env_float("BATCHLAB_RETENTION_DAYS", 7.0)
+BATCHLAB_MAX_ATTEMPTS = env_int("BATCHLAB_MAX_ATTEMPTS", 3, minimum=1)
+BATCHLAB_RETRY_BASE_SECONDS = env_float("BATCHLAB_RETRY_BASE_SECONDS", 2.0)
+BATCHLAB_RETRY_MAX_SECONDS = env_float("BATCHLAB_RETRY_MAX_SECONDS", 300.0)
+BATCHLAB_MAX_PAYLOAD_BYTES = env_int("BATCHLAB_MAX_PAYLOAD_BYTES", 64 * 1024, minimum=2)
+BATCHLAB_MAX_RESULT_BYTES = env_int("BATCHLAB_MAX_RESULT_BYTES", 128 * 1024, minimum=2)
+BATCHLAB_PROGRESS_INTERVAL = env_float("BATCHLAB_PROGRESS_INTERVAL", 1.0)
+BATCHLAB_STALE_QUEUED_SECONDS = env_int("BATCHLAB_STALE_QUEUED_SECONDS", 300, minimum=1)
+BATCHLAB_RECOVERY_INTERVAL = env_int("BATCHLAB_RECOVERY_INTERVAL", 30, minimum=1)
+BATCHLAB_SHUTDOWN_GRACE_SECONDS = env_int("BATCHLAB_SHUTDOWN_GRACE_SECONDS", 30, minimum=0)
+BATCHLAB_WORKER_CONCURRENCY = env_int("BATCHLAB_WORKER_CONCURRENCY", 1, minimum=1)
+# Test-only job types (`crash`, `countrun`) register only when this is on.
+BATCHLAB_TEST_HANDLERS = env_bool("BATCHLAB_TEST_HANDLERS", False)
+BATCHLAB_RUN_LOG = env_str("BATCHLAB_RUN_LOG", "")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("BATCHLAB_LOG_LEVEL", "INFO")},
+    "loggers": {
+        "botocore": {"level": "WARNING"},
+        "pynamodb": {"level": "WARNING"},
+        "django.server": {"level": "WARNING"},
+    },
+}

@@ -1,0 +1,20 @@
+"""Top-level URL map: the API, the OpenAPI document, health, metrics, pages, staff pages."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
+
+from batchlab import ops
+
+urlpatterns = [
+    path("", include("jobs.urls")),
+    path("api/schema", SpectacularAPIView.as_view(), name="openapi-schema"),
+    path("healthz", ops.healthz, name="healthz"),
+    path("metrics", ops.metrics, name="metrics"),
+    path("admin/", admin.site.urls),
+    path("", include("frontend.urls")),
+]
+
+handler400 = "batchlab.errors.handler400"
+handler404 = "batchlab.errors.handler404"
+handler500 = "batchlab.errors.handler500"

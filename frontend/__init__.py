@@ -1,0 +1,1 @@
+"""The web page for users and the staff inspection pages: templates, static files, views."""

@@ -1,0 +1,62 @@
+"""Domain exceptions; each carries a stable `code`, mapped to HTTP in batchlab.errors."""
+
+
+class JobError(Exception):
+    """Base for every error the jobs domain raises on purpose."""
+
+    code = "job_error"
+    default_detail = "The job could not be processed."
+
+    def __init__(self, detail: str | None = None, *, extra: dict | None = None):
+        self.detail = detail or self.default_detail
+        self.extra = extra or {}
+        super().__init__(self.detail)
+
+
+class JobNotFound(JobError):
+    code = "job_not_found"
+    default_detail = "No such job."
+
+
+class JobStateConflict(JobError):
+    code = "job_state_conflict"
+    default_detail = "The job is not in a state that allows this."
+
+
+class UnknownJobType(JobError):
+    code = "unknown_job_type"
+    default_detail = "Unknown job type."
+
+
+class InvalidPayload(JobError):
+    code = "invalid_payload"
+    default_detail = "The payload is not valid for this job type."
+
+    def __init__(self, errors: dict, detail: str | None = None):
+        super().__init__(detail or "The payload is not valid for this job type.", extra={"errors": errors})
+        self.errors = errors
+
+
+class PayloadTooLarge(JobError):
+    code = "payload_too_large"
+    default_detail = "The payload is too large."
+
+
+class IdempotencyKeyReused(JobError):
+    code = "idempotency_key_reused"
+    default_detail = "This Idempotency-Key was used with a different request body."
+
+
+class InvalidCursor(JobError):
+    code = "invalid_cursor"
+    default_detail = "The cursor is malformed or was not issued by this server."
+
+
+class StoreUnavailable(JobError):
+    code = "store_unavailable"
+    default_detail = "The job store is unavailable; try again shortly."
+
+
+class QueueUnavailable(JobError):
+    code = "queue_unavailable"
+    default_detail = "The job was stored but could not be queued; the recovery pass will queue it."

@@ -1,0 +1,25 @@
+"""`checksum`: SHA-256 of each string in `items`, with progress per item."""
+
+import hashlib
+
+from rest_framework import serializers
+
+from jobs.handlers.registry import job_type
+
+
+class ChecksumPayload(serializers.Serializer):
+    items = serializers.ListField(
+        child=serializers.CharField(allow_blank=True, trim_whitespace=False), allow_empty=False, max_length=10_000
+    )
+
+
+@job_type("checksum", payload=ChecksumPayload, example={"items": ["alpha", "beta", "gamma"]})
+def checksum(payload: dict, ctx) -> dict:
+    """SHA-256 (hex) of each item, in order."""
+    items = payload["items"]
+    digests = []
+    for index, item in enumerate(items, start=1):
+        ctx.check_cancel()
+        digests.append(hashlib.sha256(item.encode("utf-8")).hexdigest())
+        ctx.progress(index, len(items))
+    return {"algorithm": "sha256", "digests": digests}

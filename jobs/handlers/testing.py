@@ -1,0 +1,55 @@
+"""Job types for fault tests, registered only with BATCHLAB_TEST_HANDLERS=1.
+
+`countrun` appends one line per handler run to BATCHLAB_RUN_LOG so that tests
+can count runs across processes; `crash` kills its own worker process.
+"""
+
+import os
+import time
+
+from django.conf import settings
+from rest_framework import serializers
+
+from jobs.handlers.registry import job_type
+
+
+def _record(job_id: str, event: str) -> None:
+    if settings.BATCHLAB_RUN_LOG:
+        with open(settings.BATCHLAB_RUN_LOG, "a", encoding="utf-8") as log:
+            log.write(f"{job_id} {event} {os.getpid()}\n")
+
+
+class CountrunPayload(serializers.Serializer):
+    seconds = serializers.FloatField(min_value=0, max_value=120, required=False, default=0)
+
+
+@job_type("countrun", payload=CountrunPayload, example={"seconds": 1})
+def countrun(payload: dict, ctx) -> dict:
+    """Record each start and finish in the run log; sleep `seconds` in between."""
+    _record(ctx.job_id, "start")
+    seconds = float(payload.get("seconds", 0))
+    steps = max(1, int(seconds * 4))
+    for step in range(1, steps + 1):
+        time.sleep(seconds / steps)
+        ctx.check_cancel()
+        ctx.progress(step, steps)
+    _record(ctx.job_id, "finish")
+    return {"pid": os.getpid()}
+
+
+class CrashPayload(serializers.Serializer):
+    crashes = serializers.IntegerField(min_value=0, max_value=100, required=False, default=100)
+
+
+@job_type("crash", payload=CrashPayload, example={"crashes": 100})
+def crash(payload: dict, ctx) -> dict:
+    """Kill the worker process on each of the first `crashes` runs (counted in the run log)."""
+    runs = 0
+    if settings.BATCHLAB_RUN_LOG and os.path.exists(settings.BATCHLAB_RUN_LOG):
+        with open(settings.BATCHLAB_RUN_LOG, encoding="utf-8") as log:
+            runs = sum(1 for line in log if line.startswith(f"{ctx.job_id} crash"))
+    if runs < int(payload.get("crashes", 100)):
+        _record(ctx.job_id, "crash")
+        os._exit(1)
+    _record(ctx.job_id, "finish")
+    return {"survived_after": runs}

@@ -1,0 +1,165 @@
+"""SQS administration through boto3: queue bootstrap and the dead-letter queue.
+
+Publishing and consuming go through Celery (jobs.tasks); this module is for the
+operations Celery does not offer: creating queues with a redrive policy,
+counting messages, and reading, deleting and redriving dead letters.
+"""
+
+import base64
+import functools
+import json
+import logging
+from dataclasses import dataclass
+
+import boto3
+from botocore.config import Config
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+
+def queue_name() -> str:
+    return f"{settings.BATCHLAB_QUEUE_PREFIX}{settings.BATCHLAB_QUEUE_NAME}"
+
+
+def dlq_name() -> str:
+    return f"{queue_name()}-dlq"
+
+
+@functools.cache
+def sqs_client():
+    """One boto3 SQS client per process (clients are thread-safe and keep connections)."""
+    return boto3.client(
+        "sqs",
+        region_name=settings.AWS_REGION,
+        endpoint_url=settings.AWS_ENDPOINT_URL_SQS,
+        config=Config(connect_timeout=3, read_timeout=10, retries={"max_attempts": 2}),
+    )
+
+
+@functools.cache
+def _queue_url(name: str) -> str:
+    return sqs_client().get_queue_url(QueueName=name)["QueueUrl"]
+
+
+def queues_bootstrap() -> dict:
+    """Create (or update) the jobs queue and its dead-letter queue; idempotent."""
+    client = sqs_client()
+    dlq_url = client.create_queue(QueueName=dlq_name(), Attributes={"MessageRetentionPeriod": "1209600"})["QueueUrl"]
+    dlq_arn = client.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    attributes = {
+        "ReceiveMessageWaitTimeSeconds": "20",
+        "VisibilityTimeout": str(settings.BATCHLAB_VISIBILITY_TIMEOUT),
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(settings.BATCHLAB_MAX_RECEIVE_COUNT)}),
+    }
+    try:
+        url = client.get_queue_url(QueueName=queue_name())["QueueUrl"]
+        current = client.get_queue_attributes(QueueUrl=url, AttributeNames=list(attributes))["Attributes"]
+        changed = {k: v for k, v in attributes.items() if current.get(k) != v and not _same_policy(k, current.get(k), v)}
+        if changed:
+            client.set_queue_attributes(QueueUrl=url, Attributes=changed)
+        created = False
+    except client.exceptions.QueueDoesNotExist:
+        url = client.create_queue(QueueName=queue_name(), Attributes=attributes)["QueueUrl"]
+        created, changed = True, attributes
+    return {"queue_url": url, "dlq_url": dlq_url, "created": created, "changed": sorted(changed)}
+
+
+def _same_policy(key: str, current: str | None, wanted: str) -> bool:
+    if key != "RedrivePolicy" or not current:
+        return False
+    a, b = json.loads(current), json.loads(wanted)
+    return a.get("deadLetterTargetArn") == b["deadLetterTargetArn"] and str(a.get("maxReceiveCount")) == b["maxReceiveCount"]
+
+
+def queue_counts() -> dict:
+    """Approximate message counts of the jobs queue and the dead-letter queue."""
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed"]
+    out = {}
+    for label, name in (("queue", queue_name()), ("dead_letter", dlq_name())):
+        attrs = sqs_client().get_queue_attributes(QueueUrl=_queue_url(name), AttributeNames=names)["Attributes"]
+        out[label] = {
+            "visible": int(attrs.get("ApproximateNumberOfMessages", 0)),
+            "in_flight": int(attrs.get("ApproximateNumberOfMessagesNotVisible", 0)),
+            "delayed": int(attrs.get("ApproximateNumberOfMessagesDelayed", 0)),
+        }
+    return out
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    message_id: str
+    receipt_handle: str
+    job_id: str | None
+    receive_count: int
+    sent_at: str
+    body_preview: str
+
+
+def _job_id_of(body: str) -> str | None:
+    """The job id inside a Celery message body (kombu's SQS envelope, base64 JSON)."""
+    try:
+        try:
+            envelope = json.loads(base64.b64decode(body, validate=True))
+        except ValueError:
+            envelope = json.loads(body)
+        headers = envelope.get("headers") or {}
+        if headers.get("task") != "jobs.process_job":
+            return None
+        inner = envelope.get("body")
+        if envelope.get("properties", {}).get("body_encoding") == "base64":
+            inner = base64.b64decode(inner)
+        args = json.loads(inner)[0]
+        return str(args[0]) if args else None
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+        return None
+
+
+def _receive(*, max_messages: int, visibility_timeout: int) -> list[DeadLetter]:
+    client = sqs_client()
+    url = _queue_url(dlq_name())
+    seen: dict[str, DeadLetter] = {}
+    while len(seen) < max_messages:
+        response = client.receive_message(
+            QueueUrl=url,
+            MaxNumberOfMessages=min(10, max_messages - len(seen)),
+            VisibilityTimeout=visibility_timeout,
+            WaitTimeSeconds=0,
+            MessageSystemAttributeNames=["ApproximateReceiveCount", "SentTimestamp"],
+        )
+        batch = response.get("Messages", [])
+        fresh = [m for m in batch if m["MessageId"] not in seen]
+        if not fresh:
+            break
+        for m in fresh:
+            attrs = m.get("Attributes", {})
+            seen[m["MessageId"]] = DeadLetter(
+                message_id=m["MessageId"],
+                receipt_handle=m["ReceiptHandle"],
+                job_id=_job_id_of(m["Body"]),
+                receive_count=int(attrs.get("ApproximateReceiveCount", 0)),
+                sent_at=attrs.get("SentTimestamp", ""),
+                body_preview=m["Body"][:200],
+            )
+    return list(seen.values())
+
+
+def dlq_peek(*, max_messages: int = 100) -> list[DeadLetter]:
+    """Read dead letters without taking them (they stay visible for the next reader).
+
+    Each read still counts as a receive in SQS; dead letters have no redrive
+    policy of their own, so that only changes the count shown.
+    """
+    letters = _receive(max_messages=max_messages, visibility_timeout=30)
+    for letter in letters:
+        sqs_client().change_message_visibility(QueueUrl=_queue_url(dlq_name()), ReceiptHandle=letter.receipt_handle, VisibilityTimeout=0)
+    return letters
+
+
+def dlq_receive(*, max_messages: int = 100) -> list[DeadLetter]:
+    """Take dead letters for processing (hidden for 60 s unless deleted)."""
+    return _receive(max_messages=max_messages, visibility_timeout=60)
+
+
+def dlq_delete(letter: DeadLetter) -> None:
+    sqs_client().delete_message(QueueUrl=_queue_url(dlq_name()), ReceiptHandle=letter.receipt_handle)

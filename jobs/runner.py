@@ -1,0 +1,207 @@
+"""Runs one job in a worker: claim, call the handler with a context, record the outcome.
+
+Every write goes through jobs.services; this module decides which one. The
+context a handler receives reports progress, logs to the timeline and checks
+for cancellation, batching its writes so that a job costs few requests.
+"""
+
+import json
+import logging
+import os
+import socket
+import threading
+import time
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from pynamodb.exceptions import UpdateError
+
+from jobs import services
+from jobs.handlers.registry import JobCanceled, PermanentError, TransientError, job_type_get
+from jobs.services import Claim, LeaseLost
+from jobs.states import JobStatus
+from jobs.tables import TimelineEntry
+
+logger = logging.getLogger(__name__)
+
+MAX_LOG_LINES = 100
+MAX_LOG_LINE = 1000
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class JobContext:
+    """What a handler gets besides its payload.
+
+    `progress(done, total)` and `log(message)` are cheap: progress is written at
+    most every BATCHLAB_PROGRESS_INTERVAL seconds and log lines ride along with
+    the next write. `check_cancel()` raises JobCanceled once a cancel was
+    requested (seen in the item that each write returns).
+    """
+
+    def __init__(self, claim: Claim):
+        self._claim = claim
+        self._lock = threading.Lock()
+        self._last_write = time.monotonic()
+        self._log_lines = 0
+        self.done = int(claim.job.progress_done or 0)
+        self.total = int(claim.job.progress_total or 0)
+        self.lease_lost = False
+        self._stop = threading.Event()
+        self._heartbeat = threading.Thread(target=self._beat, name=f"lease-{claim.job_id}", daemon=True)
+
+    @property
+    def job_id(self) -> str:
+        return self._claim.job_id
+
+    @property
+    def attempt(self) -> int:
+        return int(self._claim.job.attempts)
+
+    @property
+    def cancel_requested(self) -> bool:
+        return bool(self._claim.job.cancel_requested)
+
+    def progress(self, done: int, total: int) -> None:
+        self.done, self.total = int(done), int(total)
+        now = time.monotonic()
+        if now - self._last_write >= settings.BATCHLAB_PROGRESS_INTERVAL or (done == 0 and self._claim.job.progress_total != total):
+            self._write(lambda: services.job_progress(claim=self._claim, done=self.done, total=self.total))
+
+    def log(self, message: str) -> None:
+        if self._log_lines >= MAX_LOG_LINES:
+            return
+        self._log_lines += 1
+        text = str(message)[:MAX_LOG_LINE]
+        if self._log_lines == MAX_LOG_LINES:
+            text += f" (log limit of {MAX_LOG_LINES} lines reached; further lines dropped)"
+        with self._lock:
+            self._claim.pending_log.append(
+                TimelineEntry(at=services.utcnow(), event="log", status=JobStatus.PROCESSING, message=text, worker=self._claim.worker)
+            )
+        logger.info("job %s log: %s", self.job_id, text)
+
+    def check_cancel(self) -> None:
+        if self.lease_lost:
+            raise LeaseLost(f"job {self.job_id}: lease lost")
+        if self.cancel_requested:
+            raise JobCanceled()
+
+    # -- lease heartbeat --------------------------------------------------------
+
+    def _write(self, write) -> None:
+        with self._lock:
+            try:
+                write()
+            except LeaseLost:
+                self.lease_lost = True
+                raise
+            self._last_write = time.monotonic()
+
+    def _beat(self) -> None:
+        interval = settings.BATCHLAB_LEASE_SECONDS / 3
+        while not self._stop.wait(interval):
+            if time.monotonic() - self._last_write < interval:
+                continue  # a progress write renewed the lease recently
+            try:
+                self._write(lambda: services.job_heartbeat(claim=self._claim))
+            except LeaseLost:
+                logger.warning("job %s: lease lost; the handler will be stopped at its next check", self.job_id)
+                return
+            except Exception:
+                logger.exception("job %s: lease renewal failed; retrying", self.job_id)
+
+    def __enter__(self):
+        self._heartbeat.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._heartbeat.join(timeout=5)
+        return False
+
+
+def _check_result(result) -> tuple[object, str | None, str | None]:
+    """Return (result, error_code, error_message): the handler's output must be JSON and bounded."""
+    try:
+        encoded = json.dumps(result, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        return None, "result_not_serializable", f"The handler returned a value that is not JSON: {exc}."
+    size = len(encoded.encode("utf-8"))
+    if size > settings.BATCHLAB_MAX_RESULT_BYTES:
+        return None, "result_too_large", f"The result is {size} bytes; the limit is {settings.BATCHLAB_MAX_RESULT_BYTES}."
+    return json.loads(encoded), None, None
+
+
+def job_execute(*, job_id: str, worker: str | None = None) -> str:
+    """Claim and run one job; returns the outcome (for logs and tests).
+
+    Outcomes: completed, failed, retrying, canceled, skipped:<reason>, lease_lost.
+    Never raises for a handler's error: each one ends in a recorded state.
+    """
+    worker = worker or worker_id()
+    claim = services.job_claim(job_id=job_id, worker=worker)
+    if isinstance(claim, str):
+        logger.info("job %s not claimed by %s: %s", job_id, worker, claim)
+        return f"skipped:{claim}"
+    job = claim.job
+    logger.info("job %s claimed by %s attempt=%s/%s type=%s", job_id, worker, int(job.attempts), int(job.max_attempts), job.type)
+    try:
+        return _run_claimed(claim)
+    except LeaseLost as exc:
+        logger.warning("job %s: %s; its outcome is left to the new owner", job_id, exc)
+        return "lease_lost"
+
+
+def _run_claimed(claim: Claim) -> str:
+    job = claim.job
+    started = time.monotonic()
+    try:
+        job_type = job_type_get(job.type)
+    except Exception as exc:
+        services.job_fail(claim=claim, code="unknown_job_type", message=str(getattr(exc, "detail", exc)))
+        return "failed"
+    try:
+        with JobContext(claim) as ctx:
+            if ctx.cancel_requested:
+                raise JobCanceled()
+            result = job_type.handler(dict(job.payload or {}), ctx)
+    except JobCanceled:
+        services.job_mark_canceled(claim=claim, progress_done=ctx.done)
+        return "canceled"
+    except LeaseLost:
+        raise
+    except PermanentError as exc:
+        services.job_fail(claim=claim, code="permanent_error", message=str(exc) or exc.__class__.__name__)
+        return "failed"
+    except SoftTimeLimitExceeded:
+        services.job_fail(claim=claim, code="time_limit_exceeded", message=f"The job ran longer than {settings.BATCHLAB_MAX_JOB_SECONDS} s.")
+        return "failed"
+    except Exception as exc:  # TransientError, or any unexpected error: retried while attempts remain
+        code = "transient_error" if isinstance(exc, TransientError) else "handler_exception"
+        message = str(exc) or exc.__class__.__name__
+        if not isinstance(exc, TransientError):
+            logger.exception("job %s: handler raised", job.job_id)
+            message = f"{exc.__class__.__name__}: {message}"
+        if int(job.attempts) >= int(job.max_attempts):
+            services.job_fail(claim=claim, code="max_attempts_exceeded", message=f"Gave up after {int(job.attempts)} attempts. Last error: {message}")
+            return "failed"
+        delay = services.job_retry_later(claim=claim, code=code, message=message)
+        logger.info("job %s attempt %s failed (%s); retry in %.1f s", job.job_id, int(job.attempts), message, delay)
+        return "retrying"
+    result, code, message = _check_result(result)
+    if code:
+        services.job_fail(claim=claim, code=code, message=message)
+        return "failed"
+    try:
+        services.job_complete(claim=claim, result=result, progress=(ctx.done, ctx.total) if ctx.total else None)
+    except UpdateError as exc:
+        # DynamoDB refuses an item over 400 KB: record that instead of losing the state.
+        if "size" not in str(exc).lower():
+            raise
+        services.job_fail(claim=claim, code="result_too_large", message="The result does not fit in the job record.")
+        return "failed"
+    logger.info("job %s finished in %.3f s", job.job_id, time.monotonic() - started)
+    return "completed"

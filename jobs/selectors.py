@@ -1,0 +1,114 @@
+"""Reads: one job, many jobs by id, listings with filters and cursors, counts."""
+
+import hashlib
+from dataclasses import dataclass
+
+from django.core import signing
+from pynamodb.exceptions import PynamoDBConnectionError
+
+from jobs.exceptions import InvalidCursor, JobNotFound, StoreUnavailable
+from jobs.states import JobStatus
+from jobs.tables import ALL_SHARD, Job
+
+_CURSOR_SALT = "batchlab.jobs.cursor"
+MAX_IDS = 100
+
+
+def job_get(*, job_id: str, owner: str | None) -> Job:
+    """The job, if `owner` may see it (None: staff, sees all); else JobNotFound."""
+    try:
+        job = Job.get(job_id)
+    except Job.DoesNotExist:
+        raise JobNotFound(f"No job {job_id}.") from None
+    except PynamoDBConnectionError as exc:
+        raise StoreUnavailable() from exc
+    if owner is not None and job.owner != owner:
+        raise JobNotFound(f"No job {job_id}.")
+    return job
+
+
+def jobs_get_many(*, job_ids: list[str], owner: str | None) -> list[Job]:
+    """Jobs by id in one BatchGetItem (ids not found or not visible are left out), in the order asked."""
+    wanted = list(dict.fromkeys(job_ids))[:MAX_IDS]
+    try:
+        found = {job.job_id: job for job in Job.batch_get(wanted)}
+    except PynamoDBConnectionError as exc:
+        raise StoreUnavailable() from exc
+    return [found[i] for i in wanted if i in found and (owner is None or found[i].owner == owner)]
+
+
+@dataclass
+class JobPage:
+    items: list[Job]
+    next_cursor: str | None
+
+
+def _query_fingerprint(**filters) -> str:
+    return hashlib.sha256(repr(sorted(filters.items())).encode()).hexdigest()[:16]
+
+
+def _decode_cursor(cursor: str, fingerprint: str) -> dict:
+    try:
+        data = signing.loads(cursor, salt=_CURSOR_SALT)
+    except (signing.BadSignature, ValueError, TypeError):
+        raise InvalidCursor() from None
+    if not isinstance(data, dict) or data.get("q") != fingerprint or not isinstance(data.get("k"), dict):
+        raise InvalidCursor("The cursor belongs to a listing with other filters.")
+    return data["k"]
+
+
+def job_list(
+    *, owner: str | None, status: str | None = None, type: str | None = None, limit: int = 20, cursor: str | None = None,
+    name_contains: str | None = None,
+) -> JobPage:
+    """Newest first. Always a Query on an index, never a Scan.
+
+    owner=None lists every job (staff) through the AllCreatedAt index, or the
+    StatusCreatedAt index when filtering by status; a user's listing uses
+    OwnerCreatedAt. Other filters are filter expressions on that Query.
+    """
+    fingerprint = _query_fingerprint(owner=owner, status=status, type=type, name=name_contains)
+    last_key = _decode_cursor(cursor, fingerprint) if cursor else None
+    condition = None
+
+    def add(c):
+        nonlocal condition
+        condition = c if condition is None else condition & c
+
+    if type:
+        add(Job.type == type)
+    if name_contains:
+        add(Job.name.contains(name_contains))
+    if owner is not None:
+        index, hash_key = Job.owner_index, owner
+        if status:
+            add(Job.status == status)
+    elif status:
+        index, hash_key = Job.status_index, status
+    else:
+        index, hash_key = Job.all_index, ALL_SHARD
+    # With a filter, DynamoDB's Limit counts items before filtering: read bigger pages.
+    page_size = limit if condition is None else max(limit, 100)
+    try:
+        results = index.query(
+            hash_key,
+            filter_condition=condition,
+            scan_index_forward=False,
+            limit=limit,
+            page_size=page_size,
+            last_evaluated_key=last_key,
+        )
+        items = list(results)
+        next_key = results.last_evaluated_key if len(items) == limit else None
+    except PynamoDBConnectionError as exc:
+        raise StoreUnavailable() from exc
+    next_cursor = signing.dumps({"k": next_key, "q": fingerprint}, salt=_CURSOR_SALT, compress=True) if next_key else None
+    return JobPage(items=items, next_cursor=next_cursor)
+
+
+def job_status_counts() -> dict[str, int]:
+    """Count of jobs per status (one COUNT Query per status)."""
+    try:
+        return {status.value: Job.status_index.count(status.value) for status in JobStatus}
+    except PynamoDBConnectionError as exc:
+        raise StoreUnavailable() from exc

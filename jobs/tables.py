@@ -1,0 +1,133 @@
+"""PynamoDB models and indexes: the DynamoDB schema and nothing else.
+
+Attribute names in DynamoDB are PascalCase; Python stays snake_case. Table names
+and endpoints come from settings when the model is first used (no I/O at import).
+"""
+
+from django.conf import settings
+from pynamodb.attributes import (
+    BooleanAttribute,
+    JSONAttribute,
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+# Every job also carries ListShard = "ALL" so that the all-jobs listing (staff)
+# is a Query on one index partition, newest first. One partition takes ~1,000
+# writes/s, ten times the design's peak job creation.
+ALL_SHARD = "ALL"
+
+
+class TimelineEntry(MapAttribute):
+    at = UTCDateTimeAttribute(attr_name="At")
+    event = UnicodeAttribute(attr_name="Event")
+    status = UnicodeAttribute(attr_name="Status", null=True)
+    message = UnicodeAttribute(attr_name="Message", null=True)
+    worker = UnicodeAttribute(attr_name="Worker", null=True)
+
+
+class OwnerIndex(GlobalSecondaryIndex):
+    """A user's jobs, newest first."""
+
+    class Meta:
+        index_name = "OwnerCreatedAt"
+        projection = AllProjection()
+
+    owner = UnicodeAttribute(hash_key=True, attr_name="Owner")
+    created_at = UTCDateTimeAttribute(range_key=True, attr_name="CreatedAt")
+
+
+class StatusIndex(GlobalSecondaryIndex):
+    """Jobs in one status, oldest first: staff filters and the recovery pass."""
+
+    class Meta:
+        index_name = "StatusCreatedAt"
+        projection = AllProjection()
+
+    status = UnicodeAttribute(hash_key=True, attr_name="Status")
+    created_at = UTCDateTimeAttribute(range_key=True, attr_name="CreatedAt")
+
+
+class AllIndex(GlobalSecondaryIndex):
+    """Every job, newest first (staff listing)."""
+
+    class Meta:
+        index_name = "AllCreatedAt"
+        projection = AllProjection()
+
+    list_shard = UnicodeAttribute(hash_key=True, attr_name="ListShard")
+    created_at = UTCDateTimeAttribute(range_key=True, attr_name="CreatedAt")
+
+
+class Job(Model):
+    class Meta:
+        table_name = settings.BATCHLAB_TABLE_NAME
+        region = settings.AWS_REGION
+        host = settings.AWS_ENDPOINT_URL_DYNAMODB
+        billing_mode = "PAY_PER_REQUEST"
+        # Fail fast: the API answers 503 rather than holding a request for a minute.
+        connect_timeout_seconds = 3
+        read_timeout_seconds = 10
+        max_retry_attempts = 2
+
+    job_id = UnicodeAttribute(hash_key=True, attr_name="JobId")
+    name = UnicodeAttribute(attr_name="Name")
+    type = UnicodeAttribute(attr_name="Type")
+    payload = JSONAttribute(attr_name="Payload")
+    status = UnicodeAttribute(attr_name="Status")
+    owner = UnicodeAttribute(attr_name="Owner", default="")
+    list_shard = UnicodeAttribute(attr_name="ListShard", default=ALL_SHARD)
+    created_at = UTCDateTimeAttribute(attr_name="CreatedAt")
+    updated_at = UTCDateTimeAttribute(attr_name="UpdatedAt")
+    started_at = UTCDateTimeAttribute(attr_name="StartedAt", null=True)
+    finished_at = UTCDateTimeAttribute(attr_name="FinishedAt", null=True)
+    # Epoch seconds from which the job should be picked up (now, or a retry's
+    # backoff); the recovery pass republishes QUEUED jobs long past it.
+    available_at = NumberAttribute(attr_name="AvailableAt")
+    attempts = NumberAttribute(attr_name="Attempts", default=0)
+    max_attempts = NumberAttribute(attr_name="MaxAttempts")
+    result = JSONAttribute(attr_name="Result", null=True)
+    error = MapAttribute(attr_name="Error", null=True)
+    progress_done = NumberAttribute(attr_name="ProgressDone", default=0)
+    progress_total = NumberAttribute(attr_name="ProgressTotal", default=0)
+    timeline = ListAttribute(of=TimelineEntry, attr_name="Timeline", default=list)
+    cancel_requested = BooleanAttribute(attr_name="CancelRequested", default=False)
+    # The claim's lease: which worker holds the job, the token that fences its
+    # writes, and when the lease runs out unless renewed.
+    lease_owner = UnicodeAttribute(attr_name="LeaseOwner", null=True)
+    claim_token = UnicodeAttribute(attr_name="ClaimToken", null=True)
+    lease_expires_at = NumberAttribute(attr_name="LeaseExpiresAt", null=True)
+    # Incremented by every write (ETag on GET). Not PynamoDB's VersionAttribute:
+    # that one needs the current value before an update, which would cost a
+    # GetItem before every claim; the state machine's conditions guard races.
+    version = NumberAttribute(attr_name="Version", default=1)
+    expires_at = TTLAttribute(attr_name="ExpiresAt")
+
+    owner_index = OwnerIndex()
+    status_index = StatusIndex()
+    all_index = AllIndex()
+
+
+class IdempotencyRecord(Model):
+    """An Idempotency-Key seen from one submitter, with the job it created."""
+
+    class Meta:
+        table_name = settings.BATCHLAB_IDEMPOTENCY_TABLE_NAME
+        region = settings.AWS_REGION
+        host = settings.AWS_ENDPOINT_URL_DYNAMODB
+        billing_mode = "PAY_PER_REQUEST"
+        connect_timeout_seconds = 3
+        read_timeout_seconds = 10
+        max_retry_attempts = 2
+
+    key = UnicodeAttribute(hash_key=True, attr_name="Key")
+    body_hash = UnicodeAttribute(attr_name="BodyHash")
+    job_id = UnicodeAttribute(attr_name="JobId")
+    created_at = UTCDateTimeAttribute(attr_name="CreatedAt")
+    expires_at = TTLAttribute(attr_name="ExpiresAt")

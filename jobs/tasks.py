@@ -1,0 +1,24 @@
+"""Celery glue: `process_job(job_id)` takes only the id and calls the runner."""
+
+import logging
+
+from celery import shared_task
+from celery.exceptions import Reject
+
+from jobs.runner import job_execute
+
+logger = logging.getLogger(__name__)
+
+
+# The name travels inside every message: keep it stable.
+@shared_task(name="jobs.process_job", ignore_result=True, acks_late=True)
+def process_job(job_id: str) -> str:
+    outcome = job_execute(job_id=str(job_id))
+    if outcome == "skipped:busy":
+        # Another live claim holds the job. Leave this message in SQS (not
+        # deleted): it comes back after the visibility timeout, by when the job
+        # is finished (and the message is dropped) or its worker is known dead.
+        # A message that keeps coming back while its worker keeps dying is
+        # moved to the dead-letter queue by the redrive policy.
+        raise Reject("job held by another live claim", requeue=False)
+    return outcome
