@@ -35,9 +35,18 @@ def payload_size(payload) -> int:
     return len(json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
 
 
+class StrictCharField(serializers.CharField):
+    """A CharField that refuses numbers and booleans instead of turning them into strings."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class JobSubmitSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=MAX_NAME_LENGTH, trim_whitespace=True)
-    type = serializers.CharField(max_length=64)
+    name = StrictCharField(max_length=MAX_NAME_LENGTH, trim_whitespace=True)
+    type = StrictCharField(max_length=64)
     payload = serializers.JSONField(required=False, default=dict)
 
     def validate_name(self, value: str) -> str:

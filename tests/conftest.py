@@ -1,0 +1,31 @@
+"""Fixtures for unit tests: moto's in-process AWS mock with the tables and queues created."""
+
+import pytest
+from moto import mock_aws
+
+
+@pytest.fixture
+def aws():
+    """A fresh in-process AWS (moto) with BatchLab's tables and queues bootstrapped."""
+    from jobs import queues, store_admin
+
+    with mock_aws():
+        queues.sqs_client.cache_clear()
+        queues._queue_url.cache_clear()
+        store_admin.bootstrap_all()
+        yield
+        queues.sqs_client.cache_clear()
+        queues._queue_url.cache_clear()
+
+
+@pytest.fixture
+def published(monkeypatch):
+    """Record job publications instead of sending them through Celery."""
+    sent = []
+    from jobs import services
+
+    def fake_publish(*, job_id, countdown=0):
+        sent.append((job_id, countdown))
+
+    monkeypatch.setattr(services, "job_publish", fake_publish)
+    return sent
