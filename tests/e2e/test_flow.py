@@ -135,3 +135,20 @@ def test_bad_inputs_get_problem_json(api):
     body = cases[1][0].json()
     assert set(body["errors"]) == {"name", "type", "payload"}
     assert "echo" in cases[2][0].json()["detail"]
+
+
+def test_command_line_client_submits_and_waits(stack):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = dict(stack.env(), BATCHLAB_URL=stack.web_url, BATCHLAB_USER="demo", BATCHLAB_PASSWORD="demo")
+    cli = Path(sys.executable).parent / "batchlab"
+    done = subprocess.run([str(cli), "submit", "wordcount", '{"text": "a b a"}', "--wait", "--timeout", "60"],
+                          env=env, capture_output=True, text=True, timeout=90)
+    assert done.returncode == 0, done.stderr
+    job = json.loads(done.stdout)
+    assert job["status"] == "COMPLETED" and job["result"]["words"] == 3
+    bad = subprocess.run([str(cli), "submit", "nope"], env=env, capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 1 and json.loads(bad.stderr)["code"] == "unknown_job_type"
