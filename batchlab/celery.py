@@ -72,7 +72,7 @@ CELERY_CONFIG = {
     "worker_prefetch_multiplier": 1,
     "worker_concurrency": settings.BATCHLAB_WORKER_CONCURRENCY,
     # Hard limit: the child is killed; the claim fences its late writes out.
-    "task_time_limit": settings.BATCHLAB_MAX_JOB_SECONDS + 30,
+    "task_time_limit": settings.BATCHLAB_MAX_JOB_SECONDS + settings.BATCHLAB_HARD_LIMIT_MARGIN,
     "task_soft_time_limit": settings.BATCHLAB_MAX_JOB_SECONDS,
     # SQS cannot carry remote control or events; left on they create pidbox queues.
     "worker_enable_remote_control": False,

@@ -155,8 +155,11 @@ BATCHLAB_VISIBILITY_TIMEOUT = env_int("BATCHLAB_VISIBILITY_TIMEOUT", 900, minimu
 if BATCHLAB_VISIBILITY_TIMEOUT <= BATCHLAB_MAX_JOB_SECONDS:
     raise ConfigurationError(
         "BATCHLAB_VISIBILITY_TIMEOUT must be longer than BATCHLAB_MAX_JOB_SECONDS "
-        f"({BATCHLAB_VISIBILITY_TIMEOUT} <= {BATCHLAB_MAX_JOB_SECONDS})."
+        f"(got {BATCHLAB_VISIBILITY_TIMEOUT} and {BATCHLAB_MAX_JOB_SECONDS})."
     )
+# Celery's hard time limit (the child is killed) sits between the soft limit and
+# the visibility timeout: up to 30 s after the soft limit.
+BATCHLAB_HARD_LIMIT_MARGIN = max(0, min(30, (BATCHLAB_VISIBILITY_TIMEOUT - BATCHLAB_MAX_JOB_SECONDS) // 2))
 # A claim holds a lease; a heartbeat renews it every third of this while the
 # handler runs. An expired lease means the worker died.
 BATCHLAB_LEASE_SECONDS = env_int("BATCHLAB_LEASE_SECONDS", 60, minimum=2)
