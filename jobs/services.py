@@ -122,17 +122,26 @@ def _submit_idempotent(*, job: Job, owner: str, key: str, body: dict) -> Job | N
         created_at=job.created_at,
         expires_at=timedelta(days=settings.BATCHLAB_RETENTION_DAYS),
     )
-    try:
-        with TransactWrite(connection=Job._get_connection().connection) as transaction:
-            transaction.save(record, condition=IdempotencyRecord.key.does_not_exist())
-            transaction.save(job, condition=Job.job_id.does_not_exist())
-        return None
-    except TransactWriteError as exc:
-        if not _is_condition_failure(exc):
-            raise
-    # The key exists: a retry (possibly concurrent) of an earlier request. Read
-    # consistently so that a transaction that just committed is seen.
-    seen = IdempotencyRecord.get(_idempotency_record_key(owner, key), consistent_read=True)
+    for attempt in range(5):
+        try:
+            with TransactWrite(connection=Job._get_connection().connection) as transaction:
+                transaction.save(record, condition=IdempotencyRecord.key.does_not_exist())
+                transaction.save(job, condition=Job.job_id.does_not_exist())
+            return None
+        except TransactWriteError as exc:
+            if not _is_condition_failure(exc):
+                raise
+        # The key exists: a retry (possibly concurrent) of an earlier request. Read
+        # consistently so that a transaction that just committed is seen.
+        try:
+            seen = IdempotencyRecord.get(_idempotency_record_key(owner, key), consistent_read=True)
+            break
+        except IdempotencyRecord.DoesNotExist:
+            # Two concurrent transactions on one key can both be canceled
+            # (TransactionConflict) with neither committed: try again.
+            time.sleep(0.05 * (attempt + 1) * random.random())
+    else:
+        raise StoreUnavailable("Could not record the Idempotency-Key; try again.")
     if seen.body_hash != body_hash:
         raise IdempotencyKeyReused(
             f"Idempotency-Key {key!r} was already used for job {seen.job_id} with a different request body."
