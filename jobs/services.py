@@ -157,7 +157,9 @@ def job_publish(*, job_id: str, countdown: float = 0) -> None:
     from jobs.tasks import process_job  # tasks import services: import here, not at module load
 
     try:
-        process_job.apply_async(args=[job_id], countdown=countdown or None, retry=False)
+        # The job id doubles as the Celery task id, so that every line Celery logs
+        # about this message ("Task jobs.process_job[<job id>] received") names the job.
+        process_job.apply_async(args=[job_id], task_id=job_id, countdown=countdown or None, retry=False)
     except Exception as exc:  # kombu/botocore raise many types; all mean "not queued"
         logger.warning("job %s could not be published: %s", job_id, exc)
         raise QueueUnavailable(
