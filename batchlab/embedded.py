@@ -9,6 +9,7 @@ Python under the GIL and the bottleneck of this stack; two processes use both
 cores. moto keeps everything in memory: stopping it loses every job.
 """
 
+import ctypes
 import os
 import signal
 import socket
@@ -20,6 +21,21 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: own process group, and SIGTERM when the launcher dies.
+
+    The process group lets stop/kill reach a Celery worker's prefork children
+    too; PR_SET_PDEATHSIG (Linux) means a launcher killed outright (a test run
+    hitting its timeout) leaves no server or worker behind.
+    """
+    os.setpgid(0, 0)
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass  # not Linux: the process group still lets stop() reach every child
 
 
 def _port_open(host: str, port: int) -> bool:
@@ -102,6 +118,7 @@ class EmbeddedStack:
         log = open(self.log_dir / f"{name}.log", "ab")
         proc = subprocess.Popen(
             argv, cwd=ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,
         )
         log.close()
         self.processes[name] = proc
@@ -125,8 +142,17 @@ class EmbeddedStack:
         return proc
 
     def start_worker(self, index: int | None = None) -> subprocess.Popen:
-        index = len([n for n in self.processes if n.startswith("worker")]) + 1 if index is None else index
+        if index is None:
+            # The lowest number not in use. Counting the tracked workers instead
+            # would, once one was killed or stopped (and untracked), hand out
+            # the name of a running worker and overwrite its Popen: that
+            # worker would never be stopped.
+            index = 1
+            while f"worker{index}" in self.processes:
+                index += 1
         name = f"worker{index}"
+        if name in self.processes and self.processes[name].poll() is None:
+            raise RuntimeError(f"{name} is already running (pid {self.processes[name].pid})")
         return self._spawn(name, [
             str(BIN / "celery"), "-A", "batchlab", "worker", "--loglevel", "INFO",
             "-n", f"{name}@%h", "--without-heartbeat", "--without-gossip", "--without-mingle",
@@ -168,20 +194,36 @@ class EmbeddedStack:
             raise
         return self
 
-    def stop_process(self, name: str, *, grace: float = 15) -> None:
-        proc = self.processes.pop(name, None)
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
+    @staticmethod
+    def _signal_group(proc: subprocess.Popen, signum: int) -> None:
         try:
-            proc.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+            os.killpg(proc.pid, signum)
+        except ProcessLookupError:
+            pass
+
+    def stop_process(self, name: str, *, grace: float = 15) -> None:
+        """SIGTERM to the process; after `grace` seconds SIGKILL to its whole group."""
+        proc = self.processes.pop(name, None)
+        if proc is None:
+            return
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                pass
+        # Whatever is left in its group (a worker's prefork children) goes too.
+        self._signal_group(proc, signal.SIGKILL)
+        if proc.poll() is None:
             proc.wait(timeout=10)
 
-    def kill_process(self, name: str) -> None:
+    def kill_process(self, name: str, *, group: bool = True) -> None:
+        """kill -9: the process and (by default) its group, as when a machine dies."""
         proc = self.processes.pop(name)
-        proc.kill()
+        if group:
+            self._signal_group(proc, signal.SIGKILL)
+        else:
+            proc.kill()
         proc.wait(timeout=10)
 
     def stop(self) -> None:
