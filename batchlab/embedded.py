@@ -254,6 +254,12 @@ def main() -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    # Under `make run`, a SIGTERM sent to make kills make alone; ask the kernel
+    # to pass it on to us when our parent dies, so that everything stops.
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+    except OSError:
+        pass
     print("Starting BatchLab (embedded: moto stands in for AWS; data lives in memory only)...", flush=True)
     stack.start()
     print(f"\nBatchLab is up: open {stack.web_url} (log in as demo/demo, staff: admin/admin).", flush=True)

@@ -1,0 +1,67 @@
+"""`make run` from a script: no terminal, no stdin; it starts everything and SIGTERM stops everything."""
+
+import os
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import requests
+
+from batchlab.embedded import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _descendants(pid: int) -> set[int]:
+    found, frontier = set(), [pid]
+    while frontier:
+        parent = frontier.pop()
+        for task in Path(f"/proc/{parent}/task").glob("*/children"):
+            for child in task.read_text().split():
+                if int(child) not in found:
+                    found.add(int(child))
+                    frontier.append(int(child))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+    return state != "Z"
+
+
+def test_make_run_starts_the_stack_and_sigterm_stops_every_process(tmp_path):
+    ports = {"BATCHLAB_WEB_PORT": free_port(), "BATCHLAB_SQS_PORT": free_port(), "BATCHLAB_DYNAMODB_PORT": free_port()}
+    env = dict(os.environ, **{k: str(v) for k, v in ports.items()}, BATCHLAB_SQLITE_PATH=str(tmp_path / "db.sqlite3"))
+    log = open(tmp_path / "make-run.log", "w+")
+    make = subprocess.Popen(["make", "run"], cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and "BatchLab is up" not in (tmp_path / "make-run.log").read_text():
+            assert make.poll() is None, (tmp_path / "make-run.log").read_text()
+            time.sleep(0.5)
+        output = (tmp_path / "make-run.log").read_text()
+        assert "BatchLab is up" in output, output
+        assert "user demo/demo" in output and "staff admin/admin" in output
+        assert re.search(r"worker\s+pid \d+", output)
+        base = f"http://127.0.0.1:{ports['BATCHLAB_WEB_PORT']}"
+        job = requests.post(f"{base}/jobs", json={"name": "hi", "type": "echo", "payload": {"x": 1}}, auth=("demo", "demo"), timeout=30).json()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and job["status"] != "COMPLETED":
+            time.sleep(0.2)
+            job = requests.get(f"{base}/jobs/{job['id']}", auth=("demo", "demo"), timeout=30).json()
+        assert job["status"] == "COMPLETED" and job["result"] == {"x": 1}
+        started = _descendants(make.pid)
+        assert len(started) >= 6  # launcher, 2 moto, worker (+ child), recovery, gunicorn (+ workers)
+    finally:
+        make.send_signal(signal.SIGTERM)
+        make.wait(timeout=60)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and any(_alive(p) for p in started):
+        time.sleep(0.5)
+    assert [p for p in started if _alive(p)] == []
+    assert "Stopped." in (tmp_path / "make-run.log").read_text()
