@@ -402,8 +402,8 @@ def parse_args(argv=None):
     parser.add_argument("--clients", type=int, default=8, help="concurrent HTTP submitters (default 8)")
     parser.add_argument("--workers", type=int, default=2, help="celery worker processes (default 2)")
     parser.add_argument("--concurrency", type=int, help="prefork children per worker (BATCHLAB_WORKER_CONCURRENCY; default 1)")
-    parser.add_argument("--auth", choices=("basic", "token"), default="basic",
-                        help="basic: demo:demo on every request (default; each one hashes the password); token: demo's API token")
+    parser.add_argument("--auth", choices=("basic", "token"), default="token",
+                        help="token: demo's API token (default, as a script would); basic: demo:demo on every request (each one hashes the password)")
     parser.add_argument("--type", default="echo", help="job type (default echo)")
     parser.add_argument("--payload", help="job payload as JSON (default: the type's example from /job-types)")
     parser.add_argument("--warmup", type=int, default=20, help="jobs run (and waited for) before measuring; not counted (default 20)")
