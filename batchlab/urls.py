@@ -11,6 +11,8 @@ urlpatterns = [
     path("api/schema", SpectacularAPIView.as_view(), name="openapi-schema"),
     path("healthz", ops.healthz, name="healthz"),
     path("metrics", ops.metrics, name="metrics"),
+    # Staff inspection of jobs (DynamoDB, not the ORM): before the admin's catch-all.
+    path("admin/batchlab/", include("frontend.staff_urls")),
     path("admin/", admin.site.urls),
     path("", include("frontend.urls")),
 ]

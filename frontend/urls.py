@@ -1,9 +1,22 @@
-"""Page routes."""
+"""Page routes for users: my jobs, a job's page, log in / out, the API token page.
 
+The API owns /jobs, /jobs/<id>, /job-types and /dead-letters, so a job's page lives at /ui/jobs/<id>.
+"""
+
+from django.conf import settings
+from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from frontend import views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("ui/jobs/<str:job_id>", views.job_page, name="ui-job"),
+    path("accounts/login/", auth_views.LoginView.as_view(
+        template_name="frontend/login.html", redirect_authenticated_user=True,
+        extra_context={"embedded": settings.EMBEDDED},
+    ), name="login"),
+    # Django 5 accepts only POST here (the header's "Log out" button is a small form).
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/token/", views.token_page, name="token"),
 ]

@@ -1,0 +1,14 @@
+"""Staff routes under /admin/batchlab/ (included before the admin's catch-all in batchlab/urls.py)."""
+
+from django.urls import path
+
+from frontend import staff
+
+app_name = "staff"
+
+urlpatterns = [
+    path("jobs/", staff.job_changelist, name="job-list"),
+    path("jobs/action/", staff.job_action, name="job-action"),
+    path("jobs/<str:job_id>/", staff.job_change, name="job-detail"),
+    path("dead-letters/", staff.dead_letters, name="dead-letters"),
+]

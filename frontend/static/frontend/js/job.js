@@ -1,0 +1,124 @@
+/* A job's page: every field, payload, result, error and timeline; Cancel / Retry; polls while not final. */
+"use strict";
+
+(function () {
+  var B = window.BatchLab, el = B.el;
+  var root = document.getElementById("app");
+  var jobId = root.dataset.jobId;
+  var job = JSON.parse(document.getElementById("job-data").textContent);
+
+  var cancelButton = document.getElementById("cancel-button");
+  var retryButton = document.getElementById("retry-button");
+  var actionStatus = document.getElementById("action-status");
+  var actionError = document.getElementById("action-error");
+  var liveState = document.getElementById("live-state");
+
+  var poller = B.Poller(refresh, Object.assign(B.pollOptions(root), {
+    onChange: function (running) { liveState.textContent = running ? "Live" : ""; },
+  }));
+
+  function field(label, value) {
+    var content = typeof value === "string" ? document.createTextNode(value) : value;
+    return el("div", {}, [el("dt", { text: label }), el("dd", { "data-field": label }, [content])]);
+  }
+
+  function render() {
+    document.title = job.name + " · BatchLab";
+    document.getElementById("job-name").textContent = job.name;
+    document.getElementById("job-status").replaceChildren(B.badge(job));
+    var progress = document.getElementById("job-progress");
+    progress.replaceChildren(job.progress.total ? B.progressBar(job) : "");
+    progress.hidden = !job.progress.total;
+
+    var errorBox = document.getElementById("job-error");
+    if (job.error) {
+      errorBox.replaceChildren(
+        el("strong", { text: "✕ Error" + (job.error.code ? " (" + job.error.code + ")" : "") + ": " }),
+        el("span", { className: "job-error__message", text: job.error.message || "" }));
+      errorBox.hidden = false;
+    } else {
+      errorBox.hidden = true;
+    }
+
+    var fields = [
+      field("Type", el("span", { className: "tag", text: job.type })),
+      field("Status", B.badge(job)),
+      field("Owner", job.owner),
+      field("Attempts", job.attempts + " of " + job.max_attempts),
+      field("Progress", job.progress.total ? job.progress.done + "/" + job.progress.total : "—"),
+      field("Created", B.time(job.created_at)),
+      field("Started", B.time(job.started_at)),
+      field("Finished", B.time(job.finished_at)),
+      field("Duration", B.duration(job.duration_seconds)),
+      field("Updated", B.time(job.updated_at)),
+      field("Expires", B.time(job.expires_at)),
+      field("Version", String(job.version)),
+    ];
+    document.getElementById("job-fields").replaceChildren.apply(document.getElementById("job-fields"), fields);
+
+    document.getElementById("job-payload").textContent = B.pretty(job.payload);
+    document.getElementById("job-result").textContent =
+      job.result === null || job.result === undefined ? (B.isFinal(job.status) ? "No result." : "Not finished yet.") : B.pretty(job.result);
+
+    var timeline = document.getElementById("job-timeline");
+    timeline.replaceChildren.apply(timeline, (job.timeline || []).map(function (entry) {
+      return el("li", { className: "timeline__entry", "data-event": entry.event }, [
+        B.time(entry.at, "timeline__time"),
+        el("span", { className: "timeline__event", text: entry.event.replace(/_/g, " ") }),
+        entry.status ? B.badge({ status: entry.status, cancel_requested: false }) : null,
+        entry.message ? el("span", { className: "timeline__message", text: entry.message }) : null,
+        entry.worker ? el("span", { className: "timeline__worker mono muted", text: entry.worker }) : null,
+      ]);
+    }));
+
+    /* The buttons the API allows: cancel for QUEUED/PROCESSING, retry for FAILED/CANCELED. */
+    var cancellable = job.status === "QUEUED" || job.status === "PROCESSING";
+    cancelButton.hidden = !cancellable;
+    cancelButton.disabled = cancellable && job.cancel_requested;
+    cancelButton.textContent = job.cancel_requested ? "Cancel requested" : "Cancel job";
+    retryButton.hidden = !(job.status === "FAILED" || job.status === "CANCELED");
+  }
+
+  function refresh() {
+    return B.api("GET", "/jobs/" + jobId).then(function (response) {
+      if (!response.ok) {
+        actionError.textContent = B.describeProblem(response);
+        actionError.hidden = false;
+        return response.status >= 500;  /* a passing outage: keep polling; 401/404: stop */
+      }
+      if (response.body.version !== job.version) {
+        job = response.body;
+        render();
+      }
+      return !B.isFinal(job.status);
+    });
+  }
+
+  function act(action, button) {
+    actionError.hidden = true;
+    button.disabled = true;
+    actionStatus.textContent = action === "cancel" ? "Canceling…" : "Retrying…";
+    B.api("POST", "/jobs/" + jobId + "/" + action).then(function (response) {
+      actionStatus.textContent = "";
+      if (!response.ok) {
+        actionError.textContent = B.describeProblem(response);
+        actionError.hidden = false;
+        return refresh();
+      }
+      job = response.body;
+      actionStatus.textContent = action === "cancel" ? "Cancel sent." : "Queued again.";
+      render();
+      if (!B.isFinal(job.status)) poller.start();
+    }, function () {
+      actionStatus.textContent = "";
+      actionError.textContent = "The server could not be reached. Try again.";
+      actionError.hidden = false;
+    }).finally(function () { button.disabled = false; render(); });
+  }
+
+  cancelButton.addEventListener("click", function () { act("cancel", cancelButton); });
+  retryButton.addEventListener("click", function () { act("retry", retryButton); });
+
+  render();
+  if (!B.isFinal(job.status)) poller.start();
+})();
