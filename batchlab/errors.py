@@ -95,6 +95,11 @@ def _json_problem(status: int, code: str, detail: str) -> JsonResponse:
 
 # Django-level handlers, for paths outside DRF views (unknown URLs, crashes in middleware).
 def handler404(request, exception=None):
+    # A person who mistypes a page address gets a page; programs get problem+json.
+    if "text/html" in request.headers.get("Accept", ""):
+        from django.shortcuts import render
+
+        return render(request, "frontend/error.html", {"title": "Page not found", "detail": f"There is no page at {request.path}."}, status=404)
     return _json_problem(404, "not_found", "No such resource.")
 
 

@@ -13,7 +13,8 @@ logger = logging.getLogger(__name__)
 
 def healthz(request):
     checks, ok = {}, True
-    for name, probe in (("dynamodb", selectors.job_status_counts), ("sqs", queues.queue_counts)):
+    # Cheap probes (one request each): a health check runs often.
+    for name, probe in (("dynamodb", selectors.store_ping), ("sqs", queues.queue_counts)):
         started = time.monotonic()
         try:
             probe()

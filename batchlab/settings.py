@@ -174,6 +174,9 @@ BATCHLAB_PROGRESS_INTERVAL = env_float("BATCHLAB_PROGRESS_INTERVAL", 1.0)
 BATCHLAB_STALE_QUEUED_SECONDS = env_int("BATCHLAB_STALE_QUEUED_SECONDS", 300, minimum=1)
 BATCHLAB_RECOVERY_INTERVAL = env_int("BATCHLAB_RECOVERY_INTERVAL", 30, minimum=1)
 BATCHLAB_SHUTDOWN_GRACE_SECONDS = env_int("BATCHLAB_SHUTDOWN_GRACE_SECONDS", 30, minimum=0)
+# Counting jobs per status reads a whole index partition: staff pages and
+# /metrics reuse the figures for this long.
+BATCHLAB_STATUS_COUNTS_CACHE_SECONDS = env_int("BATCHLAB_STATUS_COUNTS_CACHE_SECONDS", 30, minimum=0)
 BATCHLAB_WORKER_CONCURRENCY = env_int("BATCHLAB_WORKER_CONCURRENCY", 1, minimum=1)
 # Test-only job types (`crash`, `countrun`) register only when this is on.
 BATCHLAB_TEST_HANDLERS = env_bool("BATCHLAB_TEST_HANDLERS", False)

@@ -3,7 +3,9 @@
 import hashlib
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core import signing
+from django.core.cache import cache
 from pynamodb.exceptions import PynamoDBConnectionError
 
 from jobs.exceptions import InvalidCursor, JobNotFound, StoreUnavailable
@@ -107,8 +109,27 @@ def job_list(
 
 
 def job_status_counts() -> dict[str, int]:
-    """Count of jobs per status (one COUNT Query per status)."""
+    """Count of jobs per status, cached per process for BATCHLAB_STATUS_COUNTS_CACHE_SECONDS.
+
+    A COUNT Query still reads (and bills) every item of its index partition,
+    so staff pages and /metrics share one result for a while.
+    """
+    ttl = settings.BATCHLAB_STATUS_COUNTS_CACHE_SECONDS
+    counts = cache.get("batchlab:status-counts") if ttl else None
+    if counts is not None:
+        return counts
     try:
-        return {status.value: Job.status_index.count(status.value) for status in JobStatus}
+        counts = {status.value: Job.status_index.count(status.value) for status in JobStatus}
     except PynamoDBConnectionError as exc:
         raise StoreUnavailable() from exc
+    if ttl:
+        cache.set("batchlab:status-counts", counts, ttl)
+    return counts
+
+
+def store_ping() -> None:
+    """One GetItem of a key that does not exist: proves the table answers."""
+    try:
+        Job.get("healthz-probe")
+    except Job.DoesNotExist:
+        return

@@ -10,6 +10,7 @@ import tempfile
 os.environ["BATCHLAB_EMBEDDED"] = "1"
 os.environ["BATCHLAB_TEST_HANDLERS"] = "1"
 os.environ.setdefault("BATCHLAB_SQLITE_PATH", os.path.join(tempfile.gettempdir(), "batchlab-test.sqlite3"))
+os.environ["BATCHLAB_STATUS_COUNTS_CACHE_SECONDS"] = "0"
 os.environ["AWS_ACCESS_KEY_ID"] = "testing"
 os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
 os.environ["AWS_REGION"] = "us-east-1"

@@ -25,6 +25,8 @@ TEST_ENV = {
     "BATCHLAB_RETRY_BASE_SECONDS": "0.2",
     "BATCHLAB_RETRY_MAX_SECONDS": "1",
     "BATCHLAB_LOG_LEVEL": "INFO",
+    # Staff pages must show counts that include the jobs a test just made.
+    "BATCHLAB_STATUS_COUNTS_CACHE_SECONDS": "0",
 }
 
 
