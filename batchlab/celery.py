@@ -9,10 +9,12 @@ import logging
 import os
 import signal
 import threading
+import time
 from urllib.parse import quote, urlsplit
 
 from celery import Celery
 from celery.signals import worker_shutting_down
+from kombu.asynchronous.aws.sqs.connection import AsyncSQSConnection
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "batchlab.settings")
 
@@ -85,6 +87,47 @@ CELERY_CONFIG = {
     "worker_hijack_root_logger": False,
     "worker_redirect_stdouts": False,
 }
+
+
+def _failed_long_poll_is_empty(on_list_ready):
+    """kombu 5.7: a failed long poll killed every worker; make it an empty poll instead.
+
+    kombu's async SQS client turns a ReceiveMessage that failed at the HTTP
+    level (connection refused or reset, timeout: curl's 599; 500/502/503/504)
+    into `[]`, and the SQS channel then calls `[].get("Messages")`: an
+    AttributeError that stops the worker ("Unrecoverable error"). Any other
+    failure (a 4xx, e.g. the queue missing while it is being re-created, or
+    throttling) is raised and stops the worker the same way. Seen when the SQS
+    endpoint went away for a few seconds: both workers exited. As an empty
+    poll, the channel polls again after `polling_interval`, so the worker rides
+    out the outage (at ~10 failed polls a second; logged every 5 s at most).
+    Other operations are unchanged.
+    """
+    state = {"failed": 0, "logged_at": 0.0}
+
+    def failed(reason: str) -> dict:
+        state["failed"] += 1
+        if time.monotonic() - state["logged_at"] >= 5:
+            logger.warning("SQS long poll failed (%s failures so far): %s; polling again", state["failed"], reason[:300])
+            state["logged_at"] = time.monotonic()
+        return {}
+
+    def wrapper(self, parent, markers, operation, response):
+        if operation != "ReceiveMessage":
+            return on_list_ready(self, parent, markers, operation, response)
+        try:
+            result = on_list_ready(self, parent, markers, operation, response)
+        except Exception as exc:
+            return failed(str(exc))
+        if not isinstance(result, dict):
+            return failed(f"HTTP {response.status} {response.reason}")
+        return result
+
+    wrapper.__wrapped__ = on_list_ready
+    return wrapper
+
+
+AsyncSQSConnection._on_list_ready = _failed_long_poll_is_empty(AsyncSQSConnection._on_list_ready)
 
 app = Celery("batchlab")
 
