@@ -65,16 +65,21 @@ class AllIndex(GlobalSecondaryIndex):
     created_at = UTCDateTimeAttribute(range_key=True, attr_name="CreatedAt")
 
 
+class _TableMeta:
+    """Connection settings shared by every table."""
+
+    region = settings.AWS_REGION
+    host = settings.AWS_ENDPOINT_URL_DYNAMODB
+    billing_mode = "PAY_PER_REQUEST"
+    # Fail fast: the API answers 503 rather than holding a request for a minute.
+    connect_timeout_seconds = 3
+    read_timeout_seconds = 10
+    max_retry_attempts = 2
+
+
 class Job(Model):
-    class Meta:
+    class Meta(_TableMeta):
         table_name = settings.BATCHLAB_TABLE_NAME
-        region = settings.AWS_REGION
-        host = settings.AWS_ENDPOINT_URL_DYNAMODB
-        billing_mode = "PAY_PER_REQUEST"
-        # Fail fast: the API answers 503 rather than holding a request for a minute.
-        connect_timeout_seconds = 3
-        read_timeout_seconds = 10
-        max_retry_attempts = 2
 
     job_id = UnicodeAttribute(hash_key=True, attr_name="JobId")
     name = UnicodeAttribute(attr_name="Name")
@@ -117,14 +122,8 @@ class Job(Model):
 class IdempotencyRecord(Model):
     """An Idempotency-Key seen from one submitter, with the job it created."""
 
-    class Meta:
+    class Meta(_TableMeta):
         table_name = settings.BATCHLAB_IDEMPOTENCY_TABLE_NAME
-        region = settings.AWS_REGION
-        host = settings.AWS_ENDPOINT_URL_DYNAMODB
-        billing_mode = "PAY_PER_REQUEST"
-        connect_timeout_seconds = 3
-        read_timeout_seconds = 10
-        max_retry_attempts = 2
 
     key = UnicodeAttribute(hash_key=True, attr_name="Key")
     body_hash = UnicodeAttribute(attr_name="BodyHash")
