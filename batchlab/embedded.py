@@ -137,8 +137,9 @@ class EmbeddedStack:
         port = self.sqs_port if service == "sqs" else self.dynamodb_port
         if _port_open(self.host, port):
             raise RuntimeError(f"Port {port} on {self.host} is already in use; set BATCHLAB_{service.upper()}_PORT.")
-        # DynamoDB's moto applies one request at a time, as DynamoDB does (see batchlab.moto_serial).
-        module = "moto.server" if service == "sqs" else "batchlab.moto_serial"
+        # DynamoDB's moto applies one request at a time, as DynamoDB does (see
+        # batchlab.moto_serial); SQS's reads a cheaper clock (see batchlab.moto_sqs).
+        module = "batchlab.moto_sqs" if service == "sqs" else "batchlab.moto_serial"
         proc = self._spawn(f"moto-{service}", [sys.executable, "-m", module, "-H", self.host, "-p", str(port)])
         wait_for_port(self.host, port, timeout=60, proc=proc, name=f"moto ({service})")
         return proc
