@@ -192,44 +192,6 @@ def test_queue_outage_answers_503_then_recovery_publishes_the_job_and_it_runs_on
     assert staff_api.get("/jobs", params={"status": "QUEUED"}).json()["results"] == []
 
 
-# --- Poison messages: the dead-letter queue --------------------------------------------
-
-
-def test_a_job_that_kills_its_worker_lands_in_the_dead_letter_queue_fails_and_can_be_redriven(api, staff_api, stack):
-    job = api.submit("crash", {"crashes": 2})
-    job_id = job["id"]
-
-    def dead_lettered():
-        body = staff_api.get("/dead-letters").json()
-        return [m for m in body["results"] if m["job_id"] == job_id]
-
-    # Two receives, two dead children; SQS then moves the message to the DLQ.
-    letters = wait_until(dead_lettered, timeout=90, interval=1, what="message in the dead-letter queue")
-    assert len(run_events(stack, job_id, "crash")) == 2
-    assert letters[0]["receive_count"] >= 1
-    listed = json.loads(stack.manage("batchlab_dlq", "list"))
-    assert job_id in [m["job_id"] for m in listed["messages"]]
-    assert api.get("/dead-letters").status_code == 403  # staff only
-
-    report = json.loads(stack.manage("batchlab_recover").strip().splitlines()[-1])
-    assert job_id in report["dead_lettered"], report
-    failed = api.get(f"/jobs/{job_id}").json()
-    assert failed["status"] == "FAILED"
-    assert failed["error"]["code"] == "dead_lettered"
-    assert "dead-letter queue" in failed["error"]["message"]
-
-    redrive = staff_api.post("/dead-letters/redrive")
-    assert redrive.status_code == 200 and job_id in redrive.json()["redriven"], redrive.text
-    done = api.wait(job_id, timeout=60)
-    assert done["status"] == "COMPLETED", done
-    assert done["result"] == {"survived_after": 2}
-    events = [e["event"] for e in done["timeline"]]
-    assert events[0] == "submitted" and "failed" in events and "redriven" in events and events[-1] == "completed"
-    assert dead_lettered() == []
-    # Both workers are still up: only their prefork children died.
-    assert len(live_workers(stack)) == 2
-
-
 # --- Cancel and retry -----------------------------------------------------------------------
 
 
@@ -379,3 +341,55 @@ def test_concurrent_retries_with_one_idempotency_key_make_one_job(api, staff_api
     # Keys are per submitter: the same key from another user is another job.
     theirs = staff_api.post("/jobs", json=body, headers={"Idempotency-Key": key})
     assert theirs.status_code == 201 and theirs.json()["id"] != job_id
+
+
+# --- Poison messages: the dead-letter queue --------------------------------------------
+
+
+@pytest.fixture(scope="module", autouse=True)
+def poison(make_stack):
+    """A stack of its own with a job that kills its worker's child, started before the first test.
+
+    Each crash hides the message for 20 s before SQS delivers it again: the
+    two redeliveries that take it to the dead-letter queue happen while the
+    other tests run, and the last test looks at the outcome.
+    """
+    stack = make_stack(workers=1, **ENV)
+    job = Api(stack.web_url, "demo").submit("crash", {"crashes": 2})
+    return stack, job["id"]
+
+
+def test_a_job_that_kills_its_worker_lands_in_the_dead_letter_queue_fails_and_can_be_redriven(poison):
+    stack, job_id = poison
+    api, staff_api = Api(stack.web_url, "demo"), Api(stack.web_url, "admin")
+
+    def dead_lettered():
+        body = staff_api.get("/dead-letters").json()
+        return [m for m in body["results"] if m["job_id"] == job_id]
+
+    # Two receives, two dead children; SQS then moves the message to the DLQ.
+    letters = wait_until(dead_lettered, timeout=90, interval=1, what="message in the dead-letter queue")
+    assert len(run_events(stack, job_id, "crash")) == 2
+    assert letters[0]["receive_count"] >= 1
+    assert api.get(f"/jobs/{job_id}").json()["status"] == "PROCESSING"  # until a recovery pass
+    listed = json.loads(stack.manage("batchlab_dlq", "list"))
+    assert job_id in [m["job_id"] for m in listed["messages"]]
+    assert api.get("/dead-letters").status_code == 403  # staff only
+
+    report = json.loads(stack.manage("batchlab_recover").strip().splitlines()[-1])
+    assert job_id in report["dead_lettered"], report
+    failed = api.get(f"/jobs/{job_id}").json()
+    assert failed["status"] == "FAILED"
+    assert failed["error"]["code"] == "dead_lettered"
+    assert "dead-letter queue" in failed["error"]["message"]
+
+    redrive = staff_api.post("/dead-letters/redrive")
+    assert redrive.status_code == 200 and job_id in redrive.json()["redriven"], redrive.text
+    done = api.wait(job_id, timeout=60)
+    assert done["status"] == "COMPLETED", done
+    assert done["result"] == {"survived_after": 2}
+    events = [e["event"] for e in done["timeline"]]
+    assert events[0] == "submitted" and "failed" in events and "redriven" in events and events[-1] == "completed"
+    assert dead_lettered() == []
+    # The worker is still up: only its prefork children died.
+    assert len(live_workers(stack)) == 1
