@@ -101,7 +101,10 @@ def job_submit(
             existing = _submit_idempotent(job=job, owner=owner, key=idempotency_key, body={"name": name, "type": type, "payload": payload})
             if existing is not None:
                 return existing, False
-    except (PutError, PynamoDBConnectionError) as exc:
+    # TransactWriteError is not a PynamoDBConnectionError: without it here, an
+    # Idempotency-Key submission with DynamoDB unreachable answered 500, not 503.
+    # (_submit_idempotent handles the condition failures; only the others get here.)
+    except (PutError, PynamoDBConnectionError, TransactWriteError) as exc:
         raise _store_error(exc) from exc
     logger.info("job %s submitted type=%s owner=%s", job.job_id, type, owner)
     job_publish(job_id=job.job_id)
