@@ -220,3 +220,28 @@ def test_after_all_of_it_the_server_and_the_worker_still_work(api, stack, tried)
     assert all(proc.poll() is None for proc in stack.processes.values())
     web_log = (stack.log_dir / "web.log").read_text(errors="replace")
     assert "Internal Server Error" not in web_log and " 500 " not in web_log
+
+
+def test_with_the_job_store_down_every_call_is_a_503_problem(api, stack):
+    """Run last: stops DynamoDB (moto keeps its data in memory: every job is gone afterwards)."""
+    job = api.wait(api.submit("echo", {"before": True})["id"])
+    stack.stop_process("moto-dynamodb")
+    try:
+        calls = {
+            "submit": api.post("/jobs", json=VALID),
+            "idempotent submit": api.post("/jobs", json=VALID, headers={"Idempotency-Key": f"k-{uuid.uuid4()}"}),
+            "get": api.get(f"/jobs/{job['id']}"),
+            "list": api.get("/jobs"),
+            "list by ids": api.get("/jobs", params={"ids": job["id"]}),
+            "cancel": api.post(f"/jobs/{job['id']}/cancel"),
+            "retry": api.post(f"/jobs/{job['id']}/retry"),
+        }
+        for name, response in calls.items():
+            assert response.status_code == 503, (name, response.status_code, response.text[:300])
+            assert response.headers["Content-Type"].startswith("application/problem+json"), name
+            assert response.json()["code"] == "store_unavailable", (name, response.json())
+    finally:
+        stack.start_moto("dynamodb")
+    stack.manage("batchlab_bootstrap")
+    after = api.wait(api.submit("countrun", {"seconds": 0})["id"])
+    assert after["status"] == "COMPLETED"
