@@ -12,12 +12,15 @@ Each test starts with two live workers.
 import json
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 import uuid
 
 import pytest
 
+from batchlab.embedded import ROOT
 from tests.e2e.conftest import Api
 from tests.e2e.helpers import (
     alive,
@@ -25,8 +28,8 @@ from tests.e2e.helpers import (
     kill_pids,
     live_workers,
     publish_duplicate,
-    queue_depth,
     run_events,
+    sqs,
     wait_until,
     worker_logs,
     worker_of,
@@ -129,6 +132,38 @@ def test_kill_9_of_a_whole_worker_hands_its_job_to_the_other_worker_once(api, st
     assert done["attempts"] == 2
     survivor = [e["worker"] for e in done["timeline"] if e["event"] == "completed"][0]
     assert survivor.endswith(f":{finishes[0]}")
+
+
+def test_recovery_requeues_an_expired_lease_once_with_two_recovery_passes_at_once(api, stack, strays):
+    """The worker died and its message is gone too: only the recovery pass can bring the job back.
+
+    Two passes run at the same moment (as on two machines); the conditional
+    write lets exactly one of them requeue and republish the job.
+    """
+    job = api.submit("countrun", {"seconds": 4})
+    child = started_pid(stack, job["id"])
+    name = worker_of(stack, child)
+    strays.extend(child_pids(stack.processes[name].pid))
+    stack.kill_process(name)
+    client = sqs(stack)
+    client.purge_queue(QueueUrl=client.get_queue_url(QueueName="batchlab-jobs")["QueueUrl"])  # the message is lost
+    time.sleep(int(ENV["BATCHLAB_LEASE_SECONDS"]) + 1)  # no heartbeat any more: let the lease run out
+    assert api.get(f"/jobs/{job['id']}").json()["status"] == "PROCESSING"
+
+    passes = [subprocess.Popen([sys.executable, "manage.py", "batchlab_recover"], cwd=ROOT, env=stack.env(),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    reports = []
+    for proc in passes:
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+        reports.append(json.loads(out.strip().splitlines()[-1]))
+    assert sum(r["requeued"].count(job["id"]) for r in reports) == 1, reports
+
+    done = api.wait(job["id"], timeout=60)
+    assert done["status"] == "COMPLETED", done
+    assert [e["event"] for e in done["timeline"]].count("lease_expired") == 1
+    assert len(run_events(stack, job["id"], "finish")) == 1
+    assert done["attempts"] == 2
 
 
 # --- Duplicate deliveries -------------------------------------------------------------------
