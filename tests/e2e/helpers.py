@@ -52,10 +52,19 @@ def alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
-def kill_pids(pids) -> None:
-    """SIGKILL each pid still alive (only pids this test session started or forked)."""
-    for pid in pids:
-        if alive(pid):
+def start_time(pid: int) -> int | None:
+    """The process's start time (clock ticks since boot): with the pid, it names one process, even after pid reuse."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[19])
+
+
+def kill_pids(processes) -> None:
+    """SIGKILL each (pid, start time) still alive: only processes this test session started or forked."""
+    for pid, started in processes:
+        if alive(pid) and start_time(pid) == started:
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:

@@ -6,7 +6,8 @@ seconds: the visibility timeout is 8 s, a claim's lease 4 s (renewed every
 ~1.3 s by the heartbeat), a message goes to the dead-letter queue after 2
 receives. A message given back by Celery (a killed prefork child, a cold
 shutdown) is hidden for kombu's long-poll time, 20 s, before it comes back.
-Each test starts with two live workers.
+Each test starts with two live workers. The poison job runs on a second stack
+started first, so that its redeliveries overlap the other tests.
 """
 
 import json
@@ -30,6 +31,7 @@ from tests.e2e.helpers import (
     publish_duplicate,
     run_events,
     sqs,
+    start_time,
     wait_until,
     worker_logs,
     worker_of,
@@ -56,10 +58,14 @@ def stack(make_stack):
 
 @pytest.fixture(scope="module")
 def strays():
-    """Prefork children orphaned by a killed worker parent: killed (by pid) at the end."""
-    pids: list[int] = []
-    yield pids
-    kill_pids(pids)
+    """Prefork children a test killed or orphaned, as (pid, start time): any still alive is killed at the end."""
+    processes: list[tuple[int, int]] = []
+    yield processes
+    kill_pids(processes)
+
+
+def remember(strays, pids) -> None:
+    strays.extend((pid, start_time(pid)) for pid in pids if start_time(pid) is not None)
 
 
 @pytest.fixture(autouse=True)
@@ -81,14 +87,15 @@ def start_worker_ready(stack):
 
 
 def started_pid(stack, job_id: str, *, timeout: float = 30) -> int:
-    return wait_until(lambda: run_events(stack, job_id, "start")[-1:][0] if run_events(stack, job_id, "start") else None,
-                      timeout=timeout, what=f"job {job_id} started")
+    """The pid of the process that last started the job's handler, once it has."""
+    starts = wait_until(lambda: run_events(stack, job_id, "start"), timeout=timeout, what=f"job {job_id} started")
+    return starts[-1]
 
 
 # --- Workers killed while they run a job ----------------------------------------------
 
 
-def test_kill_9_of_the_child_running_a_job_runs_it_again_and_completes_it_once(api, stack, strays):
+def test_kill_9_of_the_child_running_a_job_runs_it_again_and_completes_it_once(api, stack):
     """The OOM-killer case: the prefork child dies, its parent survives.
 
     Celery rejects the message with requeue (task_reject_on_worker_lost), SQS
@@ -120,7 +127,7 @@ def test_kill_9_of_a_whole_worker_hands_its_job_to_the_other_worker_once(api, st
     child = started_pid(stack, job["id"])
     name = worker_of(stack, child)
     children = child_pids(stack.processes[name].pid)
-    strays.extend(children)
+    remember(strays, children)
     stack.kill_process(name)  # SIGKILL to the worker's process group: parent and prefork child
     wait_until(lambda: not any(alive(p) for p in children), timeout=10, what="killed worker's children gone")
 
@@ -143,7 +150,7 @@ def test_recovery_requeues_an_expired_lease_once_with_two_recovery_passes_at_onc
     job = api.submit("countrun", {"seconds": 4})
     child = started_pid(stack, job["id"])
     name = worker_of(stack, child)
-    strays.extend(child_pids(stack.processes[name].pid))
+    remember(strays, child_pids(stack.processes[name].pid))
     stack.kill_process(name)
     client = sqs(stack)
     client.purge_queue(QueueUrl=client.get_queue_url(QueueName="batchlab-jobs")["QueueUrl"])  # the message is lost
@@ -327,7 +334,7 @@ def test_sigterm_past_the_grace_period_leaves_the_job_to_another_worker_once(api
     child = started_pid(stack, job["id"])
     name = worker_of(stack, child)
     proc = stack.processes[name]
-    strays.append(child)
+    remember(strays, [child])
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=int(ENV["BATCHLAB_SHUTDOWN_GRACE_SECONDS"]) + 15)
     stack.processes.pop(name)
