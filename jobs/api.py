@@ -66,8 +66,9 @@ class JobListCreateView(APIView):
                 unknown = exc
                 errors["type"] = [exc.detail]
         payload = request.data.get("payload", {})
-        if "payload" not in errors and payload_size(payload) > limit:
-            raise PayloadTooLarge(f"The payload is {payload_size(payload)} bytes; the limit is {limit} bytes.")
+        size = payload_size(payload) if "payload" not in errors else 0
+        if size > limit:
+            raise PayloadTooLarge(f"The payload is {size} bytes; the limit is {limit} bytes.")
         if "payload" not in errors and "type" not in errors and job_type_name:
             try:
                 job_type_get(job_type_name).validate(payload)

@@ -4,7 +4,6 @@ import json
 import re
 import uuid
 
-from django.conf import settings
 from rest_framework import serializers
 
 from jobs.handlers.registry import job_types
@@ -142,7 +141,3 @@ def job_detail(job) -> dict:
 
 def job_type_catalogue() -> list[dict]:
     return [{"name": t.name, "description": t.description, "example": t.example} for t in job_types()]
-
-
-def max_payload_bytes() -> int:
-    return settings.BATCHLAB_MAX_PAYLOAD_BYTES

@@ -276,14 +276,9 @@ def _job_fail_unclaimed(*, job: Job, code: str, message: str) -> bool:
     return True
 
 
-def _take_log(claim: Claim) -> list:
-    """Log lines the handler wrote since the last write: they ride along with this one."""
-    entries, claim.pending_log = claim.pending_log, []
-    return entries
-
-
 def _flush_log(claim: Claim, *entries) -> list:
-    pending = _take_log(claim) + list(entries)
+    """Log lines the handler wrote since the last write ride along with this one, before `entries`."""
+    pending, claim.pending_log = claim.pending_log + list(entries), []
     return [_append(*pending)] if pending else []
 
 

@@ -12,7 +12,6 @@ import uuid
 import pytest
 import requests
 
-from tests.e2e.conftest import Api
 
 VALID = {"name": "ok", "type": "echo", "payload": {}}
 JSON = {"Content-Type": "application/json"}
