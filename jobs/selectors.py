@@ -1,4 +1,4 @@
-"""Reads: one job, many jobs by id, listings with filters and cursors, counts."""
+"""Reads: one job, many jobs by id, listings with filters and cursors, counts, queue depth and dead letters."""
 
 import hashlib
 from dataclasses import dataclass
@@ -8,6 +8,7 @@ from django.core import signing
 from django.core.cache import cache
 from pynamodb.exceptions import PynamoDBConnectionError
 
+from jobs import queues
 from jobs.exceptions import InvalidCursor, JobNotFound, StoreUnavailable
 from jobs.states import JobStatus
 from jobs.tables import ALL_SHARD, Job
@@ -133,3 +134,13 @@ def store_ping() -> None:
         Job.get("healthz-probe")
     except Job.DoesNotExist:
         return
+
+
+def queue_counts() -> dict:
+    """Approximate messages per queue (jobs and dead letters): {queue: {visible, in_flight, delayed}}."""
+    return queues.queue_counts()
+
+
+def dead_letters_peek(*, max_messages: int = 100) -> list[queues.DeadLetter]:
+    """The dead-letter queue's messages, left in place (each with its job id and receive count)."""
+    return queues.dlq_peek(max_messages=max_messages)
