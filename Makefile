@@ -17,7 +17,7 @@ $(STAMP): $(PY) pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	$(PY) -m batchlab.embedded
+	$(PY) -m devstack
 
 # System packages the browser tests need (Debian's Chromium); idempotent.
 /usr/bin/chromium:
@@ -31,7 +31,7 @@ test-fast: $(STAMP)
 	$(PY) -m pytest -m "not e2e and not browser"
 
 bench: $(STAMP)
-	$(PY) -m batchlab.bench
+	$(PY) -m devstack.bench
 
 clean:
 	rm -rf $(VENV) var

@@ -2,8 +2,8 @@
 
 
 def __getattr__(name: str):
-    # Lazy, so that `python -m batchlab.embedded` can start before any settings
-    # exist; `celery -A batchlab` finds the app through this.
+    # Lazy, so that importing a submodule (batchlab.settings, batchlab.env) does not
+    # build the Celery app; `celery -A batchlab` finds the app through this.
     if name in ("app", "celery_app"):
         from batchlab.celery import app
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from batchlab.embedded import ROOT, EmbeddedStack, free_port
+from devstack.launcher import ROOT, EmbeddedStack, free_port
 from tests.e2e.conftest import TEST_ENV, Api, dump_logs
 
 CHROMIUM = "/usr/bin/chromium"

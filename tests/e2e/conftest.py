@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from batchlab.embedded import EmbeddedStack, free_port
+from devstack.launcher import EmbeddedStack, free_port
 
 
 

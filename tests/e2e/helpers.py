@@ -7,7 +7,7 @@ from pathlib import Path
 
 import boto3
 
-from batchlab.embedded import EmbeddedStack
+from devstack.launcher import EmbeddedStack
 
 FINAL = ("COMPLETED", "FAILED", "CANCELED")
 

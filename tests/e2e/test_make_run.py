@@ -9,7 +9,7 @@ from pathlib import Path
 
 import requests
 
-from batchlab.embedded import free_port
+from devstack.launcher import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 

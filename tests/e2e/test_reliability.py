@@ -21,7 +21,7 @@ import uuid
 
 import pytest
 
-from batchlab.embedded import ROOT
+from devstack.launcher import ROOT
 from tests.e2e.conftest import Api
 from tests.e2e.helpers import (
     alive,

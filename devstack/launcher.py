@@ -1,6 +1,6 @@
 """The embedded stack: moto servers, bootstrap, Celery worker(s), recovery loop and the web server.
 
-`make run` calls `python -m batchlab.embedded`; the end-to-end tests and the
+`make run` calls `python -m devstack` (this module's `main`); the end-to-end tests and the
 benchmark use the same `EmbeddedStack`. Every process is started here, tracked
 by PID, and stopped here (SIGTERM, then SIGKILL after a grace period).
 
@@ -138,8 +138,8 @@ class EmbeddedStack:
         if _port_open(self.host, port):
             raise RuntimeError(f"Port {port} on {self.host} is already in use; set BATCHLAB_{service.upper()}_PORT.")
         # DynamoDB's moto applies one request at a time, as DynamoDB does (see
-        # batchlab.moto_serial); SQS's reads a cheaper clock (see batchlab.moto_sqs).
-        module = "batchlab.moto_sqs" if service == "sqs" else "batchlab.moto_serial"
+        # devstack.moto_serial); SQS's reads a cheaper clock (see devstack.moto_sqs).
+        module = "devstack.moto_sqs" if service == "sqs" else "devstack.moto_serial"
         proc = self._spawn(f"moto-{service}", [sys.executable, "-m", module, "-H", self.host, "-p", str(port)])
         wait_for_port(self.host, port, timeout=60, proc=proc, name=f"moto ({service})")
         return proc

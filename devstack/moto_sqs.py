@@ -1,6 +1,6 @@
 """moto's server for the embedded SQS, with a cheaper clock: the same answers, several times faster.
 
-`python -m batchlab.moto_sqs -H HOST -p PORT` takes moto.server's arguments.
+`python -m devstack.moto_sqs -H HOST -p PORT` takes moto.server's arguments.
 
 moto's SQS is O(messages in the queue) per request: every send, receive and
 delete walks the queue, asking each message whether it is visible or delayed,

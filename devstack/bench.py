@@ -15,7 +15,7 @@ from pathlib import Path
 
 import requests
 
-from batchlab.embedded import ROOT, EmbeddedStack, free_port
+from devstack.launcher import ROOT, EmbeddedStack, free_port
 
 FINAL = ("COMPLETED", "FAILED", "CANCELED")
 DEFAULT_PORTS = {8000, 5100, 5101}  # `make run` owns these; the benchmark never touches them
@@ -397,7 +397,7 @@ def table(r: dict) -> str:
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m batchlab.bench", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m devstack.bench", description=__doc__)
     parser.add_argument("--jobs", type=int, default=500, help="jobs to submit (default 500)")
     parser.add_argument("--clients", type=int, default=8, help="concurrent HTTP submitters (default 8)")
     parser.add_argument("--workers", type=int, default=2, help="celery worker processes (default 2)")

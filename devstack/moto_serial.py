@@ -1,6 +1,6 @@
 """moto's server, one request at a time: the embedded DynamoDB with DynamoDB's per-request atomicity.
 
-`python -m batchlab.moto_serial -H HOST -p PORT` takes moto.server's arguments.
+`python -m devstack.moto_serial -H HOST -p PORT` takes moto.server's arguments.
 
 moto serves each request on its own thread and takes no lock: a conditional
 write's check and its update are not atomic, and a TransactWriteItems that
