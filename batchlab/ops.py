@@ -6,7 +6,7 @@ import time
 from django.http import HttpResponse, JsonResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 
-from jobs import queues, selectors
+from jobs import selectors
 
 logger = logging.getLogger(__name__)
 
@@ -14,7 +14,7 @@ logger = logging.getLogger(__name__)
 def healthz(request):
     checks, ok = {}, True
     # Cheap probes (one request each): a health check runs often.
-    for name, probe in (("dynamodb", selectors.store_ping), ("sqs", queues.queue_counts)):
+    for name, probe in (("dynamodb", selectors.store_ping), ("sqs", selectors.queue_counts)):
         started = time.monotonic()
         try:
             probe()
@@ -38,7 +38,7 @@ def metrics(request):
     except Exception:
         up.labels(backend="dynamodb").set(0)
     try:
-        for queue, counts in queues.queue_counts().items():
+        for queue, counts in selectors.queue_counts().items():
             for state, value in counts.items():
                 messages.labels(queue=queue, state=state).set(value)
         up.labels(backend="sqs").set(1)

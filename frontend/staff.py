@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
-from jobs import queues, selectors, services
+from jobs import selectors, services
 from jobs.exceptions import JobError, JobNotFound
 from jobs.handlers import job_types
 from jobs.serializers import is_job_id, job_detail
@@ -231,8 +231,8 @@ def dead_letters(request):
         return redirect("staff:dead-letters")
     counts, letters = None, []
     try:
-        counts = queues.queue_counts()
-        letters = queues.dlq_peek(max_messages=100)
+        counts = selectors.queue_counts()
+        letters = selectors.dead_letters_peek(max_messages=100)
     except Exception as exc:
         logger.exception("reading the dead-letter queue failed")
         messages.error(request, f"The queue could not be read: {exc.__class__.__name__}. See the server log.")

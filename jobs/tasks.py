@@ -1,17 +1,13 @@
-"""Celery glue: `process_job(job_id)` takes only the id and calls the runner."""
-
-import logging
+"""Celery glue: `process_job(job_id)` takes only the id and calls the services."""
 
 from celery import shared_task
 from celery.exceptions import Reject
 
-from jobs.runner import job_execute
-
-logger = logging.getLogger(__name__)
+from jobs.services import PROCESS_JOB_TASK, job_execute
 
 
-# The name travels inside every message: keep it stable.
-@shared_task(name="jobs.process_job", ignore_result=True, acks_late=True)
+# The name travels inside every message: keep it stable (publishing sends by it).
+@shared_task(name=PROCESS_JOB_TASK, ignore_result=True, acks_late=True)
 def process_job(job_id: str) -> str:
     outcome = job_execute(job_id=str(job_id))
     if outcome == "skipped:busy":

@@ -22,10 +22,10 @@ def aws():
 def published(monkeypatch):
     """Record job publications instead of sending them through Celery."""
     sent = []
-    from jobs import services
+    from jobs.services import publishing
 
     def fake_publish(*, job_id, countdown=0):
         sent.append((job_id, countdown))
 
-    monkeypatch.setattr(services, "job_publish", fake_publish)
+    monkeypatch.setattr(publishing, "job_publish", fake_publish)
     return sent

@@ -6,7 +6,7 @@ import pytest
 
 from jobs import services
 from jobs.exceptions import IdempotencyKeyReused, InvalidPayload, JobNotFound, JobStateConflict, UnknownJobType
-from jobs.runner import job_execute
+from jobs.services import job_execute
 from jobs.tables import Job
 
 pytestmark = pytest.mark.usefixtures("aws")

@@ -4,7 +4,7 @@ import json
 
 from django.core.management.base import BaseCommand
 
-from jobs import queues, services
+from jobs import selectors, services
 
 
 class Command(BaseCommand):
@@ -15,7 +15,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, action, **options):
         if action == "list":
-            letters = queues.dlq_peek(max_messages=100)
+            letters = selectors.dead_letters_peek(max_messages=100)
             self.stdout.write(json.dumps({"count": len(letters), "messages": [
                 {"message_id": m.message_id, "job_id": m.job_id, "receive_count": m.receive_count} for m in letters
             ]}, indent=2))

@@ -1,6 +1,6 @@
 """Runs one job in a worker: claim, call the handler with a context, record the outcome.
 
-Every write goes through jobs.services; this module decides which one. The
+Every write goes through jobs.services.execution; this module decides which one. The
 context a handler receives reports progress, logs to the timeline and checks
 for cancellation, batching its writes so that a job costs few requests.
 """
@@ -16,11 +16,9 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from pynamodb.exceptions import UpdateError
 
-from jobs import services
 from jobs.handlers.registry import JobCanceled, PermanentError, TransientError, job_type_get
-from jobs.services import Claim, LeaseLost
-from jobs.states import JobStatus
-from jobs.tables import TimelineEntry
+from jobs.services import execution as services
+from jobs.services.execution import Claim, LeaseLost
 
 logger = logging.getLogger(__name__)
 
@@ -78,9 +76,7 @@ class JobContext:
         if self._log_lines == MAX_LOG_LINES:
             text += f" (log limit of {MAX_LOG_LINES} lines reached; further lines dropped)"
         with self._lock:
-            self._claim.pending_log.append(
-                TimelineEntry(at=services.utcnow(), event="log", status=JobStatus.PROCESSING, message=text, worker=self._claim.worker)
-            )
+            services.job_log(claim=self._claim, message=text)
         logger.info("job %s log: %s", self.job_id, text)
 
     def check_cancel(self) -> None:

@@ -1,0 +1,57 @@
+"""Every write to a job, by lifecycle: import the public names from here.
+
+- submission: job_submit (with Idempotency-Key), publishing: job_publish
+- execution (the worker's writes): job_claim, job_progress, job_heartbeat, job_log,
+  job_complete, job_fail, job_retry_later, job_mark_canceled, job_give_up
+- runner: job_execute runs one job (claim, handler, outcome) through execution
+- actions (users and staff): job_cancel, job_retry, job_requeue
+- recovery: jobs_recover (stale QUEUED, expired leases, dead letters), dlq_redrive
+"""
+
+from jobs.services._store import utcnow
+from jobs.services.actions import job_cancel, job_requeue, job_retry
+from jobs.services.execution import (
+    Claim,
+    LeaseLost,
+    job_claim,
+    job_complete,
+    job_fail,
+    job_give_up,
+    job_heartbeat,
+    job_log,
+    job_mark_canceled,
+    job_progress,
+    job_retry_later,
+    retry_delay,
+)
+from jobs.services.publishing import PROCESS_JOB_TASK, job_publish
+from jobs.services.recovery import RecoveryReport, dlq_redrive, jobs_recover
+from jobs.services.runner import JobContext, job_execute, worker_id
+from jobs.services.submission import job_submit
+
+__all__ = [
+    "PROCESS_JOB_TASK",
+    "Claim",
+    "JobContext",
+    "LeaseLost",
+    "RecoveryReport",
+    "dlq_redrive",
+    "job_cancel",
+    "job_claim",
+    "job_complete",
+    "job_execute",
+    "job_fail",
+    "job_give_up",
+    "job_heartbeat",
+    "job_log",
+    "job_mark_canceled",
+    "job_progress",
+    "job_publish",
+    "job_requeue",
+    "job_retry",
+    "job_retry_later",
+    "job_submit",
+    "jobs_recover",
+    "retry_delay",
+    "utcnow",
+]

@@ -1,0 +1,62 @@
+"""What every service module shares: the clock, timeline entries, and conditions built from the state machine."""
+
+import json
+import logging
+from datetime import datetime, timezone
+
+from pynamodb.expressions.condition import Condition
+
+from jobs.exceptions import StoreUnavailable
+from jobs.states import Transition
+from jobs.tables import Job, TimelineEntry
+
+logger = logging.getLogger("jobs.services")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def entry(event: str, *, status: str | None = None, message: str | None = None, worker: str | None = None) -> TimelineEntry:
+    return TimelineEntry(at=utcnow(), event=event, status=status, message=message, worker=worker)
+
+
+def append(*entries: TimelineEntry):
+    """The update action that appends timeline entries (list_append, in the same write)."""
+    return Job.timeline.set(Job.timeline.append(list(entries)))
+
+
+def allowed_by(transition: Transition, *, status: str | None = None) -> Condition:
+    """DynamoDB condition: the item's status is a source of `transition`.
+
+    With `status` (the status the caller read), the condition narrows to exactly
+    that one, which must itself be a source: a write then applies only if the
+    job has not moved since it was read.
+    """
+    if status is not None:
+        if not transition.allows(status):
+            raise ValueError(f"{transition.name} does not start from {status}")
+        return Job.status == status
+    sources = sorted(transition.sources)
+    return Job.status == sources[0] if len(sources) == 1 else Job.status.is_in(*sources)
+
+
+def moves_to(transition: Transition) -> list:
+    """The update action that sets the transition's target status (nothing for a same-status move)."""
+    if transition.sources == {transition.target}:
+        return []
+    return [Job.status.set(transition.target)]
+
+
+def is_condition_failure(exc: Exception) -> bool:
+    cause = getattr(exc, "cause_response_code", None)
+    return cause in ("ConditionalCheckFailedException", "TransactionCanceledException")
+
+
+def store_error(exc: Exception) -> StoreUnavailable:
+    logger.warning("DynamoDB request failed: %s", exc)
+    return StoreUnavailable()
+
+
+def canonical_json(value) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

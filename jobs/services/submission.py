@@ -1,0 +1,113 @@
+"""Submission: store a new QUEUED job (with its Idempotency-Key when given) and publish its id."""
+
+import hashlib
+import random
+import time
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from pynamodb.exceptions import PutError, PynamoDBConnectionError, TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from jobs.exceptions import IdempotencyKeyReused, JobNotFound, StoreUnavailable
+from jobs.handlers.registry import job_type_get
+from jobs.services import publishing
+from jobs.services._store import canonical_json, entry, is_condition_failure, logger, store_error, utcnow
+from jobs.states import JobStatus
+from jobs.tables import IdempotencyRecord, Job
+
+
+def job_submit(
+    *, owner: str, name: str, type: str, payload: dict, idempotency_key: str | None = None, validate: bool = True
+) -> tuple[Job, bool]:
+    """Store a new QUEUED job and publish its id; return (job, created).
+
+    The payload is validated by its job type (UnknownJobType, InvalidPayload),
+    unless the caller already did exactly that (`validate=False`: the API's
+    serializer, so that a POST validates the payload once).
+    Requests: one PutItem and one SendMessage (with an Idempotency-Key, one
+    TransactWriteItems instead of the PutItem). With a key already seen from this
+    owner and the same body, nothing is written and the original job comes back
+    with created=False; with a different body, IdempotencyKeyReused.
+    If publishing fails the job stays QUEUED and QueueUnavailable is raised: the
+    recovery pass publishes it once it is older than BATCHLAB_STALE_QUEUED_SECONDS.
+    """
+    if validate:
+        payload = job_type_get(type).validate(payload)
+    now = utcnow()
+    job = Job(
+        job_id=str(uuid.uuid4()),
+        name=name,
+        type=type,
+        payload=payload,
+        status=JobStatus.QUEUED,
+        owner=owner,
+        created_at=now,
+        updated_at=now,
+        available_at=int(now.timestamp()),
+        attempts=0,
+        max_attempts=settings.BATCHLAB_MAX_ATTEMPTS,
+        timeline=[entry("submitted", status=JobStatus.QUEUED, message=f"Submitted by {owner or 'anonymous'}.")],
+        expires_at=timedelta(days=settings.BATCHLAB_RETENTION_DAYS),
+    )
+    try:
+        if idempotency_key is None:
+            job.save(condition=Job.job_id.does_not_exist())
+        else:
+            body = {"name": name, "type": type, "payload": payload}
+            existing = _submit_idempotent(job=job, owner=owner, key=idempotency_key, body=body)
+            if existing is not None:
+                return existing, False
+    # TransactWriteError is not a PynamoDBConnectionError: without it here, an
+    # Idempotency-Key submission with DynamoDB unreachable answered 500, not 503.
+    # (_submit_idempotent handles the condition failures; only the others get here.)
+    except (PutError, PynamoDBConnectionError, TransactWriteError) as exc:
+        raise store_error(exc) from exc
+    logger.info("job %s submitted type=%s owner=%s", job.job_id, type, owner)
+    publishing.job_publish(job_id=job.job_id)
+    return job, True
+
+
+def _idempotency_record_key(owner: str, key: str) -> str:
+    return f"{owner}#{key}"
+
+
+def _submit_idempotent(*, job: Job, owner: str, key: str, body: dict) -> Job | None:
+    """Write job and key record together; on a key seen before return its job."""
+    body_hash = hashlib.sha256(canonical_json(body).encode()).hexdigest()
+    record = IdempotencyRecord(
+        key=_idempotency_record_key(owner, key),
+        body_hash=body_hash,
+        job_id=job.job_id,
+        created_at=job.created_at,
+        expires_at=timedelta(days=settings.BATCHLAB_RETENTION_DAYS),
+    )
+    for attempt in range(5):
+        try:
+            with TransactWrite(connection=Job._get_connection().connection) as transaction:
+                transaction.save(record, condition=IdempotencyRecord.key.does_not_exist())
+                transaction.save(job, condition=Job.job_id.does_not_exist())
+            return None
+        except TransactWriteError as exc:
+            if not is_condition_failure(exc):
+                raise
+        # The key exists: a retry (possibly concurrent) of an earlier request. Read
+        # consistently so that a transaction that just committed is seen.
+        try:
+            seen = IdempotencyRecord.get(_idempotency_record_key(owner, key), consistent_read=True)
+            break
+        except IdempotencyRecord.DoesNotExist:
+            # Two concurrent transactions on one key can both be canceled
+            # (TransactionConflict) with neither committed: try again.
+            time.sleep(0.05 * (attempt + 1) * random.random())
+    else:
+        raise StoreUnavailable("Could not record the Idempotency-Key; try again.")
+    if seen.body_hash != body_hash:
+        raise IdempotencyKeyReused(
+            f"Idempotency-Key {key!r} was already used for job {seen.job_id} with a different request body."
+        )
+    try:
+        return Job.get(seen.job_id, consistent_read=True)
+    except Job.DoesNotExist:
+        raise JobNotFound(f"Job {seen.job_id} of this Idempotency-Key has expired.") from None
