@@ -1,6 +1,6 @@
 """The benchmark's pure helpers: percentiles, moto log request counting, timestamps, idle gaps."""
 
-from devstack.bench import count_request_lines, group_cpu_ticks, idle_gap_seconds, parse_time, percentile
+from devstack.bench_measure import count_request_lines, group_cpu_ticks, idle_gap_seconds, parse_time, percentile
 
 MOTO_LOG = (
     "\x1b[31m\x1b[1mWARNING: This is a development server. Do not use it in a production deployment.\x1b[0m\n"
