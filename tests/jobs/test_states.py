@@ -1,6 +1,6 @@
 """The state machine is pure: test it directly."""
 
-from jobs.states import JobStatus, can_cancel, can_retry, can_transition, is_final
+from jobs.states import ALL_TRANSITIONS, TRANSITIONS, JobStatus, can_cancel, can_retry, can_transition, is_final
 
 
 def test_final_states_have_no_way_out_but_retry():
@@ -18,3 +18,28 @@ def test_cancel_and_retry_rules():
 def test_every_non_final_state_can_end():
     for status in (JobStatus.QUEUED, JobStatus.PROCESSING):
         assert any(is_final(t) for t in JobStatus if can_transition(source=status, target=t))
+
+
+# The whole machine, written out once more by hand: a change to jobs/states.py
+# that adds or removes a move shows up here as a failing pair.
+EXPECTED_MOVES = {
+    ("QUEUED", "QUEUED"), ("QUEUED", "PROCESSING"), ("QUEUED", "CANCELED"), ("QUEUED", "FAILED"),
+    ("PROCESSING", "QUEUED"), ("PROCESSING", "PROCESSING"), ("PROCESSING", "COMPLETED"),
+    ("PROCESSING", "FAILED"), ("PROCESSING", "CANCELED"),
+    ("FAILED", "QUEUED"), ("CANCELED", "QUEUED"),
+}
+
+
+def test_every_pair_of_states_is_allowed_exactly_when_a_named_transition_moves_it():
+    for source in JobStatus:
+        for target in JobStatus:
+            by_name = [t.name for t in ALL_TRANSITIONS if t.allows(source) and t.target == target]
+            expected = (source.value, target.value) in EXPECTED_MOVES
+            assert can_transition(source=source, target=target) is expected, (source, target)
+            assert bool(by_name) is expected, (source, target, by_name)
+
+
+def test_completed_is_a_dead_end_and_transition_names_are_unique():
+    assert TRANSITIONS[JobStatus.COMPLETED] == frozenset()
+    names = [t.name for t in ALL_TRANSITIONS]
+    assert len(names) == len(set(names))
