@@ -11,7 +11,7 @@ from pynamodb.exceptions import PynamoDBConnectionError
 from jobs import queues
 from jobs.exceptions import InvalidCursor, JobNotFound, StoreUnavailable
 from jobs.states import JobStatus
-from jobs.tables import ALL_SHARD, Job
+from jobs.tables import ALL_SHARD, JOB_SK, Job
 
 _CURSOR_SALT = "batchlab.jobs.cursor"
 MAX_IDS = 100
@@ -20,7 +20,7 @@ MAX_IDS = 100
 def job_get(*, job_id: str, owner: str | None) -> Job:
     """The job, if `owner` may see it (None: staff, sees all); else JobNotFound."""
     try:
-        job = Job.get(job_id)
+        job = Job.get(job_id, JOB_SK)
     except Job.DoesNotExist:
         raise JobNotFound(f"No job {job_id}.") from None
     except PynamoDBConnectionError as exc:
@@ -34,7 +34,7 @@ def jobs_get_many(*, job_ids: list[str], owner: str | None) -> list[Job]:
     """Jobs by id in one BatchGetItem (ids not found or not visible are left out), in the order asked."""
     wanted = list(dict.fromkeys(job_ids))[:MAX_IDS]
     try:
-        found = {job.job_id: job for job in Job.batch_get(wanted)}
+        found = {job.job_id: job for job in Job.batch_get([(job_id, JOB_SK) for job_id in wanted])}
     except PynamoDBConnectionError as exc:
         raise StoreUnavailable() from exc
     return [found[i] for i in wanted if i in found and (owner is None or found[i].owner == owner)]
@@ -131,7 +131,7 @@ def job_status_counts() -> dict[str, int]:
 def store_ping() -> None:
     """One GetItem of a key that does not exist: proves the table answers."""
     try:
-        Job.get("healthz-probe")
+        Job.get("healthz-probe", JOB_SK)
     except Job.DoesNotExist:
         return
 

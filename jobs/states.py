@@ -1,8 +1,11 @@
-"""JobStatus and the transitions allowed between them: the one description of the state machine; pure, no I/O.
+"""JobStatus, ChunkStatus and the transitions allowed between them: the one description of the state machine; pure, no I/O.
 
-Every write that changes a job's status names one `Transition` below; the services
-build the DynamoDB condition of that write from the transition's sources, so a new
-transition (or a new source of one) is added here and nowhere else.
+Every write that changes a job's (or a chunk's) status names one `Transition` below;
+the services build the DynamoDB condition of that write from the transition's
+sources, so a new transition (or a new source of one) is added here and nowhere else.
+An item job's own status moves with the same transitions as any job (QUEUED ->
+PROCESSING -> COMPLETED/FAILED/CANCELED), driven by its chunks: the first chunk
+claimed starts it, the chunk that finishes last ends it.
 """
 
 from dataclasses import dataclass
@@ -20,19 +23,31 @@ class JobStatus(StrEnum):
 FINAL_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELED})
 
 
+class ChunkStatus(StrEnum):
+    """A chunk of an item job: PENDING (its message is on the queue) -> PROCESSING -> DONE or CANCELED."""
+
+    PENDING = "PENDING"
+    PROCESSING = "PROCESSING"
+    DONE = "DONE"
+    CANCELED = "CANCELED"
+
+
+FINAL_CHUNK_STATUSES = frozenset({ChunkStatus.DONE, ChunkStatus.CANCELED})
+
+
 @dataclass(frozen=True)
 class Transition:
-    """A named move of a job from any of `sources` to `target`."""
+    """A named move of a job (or a chunk) from any of `sources` to `target`."""
 
     name: str
-    sources: frozenset[JobStatus]
-    target: JobStatus
+    sources: frozenset
+    target: str
 
     def allows(self, status: str) -> bool:
         return status in self.sources
 
 
-def _t(name: str, sources: set[JobStatus], target: JobStatus) -> Transition:
+def _t(name: str, sources: set, target: str) -> Transition:
     return Transition(name=name, sources=frozenset(sources), target=target)
 
 
@@ -50,19 +65,46 @@ STOP_CANCELED = _t("stop_canceled", {_P}, _X)  # the handler saw the cancel requ
 CANCEL = _t("cancel", {_Q}, _X)
 REQUEST_CANCEL = _t("request_cancel", {_P}, _P)  # a running job stops cooperatively
 RETRY = _t("retry", {_F, _X}, _Q)  # also the dead-letter redrive of a FAILED job
+RETRY_ITEMS = _t("retry_items", {_C, _F, _X}, _Q)  # an item job: re-run only the chunks with failed items
 REPUBLISH = _t("republish", {_Q}, _Q)  # staff requeue, or recovery of a message never delivered
 # Recovery.
 LEASE_EXPIRED = _t("lease_expired", {_P}, _Q)  # the worker died: run it again
 GIVE_UP = _t("give_up", {_Q, _P}, _F)  # no attempts left, or the message was dead-lettered
+# An item job, driven by its chunks.
+START_CHUNKS = _t("start_chunks", {_Q}, _P)  # the first chunk claimed
+FINISH_ITEMS = _t("finish_items", {_P}, _C)  # the last chunk done: every item ran (some may have failed)
+FAIL_ITEMS = _t("fail_items", {_P}, _F)  # the last chunk done, failed share over max_failed_ratio
+STOP_ITEMS = _t("stop_items", {_Q, _P}, _X)  # the last chunk done after a cancel request
 
 ALL_TRANSITIONS: tuple[Transition, ...] = (
     CLAIM, HEARTBEAT, COMPLETE, FAIL, RETRY_LATER, STOP_CANCELED,
-    CANCEL, REQUEST_CANCEL, RETRY, REPUBLISH, LEASE_EXPIRED, GIVE_UP,
+    CANCEL, REQUEST_CANCEL, RETRY, RETRY_ITEMS, REPUBLISH, LEASE_EXPIRED, GIVE_UP,
+    START_CHUNKS, FINISH_ITEMS, FAIL_ITEMS, STOP_ITEMS,
+)
+
+# The chunks of an item job. A claim takes a PENDING chunk, or a PROCESSING one
+# whose lease expired (the lease's guard, as for jobs); every later write of the
+# worker is fenced by the claim's token.
+_CP, _CR, _CD, _CX = ChunkStatus.PENDING, ChunkStatus.PROCESSING, ChunkStatus.DONE, ChunkStatus.CANCELED
+CHUNK_CLAIM = _t("chunk_claim", {_CP, _CR}, _CR)
+CHUNK_HEARTBEAT = _t("chunk_heartbeat", {_CR}, _CR)  # lease renewal between items
+CHUNK_FINISH = _t("chunk_finish", {_CR}, _CD)  # with the job's counters, in one transaction
+CHUNK_STOP = _t("chunk_stop", {_CP, _CR}, _CX)  # the job was canceled: skipped, or stopped between items
+CHUNK_LEASE_EXPIRED = _t("chunk_lease_expired", {_CR}, _CP)  # its worker died: recovery runs it again, alone
+CHUNK_RETRY = _t("chunk_retry", {_CD, _CX}, _CP)  # retry of the job's failed items (or of a canceled job)
+
+ALL_CHUNK_TRANSITIONS: tuple[Transition, ...] = (
+    CHUNK_CLAIM, CHUNK_HEARTBEAT, CHUNK_FINISH, CHUNK_STOP, CHUNK_LEASE_EXPIRED, CHUNK_RETRY,
 )
 
 # source -> the statuses that may follow it, derived from the transitions above.
 TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
     status: frozenset(t.target for t in ALL_TRANSITIONS if status in t.sources) for status in JobStatus
+}
+
+
+CHUNK_TRANSITIONS: dict[ChunkStatus, frozenset[ChunkStatus]] = {
+    status: frozenset(t.target for t in ALL_CHUNK_TRANSITIONS if status in t.sources) for status in ChunkStatus
 }
 
 
@@ -80,3 +122,11 @@ def can_cancel(status: str) -> bool:
 
 def can_retry(status: str) -> bool:
     return RETRY.allows(status)
+
+
+def can_retry_items(status: str) -> bool:
+    return RETRY_ITEMS.allows(status)
+
+
+def is_chunk_final(status: str) -> bool:
+    return status in FINAL_CHUNK_STATUSES

@@ -2,6 +2,12 @@
 
 Attribute names in DynamoDB are PascalCase; Python stays snake_case. Table names
 and endpoints come from settings when the model is first used (no I/O at import).
+
+Single-table design for item jobs: a job and its chunks share the partition key
+(JobId); the sort key (SK) is "JOB" for the job item and "CHUNK#000001"... for
+its chunks, so that one Query reads a job's chunks in order. Chunk items carry
+none of the attributes the job indexes are keyed on (Owner, Status, ListShard,
+CreatedAt): they never appear in a job listing. Their state is `ChunkStatus`.
 """
 
 from django.conf import settings
@@ -22,6 +28,15 @@ from pynamodb.models import Model
 # is a Query on one index partition, newest first. One partition takes ~1,000
 # writes/s, ten times the design's peak job creation.
 ALL_SHARD = "ALL"
+
+# The sort key of a job item, and the prefix of its chunks' sort keys.
+JOB_SK = "JOB"
+CHUNK_SK_PREFIX = "CHUNK#"
+
+
+def chunk_sk(number: int) -> str:
+    """The sort key of chunk `number` (1-based), zero-padded so that keys sort by number."""
+    return f"{CHUNK_SK_PREFIX}{number:06d}"
 
 
 class TimelineEntry(MapAttribute):
@@ -82,6 +97,7 @@ class Job(Model):
         table_name = settings.BATCHLAB_TABLE_NAME
 
     job_id = UnicodeAttribute(hash_key=True, attr_name="JobId")
+    sk = UnicodeAttribute(range_key=True, attr_name="SK", default=JOB_SK)
     name = UnicodeAttribute(attr_name="Name")
     type = UnicodeAttribute(attr_name="Type")
     payload = JSONAttribute(attr_name="Payload")
@@ -113,10 +129,56 @@ class Job(Model):
     # GetItem before every claim; the state machine's conditions guard races.
     version = NumberAttribute(attr_name="Version", default=1)
     expires_at = TTLAttribute(attr_name="ExpiresAt")
+    # An item job (absent on a plain job): its items are split into chunks
+    # stored next to it; the counters move with each chunk's own transition.
+    items_total = NumberAttribute(attr_name="ItemsTotal", null=True)
+    items_succeeded = NumberAttribute(attr_name="ItemsSucceeded", null=True)
+    items_failed = NumberAttribute(attr_name="ItemsFailed", null=True)
+    items_skipped = NumberAttribute(attr_name="ItemsSkipped", null=True)
+    chunks_total = NumberAttribute(attr_name="ChunksTotal", null=True)
+    chunks_done = NumberAttribute(attr_name="ChunksDone", null=True)
+    chunk_size = NumberAttribute(attr_name="ChunkSize", null=True)
+    max_failed_ratio = NumberAttribute(attr_name="MaxFailedRatio", null=True)
+    # Where a file's items live (S3 key), when they came from an upload.
+    items_object = UnicodeAttribute(attr_name="ItemsObject", null=True)
 
     owner_index = OwnerIndex()
     status_index = StatusIndex()
     all_index = AllIndex()
+
+
+class Chunk(Model):
+    """A chunk of an item job: up to chunk_size items, in the job's partition (SK = CHUNK#n)."""
+
+    class Meta(_TableMeta):
+        table_name = settings.BATCHLAB_TABLE_NAME
+
+    job_id = UnicodeAttribute(hash_key=True, attr_name="JobId")
+    sk = UnicodeAttribute(range_key=True, attr_name="SK")
+    number = NumberAttribute(attr_name="ChunkNumber")
+    chunk_status = UnicodeAttribute(attr_name="ChunkStatus")
+    # Line number (1-based, in the input) of the chunk's first item.
+    first_line = NumberAttribute(attr_name="FirstLine")
+    item_count = NumberAttribute(attr_name="ItemCount")
+    # The items themselves (inline submissions), or a byte range of the job's
+    # items object in S3 (file uploads): [offset, length].
+    items = JSONAttribute(attr_name="Items", null=True)
+    items_range = ListAttribute(attr_name="ItemsRange", null=True)
+    # One entry per item, in order: {"r": result} | {"e": {code, message}} | {"s": reason}
+    # | null (not run). Kept here when small, else in S3 (OutcomesObject).
+    outcomes = JSONAttribute(attr_name="Outcomes", null=True)
+    outcomes_object = UnicodeAttribute(attr_name="OutcomesObject", null=True)
+    succeeded = NumberAttribute(attr_name="Succeeded", default=0)
+    failed = NumberAttribute(attr_name="Failed", default=0)
+    skipped = NumberAttribute(attr_name="Skipped", default=0)
+    attempts = NumberAttribute(attr_name="Attempts", default=0)
+    available_at = NumberAttribute(attr_name="AvailableAt", default=0)
+    lease_owner = UnicodeAttribute(attr_name="LeaseOwner", null=True)
+    claim_token = UnicodeAttribute(attr_name="ClaimToken", null=True)
+    lease_expires_at = NumberAttribute(attr_name="LeaseExpiresAt", null=True)
+    started_at = UTCDateTimeAttribute(attr_name="StartedAt", null=True)
+    finished_at = UTCDateTimeAttribute(attr_name="FinishedAt", null=True)
+    expires_at = TTLAttribute(attr_name="ExpiresAt")
 
 
 class IdempotencyRecord(Model):

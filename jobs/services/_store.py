@@ -7,8 +7,8 @@ from datetime import datetime, timezone
 from pynamodb.expressions.condition import Condition
 
 from jobs.exceptions import StoreUnavailable
-from jobs.states import Transition
-from jobs.tables import Job, TimelineEntry
+from jobs.states import ChunkStatus, Transition
+from jobs.tables import Chunk, Job, TimelineEntry
 
 logger = logging.getLogger("jobs.services")
 
@@ -26,26 +26,32 @@ def append(*entries: TimelineEntry):
     return Job.timeline.set(Job.timeline.append(list(entries)))
 
 
+def _status_attribute(transition: Transition):
+    """Job.status for a job's transition, Chunk.chunk_status for a chunk's."""
+    return Chunk.chunk_status if isinstance(transition.target, ChunkStatus) else Job.status
+
+
 def allowed_by(transition: Transition, *, status: str | None = None) -> Condition:
-    """DynamoDB condition: the item's status is a source of `transition`.
+    """DynamoDB condition: the item's status (a chunk's ChunkStatus) is a source of `transition`.
 
     With `status` (the status the caller read), the condition narrows to exactly
     that one, which must itself be a source: a write then applies only if the
     job has not moved since it was read.
     """
+    attribute = _status_attribute(transition)
     if status is not None:
         if not transition.allows(status):
             raise ValueError(f"{transition.name} does not start from {status}")
-        return Job.status == status
+        return attribute == status
     sources = sorted(transition.sources)
-    return Job.status == sources[0] if len(sources) == 1 else Job.status.is_in(*sources)
+    return attribute == sources[0] if len(sources) == 1 else attribute.is_in(*sources)
 
 
 def moves_to(transition: Transition) -> list:
     """The update action that sets the transition's target status (nothing for a same-status move)."""
     if transition.sources == {transition.target}:
         return []
-    return [Job.status.set(transition.target)]
+    return [_status_attribute(transition).set(transition.target)]
 
 
 def is_condition_failure(exc: Exception) -> bool:

@@ -9,12 +9,12 @@ from jobs.exceptions import JobNotFound, JobStateConflict
 from jobs.services import publishing
 from jobs.services._store import allowed_by, append, entry, is_condition_failure, logger, moves_to, store_error, utcnow
 from jobs.states import CANCEL, REPUBLISH, REQUEST_CANCEL, RETRY, JobStatus, can_cancel, can_retry
-from jobs.tables import Job
+from jobs.tables import JOB_SK, Job
 
 
 def _get_visible(*, job_id: str, owner: str | None) -> Job:
     try:
-        job = Job.get(job_id, consistent_read=True)
+        job = Job.get(job_id, JOB_SK, consistent_read=True)
     except Job.DoesNotExist:
         raise JobNotFound(f"No job {job_id}.") from None
     except PynamoDBConnectionError as exc:

@@ -28,7 +28,7 @@ from jobs.states import (
     Transition,
     is_final,
 )
-from jobs.tables import Job
+from jobs.tables import JOB_SK, Job
 
 
 @dataclass
@@ -90,7 +90,7 @@ def job_claim(*, job_id: str, worker: str) -> Claim | str:
 
 def _claim_refused(*, job_id: str) -> str:
     try:
-        job = Job.get(job_id, consistent_read=True)
+        job = Job.get(job_id, JOB_SK, consistent_read=True)
     except Job.DoesNotExist:
         return "missing"
     if is_final(job.status):

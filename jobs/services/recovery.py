@@ -13,7 +13,7 @@ from jobs.services._store import allowed_by, append, entry, is_condition_failure
 from jobs.services.actions import job_republish, job_requeue_final
 from jobs.services.execution import job_give_up
 from jobs.states import LEASE_EXPIRED, RETRY, JobStatus, is_final
-from jobs.tables import Job
+from jobs.tables import JOB_SK, Job
 
 
 @dataclass
@@ -98,7 +98,7 @@ def _recover_dead_letters(report: RecoveryReport) -> None:
         if not job_id:
             continue
         try:
-            job = Job.get(job_id, consistent_read=True)
+            job = Job.get(job_id, JOB_SK, consistent_read=True)
         except Job.DoesNotExist:
             continue
         if is_final(job.status):
@@ -125,7 +125,7 @@ def dlq_redrive(*, actor: str) -> dict:
         job = None
         if job_id:
             try:
-                job = Job.get(job_id, consistent_read=True)
+                job = Job.get(job_id, JOB_SK, consistent_read=True)
             except Job.DoesNotExist:
                 job = None
         if job is None or job.status in (JobStatus.COMPLETED, JobStatus.CANCELED):

@@ -15,7 +15,7 @@ from jobs.handlers.registry import job_type_get
 from jobs.services import publishing
 from jobs.services._store import canonical_json, entry, is_condition_failure, logger, store_error, utcnow
 from jobs.states import JobStatus
-from jobs.tables import IdempotencyRecord, Job
+from jobs.tables import JOB_SK, IdempotencyRecord, Job
 
 
 def job_submit(
@@ -108,6 +108,6 @@ def _submit_idempotent(*, job: Job, owner: str, key: str, body: dict) -> Job | N
             f"Idempotency-Key {key!r} was already used for job {seen.job_id} with a different request body."
         )
     try:
-        return Job.get(seen.job_id, consistent_read=True)
+        return Job.get(seen.job_id, JOB_SK, consistent_read=True)
     except Job.DoesNotExist:
         raise JobNotFound(f"Job {seen.job_id} of this Idempotency-Key has expired.") from None

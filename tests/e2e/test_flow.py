@@ -95,7 +95,7 @@ def test_data_is_really_in_the_moto_servers(api, stack):
     job = api.wait(api.submit("echo", {"x": 1})["id"])
     env = stack.env()
     ddb = boto3.client("dynamodb", endpoint_url=env["AWS_ENDPOINT_URL_DYNAMODB"], region_name="us-east-1")
-    item = ddb.get_item(TableName="batchlab-jobs", Key={"JobId": {"S": job["id"]}})["Item"]
+    item = ddb.get_item(TableName="batchlab-jobs", Key={"JobId": {"S": job["id"]}, "SK": {"S": "JOB"}})["Item"]
     assert item["Status"]["S"] == "COMPLETED" and item["Owner"]["S"] == "demo"
     sqs = boto3.client("sqs", endpoint_url=env["AWS_ENDPOINT_URL_SQS"], region_name="us-east-1")
     urls = sqs.list_queues(QueueNamePrefix="batchlab-")["QueueUrls"]

@@ -4,7 +4,7 @@ import pytest
 from django.contrib.messages import get_messages
 
 from jobs import services
-from jobs.tables import Job
+from jobs.tables import JOB_SK, Job
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("aws")]
 
@@ -84,7 +84,7 @@ def test_staff_action_turns_domain_errors_into_messages(client, staff, published
     response = client.post("/admin/batchlab/jobs/", {"action": "cancel", "_selected_action": [queued.job_id],
                                                      "next": "https://evil.example/"})
     assert response["Location"] == "/admin/batchlab/jobs/"  # no open redirect
-    assert Job.get(queued.job_id).status == "CANCELED"
+    assert Job.get(queued.job_id, JOB_SK).status == "CANCELED"
 
 
 def test_staff_detail_shows_the_raw_item_and_a_missing_job_becomes_a_message(client, staff, published):

@@ -3,14 +3,25 @@
 import pytest
 
 from jobs.services._store import allowed_by, moves_to
-from jobs.states import ALL_TRANSITIONS, CLAIM, COMPLETE, GIVE_UP, HEARTBEAT, RETRY, JobStatus
+from jobs.states import (
+    ALL_CHUNK_TRANSITIONS,
+    ALL_TRANSITIONS,
+    CHUNK_CLAIM,
+    CHUNK_HEARTBEAT,
+    CLAIM,
+    COMPLETE,
+    GIVE_UP,
+    HEARTBEAT,
+    RETRY,
+    JobStatus,
+)
 
 
-def _statuses_in(condition) -> set[str]:
-    """The status values a condition compares the item's Status with."""
+def _statuses_in(condition, attribute: str = "Status") -> set[str]:
+    """The status values a condition compares the item's Status (or ChunkStatus) with."""
     names, values = {}, {}
     expression = condition.serialize(names, values)
-    assert "Status" in names, expression
+    assert set(names) == {attribute}, expression
     return {next(iter(v.values())) for v in values.values()}
 
 
@@ -34,3 +45,16 @@ def test_moves_set_the_target_status_unless_the_status_stays():
     action.serialize(names, values)
     assert "Status" in names and {"S": "COMPLETED"} in values.values()
     assert len(moves_to(CLAIM)) == 1
+
+
+@pytest.mark.parametrize("transition", ALL_CHUNK_TRANSITIONS, ids=lambda t: t.name)
+def test_a_chunk_condition_names_exactly_the_sources_on_chunk_status(transition):
+    assert _statuses_in(allowed_by(transition), "ChunkStatus") == {s.value for s in transition.sources}
+
+
+def test_chunk_moves_set_chunk_status_never_the_job_status():
+    assert moves_to(CHUNK_HEARTBEAT) == []
+    (action,) = moves_to(CHUNK_CLAIM)
+    names, values = {}, {}
+    action.serialize(names, values)
+    assert set(names) == {"ChunkStatus"} and {"S": "PROCESSING"} in values.values()

@@ -7,7 +7,7 @@ import pytest
 from jobs import services
 from jobs.exceptions import IdempotencyKeyReused, InvalidPayload, JobNotFound, JobStateConflict, UnknownJobType
 from jobs.services import job_execute
-from jobs.tables import Job
+from jobs.tables import JOB_SK, Job
 
 pytestmark = pytest.mark.usefixtures("aws")
 
@@ -19,7 +19,7 @@ def submit(published, type="echo", payload=None, owner="alice", **kw):
 
 def test_submit_stores_a_queued_job_and_publishes_only_its_id(published):
     job = submit(published)
-    stored = Job.get(job.job_id)
+    stored = Job.get(job.job_id, JOB_SK)
     assert stored.status == "QUEUED" and stored.owner == "alice" and stored.payload == {"x": 1}
     assert stored.expires_at is not None
     assert published == [(job.job_id, 0)]
@@ -41,7 +41,7 @@ def test_claim_is_exclusive(published):
     second = services.job_claim(job_id=job.job_id, worker="w2")
     assert isinstance(first, services.Claim)
     assert second == "busy"
-    assert Job.get(job.job_id).attempts == 1
+    assert Job.get(job.job_id, JOB_SK).attempts == 1
 
 
 def test_claim_of_finished_or_missing_job_is_refused(published):
@@ -60,7 +60,7 @@ def test_expired_lease_can_be_taken_over_and_the_old_owner_is_fenced_out(publish
     with pytest.raises(services.LeaseLost):
         services.job_complete(claim=old, result={"late": True})
     services.job_complete(claim=new, result={"ok": True})
-    stored = Job.get(job.job_id)
+    stored = Job.get(job.job_id, JOB_SK)
     assert stored.status == "COMPLETED" and stored.result == {"ok": True} and stored.attempts == 2
 
 
@@ -68,7 +68,7 @@ def test_transient_error_requeues_with_backoff_then_fails_at_max_attempts(publis
     job = submit(published, type="flaky", payload={"failures": 5})
     outcomes = [job_execute(job_id=job.job_id, worker="w") for _ in range(3)]
     assert outcomes == ["retrying", "retrying", "failed"]
-    stored = Job.get(job.job_id)
+    stored = Job.get(job.job_id, JOB_SK)
     assert stored.status == "FAILED" and stored.error["code"] == "max_attempts_exceeded"
     delays = [countdown for _, countdown in published[1:]]
     assert len(delays) == 2 and all(d > 0 for d in delays)
@@ -77,7 +77,7 @@ def test_transient_error_requeues_with_backoff_then_fails_at_max_attempts(publis
 def test_cancel_queued_job_then_its_message_is_skipped(published):
     job = submit(published)
     services.job_cancel(job_id=job.job_id, owner="alice", actor="alice")
-    assert Job.get(job.job_id).status == "CANCELED"
+    assert Job.get(job.job_id, JOB_SK).status == "CANCELED"
     assert job_execute(job_id=job.job_id, worker="w") == "skipped:final"
 
 
@@ -85,7 +85,7 @@ def test_cancel_processing_job_sets_the_request_and_final_job_conflicts(publishe
     job = submit(published)
     claim = services.job_claim(job_id=job.job_id, worker="w")
     services.job_cancel(job_id=job.job_id, owner=None, actor="staff")
-    assert Job.get(job.job_id).cancel_requested is True
+    assert Job.get(job.job_id, JOB_SK).cancel_requested is True
     services.job_heartbeat(claim=claim)
     assert claim.job.cancel_requested is True
     services.job_mark_canceled(claim=claim)
@@ -103,7 +103,7 @@ def test_retry_requeues_failed_job_keeping_its_timeline(published):
     job = submit(published, type="fail", payload={"message": "no"})
     assert job_execute(job_id=job.job_id, worker="w") == "failed"
     services.job_retry(job_id=job.job_id, owner="alice", actor="alice")
-    stored = Job.get(job.job_id)
+    stored = Job.get(job.job_id, JOB_SK)
     assert stored.status == "QUEUED" and stored.error is None
     assert [e.event for e in stored.timeline] == ["submitted", "claimed", "failed", "retried"]
     with pytest.raises(JobStateConflict):
@@ -132,7 +132,7 @@ def test_recovery_republishes_stale_queued_and_requeues_expired_leases(published
     assert report.republished == [stale.job_id]
     assert report.requeued == [running.job_id]
     assert sorted(j for j, _ in published) == sorted([stale.job_id, running.job_id])
-    assert Job.get(running.job_id).status == "QUEUED"
+    assert Job.get(running.job_id, JOB_SK).status == "QUEUED"
     # A second pass finds nothing left to do.
     assert services.jobs_recover(stale_queued_seconds=60).as_dict() == {
         "republished": [], "requeued": [], "failed": [], "dead_lettered": []
@@ -146,7 +146,7 @@ def test_recovery_fails_an_expired_lease_with_no_attempts_left(published, settin
     Job(job.job_id).update(actions=[Job.lease_expires_at.set(int(time.time()) - 1)])
     report = services.jobs_recover()
     assert report.failed == [job.job_id]
-    assert Job.get(job.job_id).error["code"] == "worker_lost"
+    assert Job.get(job.job_id, JOB_SK).error["code"] == "worker_lost"
 
 
 def test_bad_handler_output_fails_the_job_instead_of_crashing(published, monkeypatch):
@@ -157,5 +157,5 @@ def test_bad_handler_output_fails_the_job_instead_of_crashing(published, monkeyp
     monkeypatch.setitem(registry._REGISTRY, "echo", registry.JobType(
         name="echo", handler=lambda payload, ctx: {"when": object()}, payload_serializer=None))
     assert job_execute(job_id=job.job_id, worker="w") == "failed"
-    assert Job.get(job.job_id).error["code"] == "result_not_serializable"
+    assert Job.get(job.job_id, JOB_SK).error["code"] == "result_not_serializable"
     monkeypatch.setitem(registry._REGISTRY, "echo", original)

@@ -1,11 +1,23 @@
 """The state machine is pure: test it directly."""
 
-from jobs.states import ALL_TRANSITIONS, TRANSITIONS, JobStatus, can_cancel, can_retry, can_transition, is_final
+from jobs.states import (
+    ALL_CHUNK_TRANSITIONS,
+    ALL_TRANSITIONS,
+    CHUNK_TRANSITIONS,
+    TRANSITIONS,
+    ChunkStatus,
+    JobStatus,
+    can_cancel,
+    can_retry,
+    can_retry_items,
+    can_transition,
+    is_final,
+)
 
 
 def test_final_states_have_no_way_out_but_retry():
     assert is_final("COMPLETED") and is_final("FAILED") and is_final("CANCELED")
-    assert not can_transition(source="COMPLETED", target="QUEUED")
+    assert not can_transition(source="COMPLETED", target="PROCESSING")
     assert can_transition(source="FAILED", target="QUEUED")
     assert can_transition(source="CANCELED", target="QUEUED")
 
@@ -27,6 +39,7 @@ EXPECTED_MOVES = {
     ("PROCESSING", "QUEUED"), ("PROCESSING", "PROCESSING"), ("PROCESSING", "COMPLETED"),
     ("PROCESSING", "FAILED"), ("PROCESSING", "CANCELED"),
     ("FAILED", "QUEUED"), ("CANCELED", "QUEUED"),
+    ("COMPLETED", "QUEUED"),  # an item job's retry of its failed items
 }
 
 
@@ -39,7 +52,24 @@ def test_every_pair_of_states_is_allowed_exactly_when_a_named_transition_moves_i
             assert bool(by_name) is expected, (source, target, by_name)
 
 
-def test_completed_is_a_dead_end_and_transition_names_are_unique():
-    assert TRANSITIONS[JobStatus.COMPLETED] == frozenset()
-    names = [t.name for t in ALL_TRANSITIONS]
+def test_completed_leads_only_back_to_the_queue_for_failed_items_and_transition_names_are_unique():
+    assert TRANSITIONS[JobStatus.COMPLETED] == frozenset({JobStatus.QUEUED})
+    assert not can_retry(JobStatus.COMPLETED) and can_retry_items(JobStatus.COMPLETED)
+    names = [t.name for t in ALL_TRANSITIONS + ALL_CHUNK_TRANSITIONS]
     assert len(names) == len(set(names))
+
+
+EXPECTED_CHUNK_MOVES = {
+    ("PENDING", "PROCESSING"), ("PENDING", "CANCELED"),
+    ("PROCESSING", "PROCESSING"), ("PROCESSING", "DONE"), ("PROCESSING", "CANCELED"), ("PROCESSING", "PENDING"),
+    ("DONE", "PENDING"), ("CANCELED", "PENDING"),
+}
+
+
+def test_every_pair_of_chunk_states_is_allowed_exactly_when_a_named_chunk_transition_moves_it():
+    for source in ChunkStatus:
+        for target in ChunkStatus:
+            by_name = [t.name for t in ALL_CHUNK_TRANSITIONS if t.allows(source) and t.target == target]
+            expected = (source.value, target.value) in EXPECTED_CHUNK_MOVES
+            assert (target in CHUNK_TRANSITIONS[source]) is expected, (source, target)
+            assert bool(by_name) is expected, (source, target, by_name)
