@@ -20,6 +20,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "batchlab.settings")
 
 from django.conf import settings  # noqa: E402  (needs DJANGO_SETTINGS_MODULE)
 
+from jobs import worker_state  # noqa: E402  (pure bookkeeping, no Django models)
+
 logger = logging.getLogger(__name__)
 
 
@@ -101,12 +103,14 @@ def _failed_long_poll_is_empty(on_list_ready):
     endpoint went away for a few seconds: both workers exited. As an empty
     poll, the channel polls again after `polling_interval`, so the worker rides
     out the outage (at ~10 failed polls a second; logged every 5 s at most).
-    Other operations are unchanged.
+    Other operations are unchanged. Each outcome is recorded in jobs.worker_state
+    (the heartbeat's "last successful receive").
     """
     state = {"failed": 0, "logged_at": 0.0}
 
     def failed(reason: str) -> dict:
         state["failed"] += 1
+        worker_state.receive_failed()
         if time.monotonic() - state["logged_at"] >= 5:
             logger.warning("SQS long poll failed (%s failures so far): %s; polling again", state["failed"], reason[:300])
             state["logged_at"] = time.monotonic()
@@ -121,6 +125,7 @@ def _failed_long_poll_is_empty(on_list_ready):
             return failed(str(exc))
         if not isinstance(result, dict):
             return failed(f"HTTP {response.status} {response.reason}")
+        worker_state.receive_succeeded()
         return result
 
     wrapper.__wrapped__ = on_list_ready

@@ -39,3 +39,18 @@ def test_other_operations_are_left_alone(connection):
     with pytest.raises(Exception, match="HTTP 400"):
         AsyncSQSConnection._on_list_ready(connection, "batchlab-jobs", [], "ListQueues", response(400))
     assert AsyncSQSConnection._on_list_ready(connection, "batchlab-jobs", [], "ListQueues", response(599)) == []
+
+
+def test_each_receive_outcome_is_recorded_for_the_heartbeat(connection, monkeypatch):
+    from jobs import worker_state
+
+    before = worker_state.snapshot()
+    AsyncSQSConnection._on_list_ready(connection, "batchlab-jobs", [], "ReceiveMessage", response(503))
+    assert worker_state.snapshot()["receive_failures"] == before["receive_failures"] + 1
+    assert worker_state.snapshot()["last_receive_at"] == before["last_receive_at"]
+    # A 200 (here: an empty long poll) is a successful receive, with or without messages.
+    monkeypatch.setattr("kombu.asynchronous.aws.connection.get_response", lambda model, raw: (raw, {}))
+    ok = types.SimpleNamespace(status=200, reason="OK", response=types.SimpleNamespace())
+    assert AsyncSQSConnection._on_list_ready(connection, "batchlab-jobs", [], "ReceiveMessage", ok) == {}
+    assert worker_state.snapshot()["last_receive_at"] is not None
+    assert 0 <= worker_state.seconds_since_receive() < 5

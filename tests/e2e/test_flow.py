@@ -145,10 +145,10 @@ def test_command_line_client_submits_and_waits(stack):
 
     env = dict(stack.env(), BATCHLAB_URL=stack.web_url, BATCHLAB_USER="demo", BATCHLAB_PASSWORD="demo")
     cli = Path(sys.executable).parent / "batchlab"
-    done = subprocess.run([str(cli), "submit", "wordcount", '{"text": "a b a"}', "--wait", "--timeout", "60"],
+    done = subprocess.run([str(cli), "submit", "wordcount", '{"text": "a b a"}', "--wait", "--timeout", "60", "--json"],
                           env=env, capture_output=True, text=True, timeout=90)
     assert done.returncode == 0, done.stderr
     job = json.loads(done.stdout)
     assert job["status"] == "COMPLETED" and job["result"]["words"] == 3
-    bad = subprocess.run([str(cli), "submit", "nope"], env=env, capture_output=True, text=True, timeout=60)
+    bad = subprocess.run([str(cli), "submit", "nope", "--json"], env=env, capture_output=True, text=True, timeout=60)
     assert bad.returncode == 1 and json.loads(bad.stderr)["code"] == "unknown_job_type"

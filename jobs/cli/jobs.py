@@ -1,0 +1,85 @@
+"""Subcommands on jobs: submit, list, show, cancel, retry."""
+
+import argparse
+import json
+
+from jobs.cli.client import Client
+from jobs.cli.exit_codes import Exit, exit_for_status
+from jobs.cli.output import print_job, print_json, print_table, progress_text, status_text, stdout
+from jobs.cli.watch import watch_job
+
+
+def register(sub, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("submit", parents=[common], help="submit a job (and --wait for it)")
+    p.add_argument("type", help="a job type (see `batchlab types`)")
+    p.add_argument("payload", nargs="?", default="{}", help="the payload, a JSON object (default {})")
+    p.add_argument("--name", default=None, help="a name for the job (default: '<type> from cli')")
+    p.add_argument("--idempotency-key", default=None, help="a retried submit with the same key returns the same job")
+    p.add_argument("--wait", action="store_true", help="watch the job until it is final (exit code by its status)")
+    p.add_argument("--timeout", type=float, default=600, help="with --wait: give up after this many seconds")
+    p.set_defaults(func=submit, parser=p)
+
+    p = sub.add_parser("list", parents=[common], help="list jobs, newest first")
+    p.add_argument("--status", choices=["QUEUED", "PROCESSING", "COMPLETED", "FAILED", "CANCELED"])
+    p.add_argument("--type")
+    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--cursor", help="the next_cursor of the previous page")
+    p.set_defaults(func=list_jobs)
+
+    p = sub.add_parser("show", aliases=["get"], parents=[common], help="show one job with its timeline")
+    p.add_argument("job_id")
+    p.set_defaults(func=show)
+
+    for name, what in (("cancel", "cancel a job (QUEUED: at once; PROCESSING: cooperatively)"),
+                       ("retry", "retry a FAILED or CANCELED job")):
+        p = sub.add_parser(name, parents=[common], help=what)
+        p.add_argument("job_id")
+        p.set_defaults(func=action, action=name)
+
+
+def submit(args, client: Client) -> int:
+    try:
+        payload = json.loads(args.payload)
+    except ValueError as exc:
+        args.parser.error(f"the payload is not JSON: {exc}")
+    headers = {"Idempotency-Key": args.idempotency_key} if args.idempotency_key else None
+    body = {"name": args.name or f"{args.type} from cli", "type": args.type, "payload": payload}
+    job = client.post("/jobs", body, headers=headers)
+    if args.wait:
+        if not args.json:
+            stdout().print(f"submitted {job['id']} ({job['type']})")
+        return watch_job(client, job["id"], timeout=args.timeout, as_json=args.json)
+    if args.json:
+        print_json(job)
+    else:
+        stdout().print(f"submitted {job['id']} ({job['type']}) {status_text(job['status'])}")
+    return Exit.OK
+
+
+def list_jobs(args, client: Client) -> int:
+    page = client.get("/jobs", status=args.status, type=args.type, limit=args.limit, cursor=args.cursor)
+    if args.json:
+        print_json(page)
+        return Exit.OK
+    rows = [[j["id"], j["name"], j["type"], status_text(j["status"]), progress_text(j), j["created_at"]]
+            for j in page["results"]]
+    print_table(None, ["id", "name", "type", "status", "progress", "created"], rows)
+    if page.get("next_cursor"):
+        stdout().print(f"more: batchlab list --cursor {page['next_cursor']}")
+    return Exit.OK
+
+
+def show(args, client: Client) -> int:
+    job = client.get(f"/jobs/{args.job_id}")
+    print_json(job) if args.json else print_job(job)
+    return exit_for_status(job.get("status"))
+
+
+def action(args, client: Client) -> int:
+    job = client.post(f"/jobs/{args.job_id}/{args.action}")
+    if args.json:
+        print_json(job)
+    else:
+        extra = " (cancel requested: the handler stops at its next check)" if job.get("cancel_requested") and job["status"] == "PROCESSING" else ""
+        stdout().print(f"{job['id']} {status_text(job['status'])}{extra}")
+    return Exit.OK
