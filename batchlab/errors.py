@@ -1,14 +1,17 @@
 """The API's single error shape: RFC 9457 problem details with a stable `code`.
 
 Domain exceptions are translated here through one table; anything unknown is a
-500 with no internals in the body and a logged traceback.
+500 with no internals in the body and a logged traceback. `ProblemSerializer`
+describes the shape in the OpenAPI document.
 """
 
 import logging
 from http import HTTPStatus
 
 from django.http import Http404, JsonResponse
+from drf_spectacular.utils import OpenApiResponse, extend_schema_field
 from rest_framework import exceptions as drf
+from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -50,6 +53,40 @@ def problem(status: int, *, code: str, detail: str, **extra) -> dict:
     body = {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status, "code": code, "detail": detail}
     body.update(extra)
     return body
+
+
+_MESSAGES = {"type": "array", "items": {"type": "string"}}
+
+
+@extend_schema_field({"oneOf": [_MESSAGES, {"type": "object", "additionalProperties": _MESSAGES}]})
+class FieldErrorsField(serializers.JSONField):
+    """A field's messages; for a list, an object from the index of each bad item to its messages."""
+
+
+class ProblemSerializer(serializers.Serializer):
+    """RFC 9457 problem details plus a stable `code` (the schema of every error answer)."""
+
+    type = serializers.CharField(help_text='Always "about:blank".')
+    title = serializers.CharField(help_text="The HTTP status phrase.")
+    status = serializers.IntegerField()
+    code = serializers.CharField(help_text="Stable and machine-readable: what went wrong.")
+    detail = serializers.CharField(help_text="For people: what went wrong, with the values involved.")
+    errors = serializers.DictField(
+        child=FieldErrorsField(),
+        required=False,
+        help_text="`validation_error` only: each bad field with its messages (payload fields as `payload.<field>`).",
+    )
+    known_types = serializers.ListField(
+        child=serializers.CharField(), required=False, help_text="`unknown_job_type` only: the job types there are."
+    )
+    job_id = serializers.CharField(required=False, help_text="`queue_unavailable` only: the job stored but not yet queued.")
+
+
+def problem_responses(descriptions: dict[int, str]) -> dict:
+    """`@extend_schema(responses=...)` entries: each status as an application/problem+json Problem."""
+    return {
+        (status, PROBLEM_JSON): OpenApiResponse(ProblemSerializer, description=text) for status, text in descriptions.items()
+    }
 
 
 def problem_response(status: int, *, code: str, detail: str, headers: dict | None = None, **extra) -> Response:

@@ -1,111 +1,35 @@
-"""The HTTP API (DRF): thin views over services and selectors."""
+"""The HTTP API (DRF): each view validates with a serializer, calls a service or a selector, and renders a shape."""
 
-import re
-
-from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import serializers, status
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
 from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from batchlab.errors import problem_response
-from jobs import queues, selectors, services
-from jobs.exceptions import JobNotFound, PayloadTooLarge, UnknownJobType
-from jobs.handlers.registry import job_type_get
+from batchlab.errors import problem_responses
+from jobs import selectors, services
+from jobs.exceptions import JobNotFound
 from jobs.serializers import (
+    DeadLetterPageSerializer,
+    JobListPageSerializer,
     JobListQuerySerializer,
+    JobSerializer,
     JobSubmitSerializer,
+    JobTypeCatalogueSerializer,
+    RedriveSerializer,
+    dead_letter_page,
+    idempotency_key,
     is_job_id,
     job_detail,
-    job_summary,
+    job_list_page,
     job_type_catalogue,
-    payload_size,
 )
-
-IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 
 def visible_owner(request) -> str | None:
     """Whose jobs this request may see: None for staff (all), else the user's own."""
     return None if request.user.is_staff else request.user.username
-
-
-class JobListCreateView(APIView):
-    @extend_schema(
-        request=JobSubmitSerializer,
-        parameters=[OpenApiParameter("Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False)],
-        responses={201: OpenApiTypes.OBJECT, 200: OpenApiTypes.OBJECT},
-        summary="Submit a job",
-    )
-    def post(self, request):
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
-        limit = settings.BATCHLAB_MAX_PAYLOAD_BYTES
-        if length > limit + 16 * 1024:
-            raise PayloadTooLarge(f"The request body is {length} bytes; the payload limit is {limit} bytes.")
-        key = request.headers.get("Idempotency-Key")
-        if key is not None and not IDEMPOTENCY_KEY.match(key):
-            return problem_response(
-                400, code="invalid_idempotency_key",
-                detail="Idempotency-Key must be 1 to 255 visible ASCII characters.",
-            )
-        if not isinstance(request.data, dict):
-            return problem_response(400, code="validation_error", detail="The body must be a JSON object.",
-                                    errors={"non_field_errors": ["Expected a JSON object."]})
-        serializer = JobSubmitSerializer(data=request.data)
-        valid = serializer.is_valid()
-        errors = dict(serializer.errors)
-        data = serializer.validated_data if valid else {}
-        job_type_name = request.data.get("type") if isinstance(request.data.get("type"), str) else None
-        unknown = None
-        if job_type_name and "type" not in errors:
-            try:
-                job_type_get(job_type_name)
-            except UnknownJobType as exc:
-                unknown = exc
-                errors["type"] = [exc.detail]
-        payload = request.data.get("payload", {})
-        size = payload_size(payload) if "payload" not in errors else 0
-        if size > limit:
-            raise PayloadTooLarge(f"The payload is {size} bytes; the limit is {limit} bytes.")
-        if "payload" not in errors and "type" not in errors and job_type_name:
-            try:
-                job_type_get(job_type_name).validate(payload)
-            except Exception as exc:  # InvalidPayload: list its fields with the others
-                errors.update(getattr(exc, "errors", {"payload": [str(exc)]}))
-        if errors:
-            if unknown is not None and set(errors) == {"type"}:
-                raise unknown
-            return problem_response(400, code="validation_error",
-                                    detail=f"Invalid input: {', '.join(sorted(errors))}.", errors=errors)
-        job, created = services.job_submit(
-            owner=request.user.username, name=data["name"], type=data["type"], payload=data["payload"], idempotency_key=key,
-        )
-        body = job_detail(job)
-        headers = {"Location": f"/jobs/{job.job_id}"}
-        return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK, headers=headers)
-
-    @extend_schema(parameters=[JobListQuerySerializer], responses={200: OpenApiTypes.OBJECT}, summary="List jobs")
-    def get(self, request):
-        query = JobListQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        q = query.validated_data
-        owner = visible_owner(request)
-        if "ids" in q:
-            jobs = selectors.jobs_get_many(job_ids=q["ids"], owner=owner)
-            return Response({"results": [job_summary(j) for j in jobs], "next": None, "next_cursor": None})
-        if q.get("owner"):
-            if owner is not None and q["owner"] != owner:
-                return Response({"results": [], "next": None, "next_cursor": None})
-            owner = q["owner"]
-        page = selectors.job_list(owner=owner, status=q.get("status"), type=q.get("type"), limit=q["limit"], cursor=q.get("cursor"))
-        next_url = None
-        if page.next_cursor:
-            params = request.query_params.copy()
-            params["cursor"] = page.next_cursor
-            next_url = request.build_absolute_uri(f"{request.path}?{params.urlencode()}")
-        return Response({"results": [job_summary(j) for j in page.items], "next": next_url, "next_cursor": page.next_cursor})
 
 
 def _checked_id(job_id: str) -> str:
@@ -114,22 +38,124 @@ def _checked_id(job_id: str) -> str:
     return job_id
 
 
+# The problem+json answers of the endpoints, by status, with their codes.
+UNAUTHENTICATED = {401: "`not_authenticated` (no credentials) or `authentication_failed` (wrong ones)."}
+STAFF_ONLY = {403: "`permission_denied`: staff only."}
+NOT_FOUND = {404: "`job_not_found`: no such job among the jobs this user may see."}
+CONFLICT = {409: "`job_state_conflict`: the job's status does not allow this."}
+STORE_DOWN = {503: "`store_unavailable`: the job store did not answer; try again."}
+QUEUE_DOWN = {503: "`store_unavailable`, or `queue_unavailable`: the job is stored and the recovery pass will queue it."}
+
+IDEMPOTENCY_KEY_HEADER = OpenApiParameter(
+    "Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
+    description="1 to 255 visible ASCII characters. A retry with the same key and body returns the first job (200).",
+)
+LOCATION_HEADER = OpenApiParameter(
+    "Location", OpenApiTypes.STR, OpenApiParameter.HEADER, response=[200, 201], description="The job's path: /jobs/{id}."
+)
+ETAG_HEADER = OpenApiParameter(
+    "ETag", OpenApiTypes.STR, OpenApiParameter.HEADER, response=[200], description='The job\'s version, quoted: "7".'
+)
+
+
+class JobListCreateView(APIView):
+    @extend_schema(
+        operation_id="jobs_submit",
+        summary="Submit a job",
+        request=JobSubmitSerializer,
+        parameters=[IDEMPOTENCY_KEY_HEADER, LOCATION_HEADER],
+        responses={
+            201: OpenApiResponse(JobSerializer, description="Stored as QUEUED and queued."),
+            200: OpenApiResponse(JobSerializer, description="An Idempotency-Key seen before with this body: its job."),
+            **problem_responses({
+                400: "`validation_error` (every bad field in `errors`), `unknown_job_type` (the only"
+                     " error; the known types in `known_types`), `invalid_idempotency_key`, `malformed_request` (not JSON).",
+                **UNAUTHENTICATED,
+                404: "`job_not_found`: the job of this Idempotency-Key has expired.",
+                413: "`payload_too_large`: the body or the payload is over BATCHLAB_MAX_PAYLOAD_BYTES.",
+                415: "`unsupported_media_type`: the body must be application/json.",
+                422: "`idempotency_key_reused`: this Idempotency-Key came before with another body.",
+                **QUEUE_DOWN,
+            }),
+        },
+    )
+    def post(self, request):
+        key = idempotency_key(request.headers)
+        serializer = JobSubmitSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        job, created = services.job_submit(
+            owner=request.user.username, name=data["name"], type=data["type"], payload=data["payload"],
+            idempotency_key=key, validate=False,  # the serializer validated the payload by its type
+        )
+        return Response(job_detail(job), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+                        headers={"Location": f"/jobs/{job.job_id}"})
+
+    @extend_schema(
+        operation_id="jobs_list",
+        summary="List jobs, newest first",
+        parameters=[JobListQuerySerializer],
+        responses={
+            200: JobListPageSerializer,
+            **problem_responses({
+                400: "`validation_error` (a bad filter, limit or id list), `invalid_cursor` (malformed, tampered"
+                     " with, or issued for other filters).",
+                **UNAUTHENTICATED,
+                **STORE_DOWN,
+            }),
+        },
+    )
+    def get(self, request):
+        query = JobListQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        q = query.validated_data
+        owner = visible_owner(request)
+        if "ids" in q:
+            return Response(job_list_page(selectors.jobs_get_many(job_ids=q["ids"], owner=owner)))
+        if q.get("owner"):
+            if owner is not None and q["owner"] != owner:
+                return Response(job_list_page([]))
+            owner = q["owner"]
+        page = selectors.job_list(owner=owner, status=q.get("status"), type=q.get("type"), limit=q["limit"], cursor=q.get("cursor"))
+        next_url = None
+        if page.next_cursor:
+            params = request.query_params.copy()
+            params["cursor"] = page.next_cursor
+            next_url = request.build_absolute_uri(f"{request.path}?{params.urlencode()}")
+        return Response(job_list_page(page.items, next_url=next_url, next_cursor=page.next_cursor))
+
+
 class JobDetailView(APIView):
-    @extend_schema(responses={200: OpenApiTypes.OBJECT}, summary="Get a job")
+    @extend_schema(
+        operation_id="jobs_get",
+        summary="Get a job",
+        parameters=[ETAG_HEADER],
+        responses={200: JobSerializer, **problem_responses({**UNAUTHENTICATED, **NOT_FOUND, **STORE_DOWN})},
+    )
     def get(self, request, job_id: str):
         job = selectors.job_get(job_id=_checked_id(job_id), owner=visible_owner(request))
         return Response(job_detail(job), headers={"ETag": f'"{int(job.version or 0)}"'})
 
 
 class JobCancelView(APIView):
-    @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT}, summary="Cancel a job")
+    @extend_schema(
+        operation_id="jobs_cancel",
+        summary="Cancel a job (QUEUED: at once; PROCESSING: at the handler's next check)",
+        request=None,
+        responses={200: JobSerializer, **problem_responses({**UNAUTHENTICATED, **NOT_FOUND, **CONFLICT, **STORE_DOWN})},
+    )
     def post(self, request, job_id: str):
         job = services.job_cancel(job_id=_checked_id(job_id), owner=visible_owner(request), actor=request.user.username)
         return Response(job_detail(job))
 
 
 class JobRetryView(APIView):
-    @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT}, summary="Retry a failed or canceled job")
+    @extend_schema(
+        operation_id="jobs_retry",
+        summary="Retry a failed or canceled job",
+        request=None,
+        responses={202: JobSerializer, **problem_responses({**UNAUTHENTICATED, **NOT_FOUND, **CONFLICT, **QUEUE_DOWN})},
+    )
     def post(self, request, job_id: str):
         job = services.job_retry(job_id=_checked_id(job_id), owner=visible_owner(request), actor=request.user.username)
         return Response(job_detail(job), status=status.HTTP_202_ACCEPTED)
@@ -138,37 +164,51 @@ class JobRetryView(APIView):
 class JobRequeueView(APIView):
     permission_classes = [IsAdminUser]
 
-    @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT}, summary="Staff: publish a QUEUED job again")
+    @extend_schema(
+        operation_id="jobs_requeue",
+        summary="Staff: publish a QUEUED job again",
+        request=None,
+        responses={
+            202: JobSerializer,
+            **problem_responses({**UNAUTHENTICATED, **STAFF_ONLY, **NOT_FOUND, **CONFLICT, **QUEUE_DOWN}),
+        },
+    )
     def post(self, request, job_id: str):
         job = services.job_requeue(job_id=_checked_id(job_id), actor=request.user.username)
         return Response(job_detail(job), status=status.HTTP_202_ACCEPTED)
 
 
 class JobTypesView(APIView):
-    @extend_schema(responses={200: OpenApiTypes.OBJECT}, summary="The registered job types with example payloads")
+    @extend_schema(
+        operation_id="job_types_list",
+        summary="The registered job types with example payloads",
+        responses={200: JobTypeCatalogueSerializer, **problem_responses(UNAUTHENTICATED)},
+    )
     def get(self, request):
-        return Response({"results": job_type_catalogue()})
+        return Response(job_type_catalogue())
 
 
 class DeadLetterView(APIView):
     permission_classes = [IsAdminUser]
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT}, summary="Staff: the dead-letter queue")
+    @extend_schema(
+        operation_id="dead_letters_list",
+        summary="Staff: queue depths and the dead-letter queue's messages (left in place)",
+        responses={200: DeadLetterPageSerializer, **problem_responses({**UNAUTHENTICATED, **STAFF_ONLY})},
+    )
     def get(self, request):
-        letters = queues.dlq_peek(max_messages=100)
-        return Response({
-            "counts": queues.queue_counts(),
-            "results": [
-                {"message_id": m.message_id, "job_id": m.job_id, "receive_count": m.receive_count, "sent_at": m.sent_at}
-                for m in letters
-            ],
-        })
+        letters = selectors.dead_letters_peek(max_messages=100)
+        return Response(dead_letter_page(counts=selectors.queue_counts(), letters=letters))
 
 
 class DeadLetterRedriveView(APIView):
     permission_classes = [IsAdminUser]
 
-    @extend_schema(request=None, responses={200: inline_serializer("Redrive", {"redriven": serializers.ListField(), "dropped": serializers.ListField()})},
-                   summary="Staff: move dead letters back to the jobs queue")
+    @extend_schema(
+        operation_id="dead_letters_redrive",
+        summary="Staff: move dead letters back to the jobs queue",
+        request=None,
+        responses={200: RedriveSerializer, **problem_responses({**UNAUTHENTICATED, **STAFF_ONLY, **QUEUE_DOWN})},
+    )
     def post(self, request):
         return Response(services.dlq_redrive(actor=request.user.username))

@@ -1,0 +1,51 @@
+"""The API's serializers: `request` validates what comes in, `response` shapes (and documents) what goes out."""
+
+from jobs.serializers.request import (
+    IDEMPOTENCY_KEY,
+    MAX_NAME_LENGTH,
+    InvalidIdempotencyKey,
+    JobListQuerySerializer,
+    JobSubmitSerializer,
+    StrictCharField,
+    idempotency_key,
+    is_job_id,
+    json_depth,
+    payload_size,
+)
+from jobs.serializers.response import (
+    DeadLetterPageSerializer,
+    JobListPageSerializer,
+    JobSerializer,
+    JobSummarySerializer,
+    JobTypeCatalogueSerializer,
+    RedriveSerializer,
+    dead_letter_page,
+    job_detail,
+    job_list_page,
+    job_summary,
+    job_type_catalogue,
+)
+
+__all__ = [
+    "IDEMPOTENCY_KEY",
+    "MAX_NAME_LENGTH",
+    "DeadLetterPageSerializer",
+    "InvalidIdempotencyKey",
+    "JobListPageSerializer",
+    "JobListQuerySerializer",
+    "JobSerializer",
+    "JobSubmitSerializer",
+    "JobSummarySerializer",
+    "JobTypeCatalogueSerializer",
+    "RedriveSerializer",
+    "StrictCharField",
+    "dead_letter_page",
+    "idempotency_key",
+    "is_job_id",
+    "job_detail",
+    "job_list_page",
+    "job_summary",
+    "job_type_catalogue",
+    "json_depth",
+    "payload_size",
+]

@@ -1,0 +1,155 @@
+"""Request validation: the body of POST /jobs, its Idempotency-Key, the query of GET /jobs, job ids."""
+
+import json
+import re
+import uuid
+from collections.abc import Mapping
+
+from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import exceptions, serializers
+from rest_framework.fields import SkipField
+
+from jobs.exceptions import InvalidPayload, PayloadTooLarge, UnknownJobType
+from jobs.handlers.fields import StrictCharField
+from jobs.handlers.registry import job_type_get
+from jobs.states import JobStatus
+
+CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+MAX_NAME_LENGTH = 200
+MAX_PAYLOAD_DEPTH = 32
+MAX_LIMIT = 100
+
+
+def json_depth(value, depth: int = 1) -> int:
+    """Nesting depth of a JSON value, iteratively (no recursion limit to trip)."""
+    deepest, stack = 0, [(value, depth)]
+    while stack:
+        node, level = stack.pop()
+        deepest = max(deepest, level)
+        if level > MAX_PAYLOAD_DEPTH:
+            return level
+        if isinstance(node, dict):
+            stack.extend((v, level + 1) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, level + 1) for v in node)
+    return deepest
+
+
+def payload_size(payload) -> int:
+    return len(json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+
+
+def is_job_id(value: str) -> bool:
+    try:
+        return str(uuid.UUID(value)) == value.lower() and len(value) == 36
+    except (ValueError, AttributeError, TypeError):
+        return False
+
+
+class InvalidIdempotencyKey(exceptions.APIException):
+    status_code = 400
+    default_code = "invalid_idempotency_key"
+    default_detail = "Idempotency-Key must be 1 to 255 visible ASCII characters."
+
+
+def idempotency_key(headers) -> str | None:
+    """The request's Idempotency-Key header (None without one); InvalidIdempotencyKey if malformed."""
+    key = headers.get("Idempotency-Key")
+    if key is not None and not IDEMPOTENCY_KEY.match(key):
+        raise InvalidIdempotencyKey()
+    return key
+
+
+@extend_schema_field({"type": "object", "additionalProperties": True})
+class PayloadField(serializers.JSONField):
+    """Any JSON value is parsed; `validate_payload` refuses what is not an object."""
+
+
+class JobSubmitSerializer(serializers.Serializer):
+    """A job to run: a name, a type, and a payload that the type validates.
+
+    Every bad field is listed at once (`validation_error`); a payload over the
+    size limit is a 413 `payload_too_large`, and an unknown type as the only
+    error is `unknown_job_type` with the known types.
+    """
+
+    name = StrictCharField(max_length=MAX_NAME_LENGTH, trim_whitespace=True)
+    type = StrictCharField(max_length=64, help_text="A job type from GET /job-types.")
+    payload = PayloadField(
+        required=False, default=dict, help_text="A JSON object whose fields depend on `type` (see GET /job-types)."
+    )
+
+    def validate_name(self, value: str) -> str:
+        if CONTROL_CHARS.search(value):
+            raise serializers.ValidationError("Must not contain control characters.")
+        return value
+
+    def validate_payload(self, value):
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("Must be a JSON object.")
+        if json_depth(value) > MAX_PAYLOAD_DEPTH:
+            raise serializers.ValidationError(f"Must not be nested deeper than {MAX_PAYLOAD_DEPTH} levels.")
+        size, limit = payload_size(value), settings.BATCHLAB_MAX_PAYLOAD_BYTES
+        if size > limit:
+            raise PayloadTooLarge(f"The payload is {size} bytes; the limit is {limit} bytes.")
+        return value
+
+    def to_internal_value(self, data):
+        # DRF's own loop stops at the field errors; this one goes on to the type
+        # and the payload as that type reads it, so that one answer names every
+        # bad field.
+        if not isinstance(data, Mapping):
+            raise serializers.ValidationError({"non_field_errors": ["The body must be a JSON object."]})
+        values, errors = {}, {}
+        for name, field in self.fields.items():
+            validate = getattr(self, f"validate_{name}", None)
+            try:
+                value = field.run_validation(field.get_value(data))
+                values[name] = validate(value) if validate else value
+            except serializers.ValidationError as exc:
+                errors[name] = exc.detail
+            except SkipField:
+                pass
+        unknown_type = self._validate_by_type(values, errors) if "type" in values else None
+        if unknown_type is not None and list(errors) == ["type"]:
+            raise unknown_type
+        if errors:
+            raise serializers.ValidationError(errors)
+        return values
+
+    @staticmethod
+    def _validate_by_type(values: dict, errors: dict) -> UnknownJobType | None:
+        """Validate the payload by its job type (the only time), adding to `errors`; the UnknownJobType if any."""
+        try:
+            job_type = job_type_get(values["type"])
+        except UnknownJobType as exc:
+            errors["type"] = [exc.detail]
+            return exc
+        if "payload" in values:
+            try:
+                values["payload"] = job_type.validate(values["payload"])
+            except InvalidPayload as exc:
+                errors.update(exc.errors)
+        return None
+
+
+class JobListQuerySerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=[s.value for s in JobStatus], required=False)
+    type = serializers.CharField(max_length=64, required=False)
+    owner = serializers.CharField(max_length=150, required=False)
+    limit = serializers.IntegerField(min_value=1, max_value=MAX_LIMIT, required=False, default=20)
+    cursor = serializers.CharField(max_length=2000, required=False)
+    ids = serializers.CharField(max_length=100 * 37, required=False)
+
+    def validate_ids(self, value: str) -> list[str]:
+        ids = [part.strip() for part in value.split(",") if part.strip()]
+        if not ids:
+            raise serializers.ValidationError("List at least one job id.")
+        if len(ids) > MAX_LIMIT:
+            raise serializers.ValidationError(f"At most {MAX_LIMIT} ids per request.")
+        bad = [i for i in ids if not is_job_id(i)]
+        if bad:
+            raise serializers.ValidationError(f"Not job ids: {', '.join(b[:40] for b in bad[:5])}.")
+        return ids

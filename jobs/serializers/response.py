@@ -1,0 +1,178 @@
+"""Response bodies: a job, a job summary, a list page, the job types, dead letters, a redrive.
+
+Each shape is written twice, side by side: a serializer that describes it in the
+OpenAPI document, and a plain function that builds it. The page polls a job
+every 5 s per user; building the dict directly costs a few microseconds where
+rendering through the serializer's fields costs ~20x more, so the serializers are
+used for the schema only. tests/jobs/test_api_schema.py checks that both have
+the same fields.
+"""
+
+from rest_framework import serializers
+
+from jobs.handlers.registry import job_types
+from jobs.states import JobStatus
+
+
+class ProgressSerializer(serializers.Serializer):
+    done = serializers.IntegerField()
+    total = serializers.IntegerField()
+
+
+class JobErrorSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+class TimelineEntrySerializer(serializers.Serializer):
+    at = serializers.DateTimeField()
+    event = serializers.CharField()
+    status = serializers.CharField(allow_null=True, help_text="The status this event moved the job to, if any.")
+    message = serializers.CharField(allow_null=True)
+    worker = serializers.CharField(allow_null=True)
+
+
+class JobSummarySerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    url = serializers.CharField(help_text="This job's path: /jobs/{id}.")
+    name = serializers.CharField()
+    type = serializers.CharField()
+    status = serializers.ChoiceField(choices=[s.value for s in JobStatus])
+    owner = serializers.CharField()
+    attempts = serializers.IntegerField()
+    max_attempts = serializers.IntegerField()
+    progress = ProgressSerializer()
+    cancel_requested = serializers.BooleanField()
+    error = JobErrorSerializer(allow_null=True)
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+    duration_seconds = serializers.FloatField(allow_null=True)
+    version = serializers.IntegerField(help_text="Incremented by every write; also the ETag of GET /jobs/{id}.")
+
+
+class JobSerializer(JobSummarySerializer):
+    payload = serializers.JSONField()
+    result = serializers.JSONField(allow_null=True)
+    expires_at = serializers.DateTimeField(allow_null=True)
+    timeline = TimelineEntrySerializer(many=True)
+
+
+class JobListPageSerializer(serializers.Serializer):
+    results = JobSummarySerializer(many=True)
+    next = serializers.URLField(allow_null=True, help_text="The next page's URL, or null on the last page.")
+    next_cursor = serializers.CharField(allow_null=True, help_text="The `cursor` of the next page, or null.")
+
+
+class JobTypeSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    description = serializers.CharField()
+    example = serializers.JSONField(help_text="An example payload.")
+
+
+class JobTypeCatalogueSerializer(serializers.Serializer):
+    results = JobTypeSerializer(many=True)
+
+
+class QueueDepthSerializer(serializers.Serializer):
+    visible = serializers.IntegerField()
+    in_flight = serializers.IntegerField()
+    delayed = serializers.IntegerField()
+
+
+class QueueCountsSerializer(serializers.Serializer):
+    queue = QueueDepthSerializer()
+    dead_letter = QueueDepthSerializer()
+
+
+class DeadLetterSerializer(serializers.Serializer):
+    message_id = serializers.CharField()
+    job_id = serializers.CharField(allow_null=True, help_text="Null when the message is not a job's.")
+    receive_count = serializers.IntegerField()
+    sent_at = serializers.CharField(help_text="SQS SentTimestamp: epoch milliseconds, as a string.")
+
+
+class DeadLetterPageSerializer(serializers.Serializer):
+    counts = QueueCountsSerializer()
+    results = DeadLetterSerializer(many=True)
+
+
+class RedriveSerializer(serializers.Serializer):
+    redriven = serializers.ListField(child=serializers.CharField(), help_text="Job ids sent back to the jobs queue.")
+    dropped = serializers.ListField(
+        child=serializers.CharField(allow_null=True),
+        help_text="Job ids of the messages deleted instead (job gone, completed or canceled; null: not a job's message).",
+    )
+
+
+def _iso(value):
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def job_summary(job) -> dict:
+    """The fields of a job in a listing (no payload, result or timeline): JobSummarySerializer."""
+    duration = None
+    if job.started_at and job.finished_at:
+        duration = round((job.finished_at - job.started_at).total_seconds(), 3)
+    return {
+        "id": job.job_id,
+        "url": f"/jobs/{job.job_id}",
+        "name": job.name,
+        "type": job.type,
+        "status": job.status,
+        "owner": job.owner,
+        "attempts": int(job.attempts or 0),
+        "max_attempts": int(job.max_attempts or 0),
+        "progress": {"done": int(job.progress_done or 0), "total": int(job.progress_total or 0)},
+        "cancel_requested": bool(job.cancel_requested),
+        "error": dict(job.error.as_dict()) if job.error else None,
+        "created_at": _iso(job.created_at),
+        "updated_at": _iso(job.updated_at),
+        "started_at": _iso(job.started_at),
+        "finished_at": _iso(job.finished_at),
+        "duration_seconds": duration,
+        "version": int(job.version or 0),
+    }
+
+
+def job_detail(job) -> dict:
+    """Every field of a job, with its payload, result and timeline: JobSerializer."""
+    data = job_summary(job)
+    data.update(
+        payload=job.payload,
+        result=job.result,
+        expires_at=_iso(job.expires_at),
+        timeline=[
+            {
+                "at": _iso(e.at),
+                "event": e.event,
+                "status": e.status,
+                "message": e.message,
+                "worker": e.worker,
+            }
+            for e in (job.timeline or [])
+        ],
+    )
+    return data
+
+
+def job_list_page(jobs, *, next_url: str | None = None, next_cursor: str | None = None) -> dict:
+    """One page of a listing: JobListPageSerializer."""
+    return {"results": [job_summary(j) for j in jobs], "next": next_url, "next_cursor": next_cursor}
+
+
+def job_type_catalogue() -> dict:
+    """The registered job types with an example payload each: JobTypeCatalogueSerializer."""
+    return {"results": [{"name": t.name, "description": t.description, "example": t.example} for t in job_types()]}
+
+
+def dead_letter_page(*, counts: dict, letters) -> dict:
+    """Queue depths and the dead letters (peeked, left in place): DeadLetterPageSerializer."""
+    return {
+        "counts": counts,
+        "results": [
+            {"message_id": m.message_id, "job_id": m.job_id, "receive_count": m.receive_count, "sent_at": m.sent_at}
+            for m in letters
+        ],
+    }

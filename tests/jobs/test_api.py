@@ -1,0 +1,110 @@
+"""POST /jobs through DRF's test client on moto's in-process AWS: what is refused, how, and what is stored."""
+
+import pytest
+from rest_framework.test import APIClient
+
+from jobs.handlers.registry import JobType
+from jobs.tables import Job
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("aws")]
+
+LIMIT = 64 * 1024  # BATCHLAB_MAX_PAYLOAD_BYTES (default)
+
+
+@pytest.fixture
+def client(django_user_model) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(django_user_model.objects.create_user("alice", password="pw"))
+    return client
+
+
+def post(client, body, **headers):
+    return client.post("/jobs", body, format="json", headers=headers)
+
+
+def problem(response, status: int, code: str) -> dict:
+    assert response.status_code == status, (response.status_code, response.content[:300])
+    assert response["Content-Type"].startswith("application/problem+json")
+    body = response.json()
+    assert body["status"] == status and body["code"] == code, body
+    return body
+
+
+def stored_jobs() -> list:
+    return list(Job.scan())
+
+
+def test_submit_stores_the_job_and_answers_201_with_it(client, published):
+    response = post(client, {"name": " sums ", "type": "checksum", "payload": {"items": ["a", "b"]}})
+    assert response.status_code == 201
+    job = response.json()
+    assert response["Location"] == f"/jobs/{job['id']}"
+    assert (job["name"], job["type"], job["payload"], job["status"]) == ("sums", "checksum", {"items": ["a", "b"]}, "QUEUED")
+    assert published == [(job["id"], 0)]
+    assert [j.job_id for j in stored_jobs()] == [job["id"]]
+
+
+def test_the_payload_is_validated_once_by_its_type(client, published, monkeypatch):
+    calls = []
+    validate = JobType.validate
+
+    def counting(self, payload):
+        calls.append(self.name)
+        return validate(self, payload)
+
+    monkeypatch.setattr(JobType, "validate", counting)
+    assert post(client, {"name": "x", "type": "sleep", "payload": {"seconds": 1}}).status_code == 201
+    assert calls == ["sleep"]
+
+
+def test_an_unknown_type_alone_is_unknown_job_type_with_the_known_types(client):
+    body = problem(post(client, {"name": "x", "type": "nope"}), 400, "unknown_job_type")
+    assert "checksum" in body["known_types"] and "echo" in body["detail"]
+
+
+def test_an_unknown_type_with_other_bad_fields_is_listed_with_them(client):
+    body = problem(post(client, {"name": "", "type": "nope"}), 400, "validation_error")
+    assert set(body["errors"]) == {"name", "type"}
+    assert "Known types" in body["errors"]["type"][0]
+
+
+def test_field_errors_and_payload_errors_come_in_one_answer(client):
+    body = problem(post(client, {"name": "a\nb", "type": "sleep", "payload": {"seconds": -1}}), 400, "validation_error")
+    assert set(body["errors"]) == {"name", "payload.seconds"}
+    assert body["detail"] == "Invalid input: name, payload.seconds."
+
+
+def test_a_body_that_is_not_an_object_is_a_400(client):
+    for value in ([{"name": "x", "type": "echo"}], "echo", 3):
+        body = problem(post(client, value), 400, "validation_error")
+        assert body["errors"]["non_field_errors"]
+
+
+def test_a_name_over_200_characters_within_the_byte_limit_is_a_400_naming_name(client):
+    body = problem(post(client, {"name": "n" * 10_000, "type": "echo"}), 400, "validation_error")
+    assert list(body["errors"]) == ["name"]
+
+
+def test_a_body_over_the_byte_limit_is_a_413_whatever_field_makes_it_big(client):
+    # 100 KB of name: over payload limit + envelope (80 KB), so refused by its length, unparsed.
+    body = problem(post(client, {"name": "n" * 100_000, "type": "echo"}), 413, "payload_too_large")
+    assert "100" in body["detail"]
+
+
+def test_a_payload_over_its_limit_in_a_body_under_the_byte_limit_is_a_413(client):
+    # A body of ~66 KB (under the 80 KB it may have) whose payload is over its 64 KB.
+    problem(post(client, {"name": "x", "type": "echo", "payload": {"v": "x" * (LIMIT + 10)}}), 413, "payload_too_large")
+
+
+def test_a_malformed_idempotency_key_is_a_400(client):
+    for key in ("", "a b", "k" * 256):
+        problem(post(client, {"name": "x", "type": "echo"}, **{"Idempotency-Key": key}), 400, "invalid_idempotency_key")
+
+
+def test_the_same_idempotency_key_and_body_answer_200_with_the_first_job(client, published):
+    body = {"name": "x", "type": "echo", "payload": {"a": 1}}
+    first = post(client, body, **{"Idempotency-Key": "key-1"})
+    again = post(client, body, **{"Idempotency-Key": "key-1"})
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json()["id"] == first.json()["id"]
+    problem(post(client, {**body, "payload": {"a": 2}}, **{"Idempotency-Key": "key-1"}), 422, "idempotency_key_reused")
