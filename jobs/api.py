@@ -68,7 +68,7 @@ class JobListCreateView(APIView):
             201: OpenApiResponse(JobSerializer, description="Stored as QUEUED and queued."),
             200: OpenApiResponse(JobSerializer, description="An Idempotency-Key seen before with this body: its job."),
             **problem_responses({
-                400: "`validation_error` (every bad field in `errors`), `unknown_job_type` (the only"
+                400: "`validation_error` (every bad or unknown field in `errors`), `unknown_job_type` (the only"
                      " error; the known types in `known_types`), `invalid_idempotency_key`, `malformed_request` (not JSON).",
                 **UNAUTHENTICATED,
                 404: "`job_not_found`: the job of this Idempotency-Key has expired.",

@@ -70,9 +70,9 @@ class PayloadField(serializers.JSONField):
 class JobSubmitSerializer(serializers.Serializer):
     """A job to run: a name, a type, and a payload that the type validates.
 
-    Every bad field is listed at once (`validation_error`); a payload over the
-    size limit is a 413 `payload_too_large`, and an unknown type as the only
-    error is `unknown_job_type` with the known types.
+    Every bad field is listed at once (`validation_error`), unknown fields
+    included; a payload over the size limit is a 413 `payload_too_large`, and an
+    unknown type as the only error is `unknown_job_type` with the known types.
     """
 
     name = StrictCharField(max_length=MAX_NAME_LENGTH, trim_whitespace=True)
@@ -97,9 +97,9 @@ class JobSubmitSerializer(serializers.Serializer):
         return value
 
     def to_internal_value(self, data):
-        # DRF's own loop stops at the field errors; this one goes on to the type
-        # and the payload as that type reads it, so that one answer names every
-        # bad field.
+        # DRF's own loop stops at the field errors; this one goes on to unknown
+        # fields, the type and the payload as that type reads it, so that one
+        # answer names every bad field.
         if not isinstance(data, Mapping):
             raise serializers.ValidationError({"non_field_errors": ["The body must be a JSON object."]})
         values, errors = {}, {}
@@ -112,6 +112,8 @@ class JobSubmitSerializer(serializers.Serializer):
                 errors[name] = exc.detail
             except SkipField:
                 pass
+        known = ", ".join(self.fields)
+        errors.update({field: [f"Unknown field; the fields are {known}."] for field in data if field not in self.fields})
         unknown_type = self._validate_by_type(values, errors) if "type" in values else None
         if unknown_type is not None and list(errors) == ["type"]:
             raise unknown_type

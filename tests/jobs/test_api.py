@@ -57,14 +57,21 @@ def test_the_payload_is_validated_once_by_its_type(client, published, monkeypatc
     assert calls == ["sleep"]
 
 
+def test_unknown_top_level_fields_are_refused_each_named(client, published):
+    body = problem(post(client, {"name": "x", "type": "echo", "paylod": {"a": 1}, "priority": 5}), 400, "validation_error")
+    assert set(body["errors"]) == {"paylod", "priority"}
+    assert "name, type, payload" in body["errors"]["paylod"][0]
+    assert stored_jobs() == [] and published == []
+
+
 def test_an_unknown_type_alone_is_unknown_job_type_with_the_known_types(client):
     body = problem(post(client, {"name": "x", "type": "nope"}), 400, "unknown_job_type")
     assert "checksum" in body["known_types"] and "echo" in body["detail"]
 
 
 def test_an_unknown_type_with_other_bad_fields_is_listed_with_them(client):
-    body = problem(post(client, {"name": "", "type": "nope"}), 400, "validation_error")
-    assert set(body["errors"]) == {"name", "type"}
+    body = problem(post(client, {"name": "", "type": "nope", "extra": 1}), 400, "validation_error")
+    assert set(body["errors"]) == {"name", "type", "extra"}
     assert "Known types" in body["errors"]["type"][0]
 
 
