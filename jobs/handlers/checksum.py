@@ -4,12 +4,14 @@ import hashlib
 
 from rest_framework import serializers
 
+from jobs.handlers.fields import StrictCharField
 from jobs.handlers.registry import job_type
 
 
 class ChecksumPayload(serializers.Serializer):
+    # Strings only: a number is refused, not hashed as its text.
     items = serializers.ListField(
-        child=serializers.CharField(allow_blank=True, trim_whitespace=False), allow_empty=False, max_length=10_000
+        child=StrictCharField(allow_blank=True, trim_whitespace=False), allow_empty=False, max_length=10_000
     )
 
 

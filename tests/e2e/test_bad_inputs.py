@@ -72,6 +72,7 @@ CASES = [
     ("payload over its limit", *POST, dict(json={"name": "x", "type": "echo", "payload": {"v": "x" * (LIMIT + 10)}}), 413, "payload_too_large"),
     ("body of 1 MB", *POST, dict(json={"name": "x", "type": "echo", "payload": {"v": "x" * 1_000_000}}), 413, "payload_too_large"),
     ("unknown top-level field", *POST, dict(json={"name": "x", "type": "echo", "paylod": {"a": 1}}), 400, "validation_error"),
+    ("checksum items that are numbers", *POST, dict(json={"name": "x", "type": "checksum", "payload": {"items": [1, 2]}}), 400, "validation_error"),
     # -- Idempotency-Key
     ("empty Idempotency-Key", *POST, dict(json=VALID, headers={"Idempotency-Key": ""}), 400, "invalid_idempotency_key"),
     ("Idempotency-Key of 256 characters", *POST, dict(json=VALID, headers={"Idempotency-Key": "k" * 256}), 400, "invalid_idempotency_key"),

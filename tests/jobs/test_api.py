@@ -64,6 +64,13 @@ def test_unknown_top_level_fields_are_refused_each_named(client, published):
     assert stored_jobs() == [] and published == []
 
 
+def test_checksum_refuses_numbers_and_booleans_in_items_instead_of_hashing_their_text(client, published):
+    for items in ([1, 2], ["a", 2.5], [True]):
+        body = problem(post(client, {"name": "x", "type": "checksum", "payload": {"items": items}}), 400, "validation_error")
+        assert list(body["errors"]) == ["payload.items"], body
+    assert stored_jobs() == [] and published == []
+
+
 def test_an_unknown_type_alone_is_unknown_job_type_with_the_known_types(client):
     body = problem(post(client, {"name": "x", "type": "nope"}), 400, "unknown_job_type")
     assert "checksum" in body["known_types"] and "echo" in body["detail"]
