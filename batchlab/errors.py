@@ -2,7 +2,8 @@
 
 Domain exceptions are translated here through one table; anything unknown is a
 500 with no internals in the body and a logged traceback. `ProblemSerializer`
-describes the shape in the OpenAPI document.
+describes the shape in the OpenAPI document. A body left unread is drained
+before any error answer goes out (see batchlab.parsers.drain_unread_body).
 """
 
 import logging
@@ -15,6 +16,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from batchlab.parsers import drain_unread_body
 from jobs import exceptions as domain
 
 logger = logging.getLogger(__name__)
@@ -99,7 +101,9 @@ def problem_response(status: int, *, code: str, detail: str, headers: dict | Non
 
 
 def problem_exception_handler(exc, context):
-    """DRF EXCEPTION_HANDLER: every error leaves as problem+json."""
+    """DRF EXCEPTION_HANDLER: every error leaves as problem+json, after the rest of the body is read."""
+    if context and context.get("request") is not None:
+        drain_unread_body(context["request"])
     if isinstance(exc, domain.JobError):
         status = STATUS_BY_EXCEPTION.get(type(exc), 400)
         return problem_response(status, code=exc.code, detail=exc.detail, **exc.extra)
@@ -132,6 +136,7 @@ def _json_problem(status: int, code: str, detail: str) -> JsonResponse:
 
 # Django-level handlers, for paths outside DRF views (unknown URLs, crashes in middleware).
 def handler404(request, exception=None):
+    drain_unread_body(request)
     # A person who mistypes a page address gets a page; programs get problem+json.
     if "text/html" in request.headers.get("Accept", ""):
         from django.shortcuts import render
@@ -141,8 +146,10 @@ def handler404(request, exception=None):
 
 
 def handler500(request):
+    drain_unread_body(request)
     return _json_problem(500, "server_error", "An unexpected error occurred; it has been logged.")
 
 
 def handler400(request, exception=None):
+    drain_unread_body(request)
     return _json_problem(400, "bad_request", "Bad request.")

@@ -1,6 +1,7 @@
-"""The JSON parser: a body over the size limit is a 413, unread; any undecodable body is a 400."""
+"""Request bodies: the JSON parser (413 over the size limit, 400 if undecodable) and the drain of a body left unread."""
 
 import re
+import time
 
 from django.conf import settings
 from rest_framework.exceptions import APIException, ParseError
@@ -9,6 +10,13 @@ from rest_framework.parsers import JSONParser
 # The body around the payload (name, type, JSON punctuation) may add this much
 # to BATCHLAB_MAX_PAYLOAD_BYTES before the body itself is refused unread.
 ENVELOPE_BYTES = 16 * 1024
+
+# A body the view answered without reading is read and thrown away before the
+# answer goes out (see drain_unread_body), up to this much, in chunks of
+# DRAIN_CHUNK_BYTES, for at most DRAIN_SECONDS.
+DRAIN_MAX_BYTES = 32 * 1024 * 1024
+DRAIN_CHUNK_BYTES = 64 * 1024
+DRAIN_SECONDS = 30.0
 
 # JSON may spell a lone UTF-16 surrogate ("\ud800"); Python's json accepts it,
 # but such a string is not Unicode: encoding it as UTF-8 (to measure the
@@ -55,7 +63,8 @@ class SafeJSONParser(JSONParser):
         request = (parser_context or {}).get("request")
         length, limit = _content_length(request.META) if request is not None else 0, max_body_bytes()
         if length > limit:
-            # Refused by its declared length, unread.
+            # Refused by its declared length, unread; the exception handler
+            # drains it before answering (drain_unread_body).
             raise RequestBodyTooLarge(
                 f"The request body is {length} bytes; the payload limit is {settings.BATCHLAB_MAX_PAYLOAD_BYTES} bytes."
             )
@@ -69,3 +78,39 @@ class SafeJSONParser(JSONParser):
         if surrogate is not None:
             raise ParseError(f"JSON parse error - the body contains a lone surrogate (U+{ord(surrogate):04X}), which is not valid Unicode.")
         return data
+
+
+def drain_unread_body(request) -> int:
+    """Read and discard what is left of the request body; return the bytes read.
+
+    Why: an answer given before the body is read (a 413 by Content-Length, a
+    401, a 415) leaves the client still sending. gunicorn then reads at most
+    ~128 KB of the rest and closes the socket with unread data in it, which
+    makes the kernel send a TCP reset: a client still sending gets "connection
+    reset" or "broken pipe" instead of the answer (and many, like http.client,
+    never read it). Reading the rest first lets the client finish and read the
+    answer. Bounded, chunk by chunk, nothing kept: a body over DRAIN_MAX_BYTES
+    is left alone (the server closes the connection after the answer), and
+    the drain stops after DRAIN_SECONDS.
+    """
+    request = getattr(request, "_request", request)  # a DRF Request wraps Django's
+    meta = request.META
+    if _content_length(meta) > DRAIN_MAX_BYTES:
+        return 0
+    if meta.get("wsgi.input_terminated"):
+        # The server (gunicorn) ends the stream where the body ends, Content-Length or chunked.
+        stream = meta["wsgi.input"]
+    elif _content_length(meta):
+        stream = request  # Django's stream stops at Content-Length
+    else:
+        return 0
+    drained, deadline = 0, time.monotonic() + DRAIN_SECONDS
+    try:
+        while drained < DRAIN_MAX_BYTES and time.monotonic() < deadline:
+            chunk = stream.read(DRAIN_CHUNK_BYTES)
+            if not chunk:
+                break
+            drained += len(chunk)
+    except Exception:  # noqa: BLE001 - gone client, malformed chunk: the server closes the connection anyway
+        pass
+    return drained

@@ -6,8 +6,13 @@ where the point is what JSON parsers make of them (NaN, lone surrogates,
 invalid UTF-8, deep nesting).
 """
 
+import base64
+import http.client
+import io
 import json
+import time
 import uuid
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -210,6 +215,61 @@ def test_unicode_that_is_valid_is_accepted_and_comes_back_intact(api):
     job = api.wait(api.submit("echo", payload, name=name)["id"])
     assert job["status"] == "COMPLETED"
     assert job["name"] == name and job["result"] == payload
+
+
+class PacedBody(io.RawIOBase):
+    """A body handed over in 64 KB blocks 20 ms apart: a client on a ~3 MB/s link, still sending after an early answer."""
+
+    def __init__(self, data: bytes):
+        self.data, self.pos = data, 0
+
+    def readable(self):
+        return True
+
+    def read(self, size=-1):
+        if self.pos:
+            time.sleep(0.02)
+        chunk = self.data[self.pos:self.pos + 64 * 1024]
+        self.pos += len(chunk)
+        return chunk
+
+
+def post_paced(api, data: bytes):
+    """POST /jobs through http.client, which stops at a send error: a reset means no answer at all."""
+    url = urlsplit(api.base)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+    conn.blocksize = 64 * 1024
+    token = base64.b64encode(":".join(api.session.auth).encode()).decode()
+    try:
+        conn.request("POST", "/jobs", body=PacedBody(data), headers={
+            "Content-Type": "application/json", "Content-Length": str(len(data)), "Authorization": f"Basic {token}",
+        })
+        response = conn.getresponse()
+        return response.status, response.getheader("Content-Type"), json.loads(response.read())
+    finally:
+        conn.close()
+
+
+# Far over the byte limit (payload limit + 16 KB): refused by Content-Length, whichever
+# field makes the body big. A long name in a body under the limit is a 400 naming
+# `name` ("name of 10,000 characters" above).
+FAR_OVER_THE_LIMIT = {
+    "2 MB payload": body({"name": "big", "type": "echo", "payload": {"v": "x" * 2_000_000}}),
+    "100 KB name": body({"name": "n" * 100_000, "type": "echo", "payload": {}}),
+}
+
+
+@pytest.mark.parametrize("case", FAR_OVER_THE_LIMIT)
+def test_a_body_far_over_the_byte_limit_always_gets_the_413_and_never_a_reset(api, tried, case):
+    data = FAR_OVER_THE_LIMIT[case]
+    for attempt in range(5):
+        tried.append(f"{case}, paced, {attempt}")
+        status, content_type, problem = post_paced(api, data)
+        assert (status, problem["code"]) == (413, "payload_too_large"), (status, problem)
+        assert content_type.startswith("application/problem+json"), content_type
+        tried.append(f"{case}, at once, {attempt}")
+        response = requests.post(api.url("/jobs"), data=data, headers=JSON, auth=api.session.auth, timeout=30)
+        assert_problem(response, 413, "payload_too_large")
 
 
 def test_after_all_of_it_the_server_and_the_worker_still_work(api, stack, tried):
