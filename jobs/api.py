@@ -54,7 +54,11 @@ LOCATION_HEADER = OpenApiParameter(
     "Location", OpenApiTypes.STR, OpenApiParameter.HEADER, response=[200, 201], description="The job's path: /jobs/{id}."
 )
 ETAG_HEADER = OpenApiParameter(
-    "ETag", OpenApiTypes.STR, OpenApiParameter.HEADER, response=[200], description='The job\'s version, quoted: "7".'
+    "ETag", OpenApiTypes.STR, OpenApiParameter.HEADER, response=[200, 304], description='The job\'s version, quoted: "7".'
+)
+IF_NONE_MATCH_HEADER = OpenApiParameter(
+    "If-None-Match", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
+    description="An ETag seen before: 304 with no body while the job is unchanged.",
 )
 
 
@@ -125,16 +129,33 @@ class JobListCreateView(APIView):
         return Response(job_list_page(page.items, next_url=next_url, next_cursor=page.next_cursor))
 
 
+def etag_matches(if_none_match: str | None, etag: str) -> bool:
+    """RFC 9110 If-None-Match: `*` or any listed tag, weak or strong, equal to `etag`."""
+    if not if_none_match:
+        return False
+    tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+    return "*" in tags or etag in tags
+
+
 class JobDetailView(APIView):
     @extend_schema(
         operation_id="jobs_get",
         summary="Get a job",
-        parameters=[ETAG_HEADER],
-        responses={200: JobSerializer, **problem_responses({**UNAUTHENTICATED, **NOT_FOUND, **STORE_DOWN})},
+        parameters=[ETAG_HEADER, IF_NONE_MATCH_HEADER],
+        responses={
+            200: JobSerializer,
+            304: OpenApiResponse(description="If-None-Match named the job's current ETag: unchanged, no body."),
+            **problem_responses({**UNAUTHENTICATED, **NOT_FOUND, **STORE_DOWN}),
+        },
     )
     def get(self, request, job_id: str):
         job = selectors.job_get(job_id=_checked_id(job_id), owner=visible_owner(request))
-        return Response(job_detail(job), headers={"ETag": f'"{int(job.version or 0)}"'})
+        # The version changes with every write: an unchanged job answers 304 with no
+        # body, and "no-cache" makes browsers revalidate (the page's poll) rather than guess.
+        headers = {"ETag": f'"{int(job.version or 0)}"', "Cache-Control": "private, no-cache"}
+        if etag_matches(request.headers.get("If-None-Match"), headers["ETag"]):
+            return Response(status=status.HTTP_304_NOT_MODIFIED, headers=headers)
+        return Response(job_detail(job), headers=headers)
 
 
 class JobCancelView(APIView):
