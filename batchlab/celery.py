@@ -20,9 +20,14 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "batchlab.settings")
 
 from django.conf import settings  # noqa: E402  (needs DJANGO_SETTINGS_MODULE)
 
+from batchlab import awsmeter  # noqa: E402
 from jobs import worker_state  # noqa: E402  (pure bookkeeping, no Django models)
 
 logger = logging.getLogger(__name__)
+
+if settings.BATCHLAB_AWS_METER_DIR:
+    # Before any AWS client exists (web and worker both import this module at start-up).
+    awsmeter.install(settings.BATCHLAB_AWS_METER_DIR)
 
 
 def broker_url(endpoint: str | None) -> str:

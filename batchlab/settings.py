@@ -181,6 +181,9 @@ BATCHLAB_WORKER_CONCURRENCY = env_int("BATCHLAB_WORKER_CONCURRENCY", 1, minimum=
 # Test-only job types (`crash`, `countrun`) register only when this is on.
 BATCHLAB_TEST_HANDLERS = env_bool("BATCHLAB_TEST_HANDLERS", False)
 BATCHLAB_RUN_LOG = env_str("BATCHLAB_RUN_LOG", "")
+# The benchmark's meter (batchlab/awsmeter.py): when set, each process counts its AWS
+# requests and DynamoDB billing units and writes them to <dir>/<pid>.json. Off by default.
+BATCHLAB_AWS_METER_DIR = env_str("BATCHLAB_AWS_METER_DIR", "")
 
 LOGGING = {
     "version": 1,
