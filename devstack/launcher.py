@@ -21,6 +21,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+# `make run`'s worker runs this many jobs at once unless BATCHLAB_WORKER_CONCURRENCY
+# says otherwise: with one slot, one long job held every short job behind it
+# (an 8 s `sleep` kept four `echo` jobs QUEUED for 8 s). Chosen from the
+# benchmark's drain figures in docs/benchmark.md.
+EMBEDDED_WORKER_CONCURRENCY = 4
 
 
 def _die_with_parent() -> None:
@@ -249,6 +254,7 @@ def main() -> int:
         sqs_port=int(os.environ.get("BATCHLAB_SQS_PORT", "5100")),
         dynamodb_port=int(os.environ.get("BATCHLAB_DYNAMODB_PORT", "5101")),
         workers=int(os.environ.get("BATCHLAB_WORKERS", "1")),
+        extra_env={"BATCHLAB_WORKER_CONCURRENCY": os.environ.get("BATCHLAB_WORKER_CONCURRENCY") or EMBEDDED_WORKER_CONCURRENCY},
     )
     stopping = []
 

@@ -55,6 +55,19 @@ def test_make_run_starts_the_stack_and_sigterm_stops_every_process(tmp_path):
             time.sleep(0.2)
             job = requests.get(f"{base}/jobs/{job['id']}", auth=("demo", "demo"), timeout=30).json()
         assert job["status"] == "COMPLETED" and job["result"] == {"x": 1}
+        # One long job does not hold the short ones behind it (the embedded worker has several slots).
+        auth = ("demo", "demo")
+        long = requests.post(f"{base}/jobs", json={"name": "long", "type": "sleep", "payload": {"seconds": 8}}, auth=auth, timeout=30).json()
+        short = [requests.post(f"{base}/jobs", json={"name": f"s{i}", "type": "echo", "payload": {}}, auth=auth, timeout=30).json()["id"] for i in range(3)]
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            seen = requests.get(f"{base}/jobs", params={"ids": ",".join(short + [long["id"]])}, auth=auth, timeout=30).json()["results"]
+            status = {j["id"]: j["status"] for j in seen}
+            if all(status[i] == "COMPLETED" for i in short):
+                break
+            time.sleep(0.2)
+        assert all(status[i] == "COMPLETED" for i in short), status
+        assert status[long["id"]] in ("QUEUED", "PROCESSING"), "the short jobs waited for the 8 s job"
         started = _descendants(make.pid)
         assert len(started) >= 6  # launcher, 2 moto, worker (+ child), recovery, gunicorn (+ workers)
     finally:
