@@ -246,7 +246,7 @@ def install(directory: str | Path | None = None) -> AwsMeter:
     if _installed is not None:
         return _installed
     import botocore.session
-    from kombu.asynchronous.aws.connection import AsyncAWSQueryConnection
+    from kombu.asynchronous.aws.sqs.connection import AsyncSQSConnection
 
     path = Path(directory) if directory else None
     if path is not None:
@@ -263,14 +263,14 @@ def install(directory: str | Path | None = None) -> AwsMeter:
     counted_create_client.__wrapped__ = create_client
     botocore.session.Session.create_client = counted_create_client
 
-    make_request = AsyncAWSQueryConnection.make_request
+    make_request = AsyncSQSConnection.make_request
 
     def counted_make_request(self, operation, *args, **kwargs):
         meter.count_request("sqs", operation)
         return make_request(self, operation, *args, **kwargs)
 
     counted_make_request.__wrapped__ = make_request
-    AsyncAWSQueryConnection.make_request = counted_make_request
+    AsyncSQSConnection.make_request = counted_make_request
     atexit.register(meter.flush)
     return meter
 

@@ -10,7 +10,6 @@ import os
 import signal
 import threading
 import time
-from urllib.parse import quote, urlsplit
 
 from celery import Celery
 from celery.signals import worker_shutting_down
@@ -21,6 +20,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "batchlab.settings")
 from django.conf import settings  # noqa: E402  (needs DJANGO_SETTINGS_MODULE)
 
 from batchlab import awsmeter  # noqa: E402
+from batchlab.celery_options import CONSUMER_OPTIONS, broker_url, transport_options  # noqa: E402,F401
 from jobs import worker_state  # noqa: E402  (pure bookkeeping, no Django models)
 
 logger = logging.getLogger(__name__)
@@ -30,69 +30,24 @@ if settings.BATCHLAB_AWS_METER_DIR:
     awsmeter.install(settings.BATCHLAB_AWS_METER_DIR)
 
 
-def broker_url(endpoint: str | None) -> str:
-    """`sqs://` for real AWS; `sqs://KEY:SECRET@host:port` for a local endpoint.
-
-    kombu derives the SQS endpoint from the URL's host and port (and uses
-    `is_secure` from the transport options to choose http or https).
-    """
-    if not endpoint:
-        return "sqs://"
-    parts = urlsplit(endpoint)
-    key = quote(os.environ.get("AWS_ACCESS_KEY_ID", "testing"), safe="")
-    secret = quote(os.environ.get("AWS_SECRET_ACCESS_KEY", "testing"), safe="")
-    return f"sqs://{key}:{secret}@{parts.hostname}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
-
-
 _endpoint = settings.AWS_ENDPOINT_URL_SQS
-_transport_options = {
-    "region": settings.AWS_REGION,
-    "queue_name_prefix": settings.BATCHLAB_QUEUE_PREFIX,
-    # Must exceed the longest job (checked in settings), else a running job's
-    # message becomes visible again and is delivered to a second worker.
-    "visibility_timeout": settings.BATCHLAB_VISIBILITY_TIMEOUT,
-    # Long polling: one ReceiveMessage waits up to 20 s for work.
-    "wait_time_seconds": 20,
-    # Seconds before the consumer looks again after an empty or skipped poll.
-    # An empty receive already waits 20 s (long polling), so this only sets how
-    # soon a worker that just finished a job takes the next one: at 1 s (kombu's
-    # default) one process never ran more than ~1 job/s (docs/benchmark.md).
-    "polling_interval": 0.1,
-    # botocore's defaults (60 s timeouts, several retries) would hold a POST for
-    # minutes when SQS is unreachable; fail fast and let recovery republish.
-    # The read timeout must exceed the 20 s long poll.
-    "client-config": {"connect_timeout": 3, "read_timeout": 30, "retries": {"max_attempts": 2}},
-}
-if _endpoint:
-    _transport_options["is_secure"] = _endpoint.startswith("https")
 
 CELERY_CONFIG = {
     "broker_url": broker_url(_endpoint),
-    "broker_transport_options": _transport_options,
-    "broker_connection_retry_on_startup": True,
+    "broker_transport_options": transport_options(
+        region=settings.AWS_REGION,
+        queue_name_prefix=settings.BATCHLAB_QUEUE_PREFIX,
+        visibility_timeout=settings.BATCHLAB_VISIBILITY_TIMEOUT,
+        polling_interval=settings.BATCHLAB_SQS_POLLING_INTERVAL,
+        endpoint=_endpoint,
+    ),
+    **CONSUMER_OPTIONS,
     "task_default_queue": settings.BATCHLAB_QUEUE_NAME,
     "task_create_missing_queues": False,
-    # State lives in DynamoDB; Celery results would only cost requests.
-    "task_ignore_result": True,
-    "result_backend": None,
-    "task_serializer": "json",
-    "result_serializer": "json",
-    "accept_content": ["json"],
-    # At-least-once: ack after the task ran, and give a killed child's message back.
-    "task_acks_late": True,
-    "task_reject_on_worker_lost": True,
-    # One job at a time per process; scale by running more processes.
-    "worker_prefetch_multiplier": 1,
     "worker_concurrency": settings.BATCHLAB_WORKER_CONCURRENCY,
     # Hard limit: the child is killed; the claim fences its late writes out.
     "task_time_limit": settings.BATCHLAB_MAX_JOB_SECONDS + settings.BATCHLAB_HARD_LIMIT_MARGIN,
     "task_soft_time_limit": settings.BATCHLAB_MAX_JOB_SECONDS,
-    # SQS cannot carry remote control or events; left on they create pidbox queues.
-    "worker_enable_remote_control": False,
-    "worker_send_task_events": False,
-    "task_send_sent_event": False,
-    "worker_hijack_root_logger": False,
-    "worker_redirect_stdouts": False,
 }
 
 

@@ -178,6 +178,9 @@ BATCHLAB_SHUTDOWN_GRACE_SECONDS = env_int("BATCHLAB_SHUTDOWN_GRACE_SECONDS", 30,
 # /metrics reuse the figures for this long.
 BATCHLAB_STATUS_COUNTS_CACHE_SECONDS = env_int("BATCHLAB_STATUS_COUNTS_CACHE_SECONDS", 30, minimum=0)
 BATCHLAB_WORKER_CONCURRENCY = env_int("BATCHLAB_WORKER_CONCURRENCY", 1, minimum=1)
+# kombu's polling_interval: how soon a worker that just finished a job asks for the
+# next (see batchlab/celery_options.py; the figures that chose it in docs/benchmark.md).
+BATCHLAB_SQS_POLLING_INTERVAL = env_float("BATCHLAB_SQS_POLLING_INTERVAL", 0.1)
 # Test-only job types (`crash`, `countrun`) register only when this is on.
 BATCHLAB_TEST_HANDLERS = env_bool("BATCHLAB_TEST_HANDLERS", False)
 BATCHLAB_RUN_LOG = env_str("BATCHLAB_RUN_LOG", "")

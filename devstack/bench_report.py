@@ -1,116 +1,110 @@
-"""The benchmark's result: the summary (written to bench.json) and the table it prints."""
+"""The benchmark's printed table: every BatchLab figure next to its bare baseline, the ratio, the target, and the bill.
 
-import os
-from datetime import datetime
+Prices are AWS list prices for us-east-1 (on-demand DynamoDB, standard SQS),
+as published on 2026-11-26 (DynamoDB's since its 2024-11-01 cut); free tiers ignored.
+"""
 
-from devstack.bench_measure import idle_gap_seconds, parse_time, percentile
+from statistics import mean
 
-FINAL = ("COMPLETED", "FAILED", "CANCELED")
-LONG_POLL_SECONDS = 20  # the SQS wait time the workers use (batchlab/celery.py)
-
-
-def _round(value, digits=4):
-    return None if value is None else round(value, digits)
-
-
-def summarize(*, args, payload, submissions, final, gets, began, submitted_at, ended, aws, idle, cpu, bench_cpu, load) -> dict:
-    jobs = [s for s in submissions if s.job_id]
-    n = len(jobs) or 1
-    post_ms = [s.seconds * 1000 for s in submissions if s.job_id]
-    waits, e2e, busy, per_job = [], [], [], []
-    for sub in jobs:
-        job = final.get(sub.job_id, {})
-        created, started, finished = (parse_time(job.get(k)) for k in ("created_at", "started_at", "finished_at"))
-        if created and started:
-            waits.append(started - created)
-            busy.append((created, started))
-        if created and finished:
-            e2e.append(finished - created)
-        per_job.append({
-            "id": sub.job_id, "status": job.get("status"), "post_sent": _round(sub.started - began, 3),
-            "post_ms": _round(sub.seconds * 1000, 1),
-            "queue_wait": _round(started - created if created and started else None, 3),
-            "end_to_end": _round(finished - created if created and finished else None, 3),
-        })
-    statuses = {s: sum(1 for j in final.values() if j["status"] == s) for s in FINAL}
-    elapsed = ended - began
-    result = {
-        "when": datetime.now().astimezone().isoformat(timespec="seconds"),
-        "config": {"jobs": args.jobs, "warmup_jobs": args.warmup, "clients": args.clients, "workers": args.workers,
-                   "concurrency": args.concurrency, "auth": args.auth, "type": args.type, "payload": payload,
-                   "timeout": args.timeout, "poll_interval": args.poll_interval, "cpus": os.cpu_count()},
-        # The machine's 1-minute load average at the start and end: other processes compete for the CPUs.
-        "load_average_1m": {"before": round(load[0], 2), "after": round(load[1], 2)},
-        "elapsed_seconds": _round(elapsed, 3),
-        "submit_seconds": _round(submitted_at - began, 3),
-        "throughput_jobs_per_second": _round(len(final) / elapsed if elapsed > 0 else None, 2),
-        "post_latency_ms": {f"p{p}": _round(percentile(post_ms, p), 1) for p in (50, 95, 99)},
-        "end_to_end_seconds": {f"p{p}": _round(percentile(e2e, p), 3) for p in (50, 95, 99)},
-        "queue_wait_seconds": {f"p{p}": _round(percentile(waits, p), 3) for p in (50, 95)},
-        "statuses": statuses,
-        "lost": len(jobs) - len(final),
-        "submit_errors": len(submissions) - len(jobs),
-        "submit_error_samples": [s.error for s in submissions if s.error][:3],
-        "cpu_seconds_per_job": {name: _round(sec / n) for name, sec in cpu.items()} | {"bench client": _round(bench_cpu / n)},
-        "cpu_seconds_total": {name: _round(sec, 2) for name, sec in cpu.items()} | {"bench client": _round(bench_cpu, 2)},
-        "aws_requests_total": aws,
-        "aws_requests_per_job": {svc: _round(count / n, 2) for svc, count in aws.items()},
-        # Each GET /jobs?ids= of the benchmark's own polling is one BatchGetItem on DynamoDB.
-        "bench_poll_requests": gets,
-        "dynamodb_requests_per_job_without_bench_polls": _round((aws["dynamodb"] - gets) / n, 2),
-        "per_job": per_job,  # post_sent: seconds after the first POST; the others in seconds unless named
-    }
-    if idle is not None:
-        # Only a long poll that waits its full 20 s comes back empty; a queue-empty gap of g
-        # seconds costs about floor(g / 20) of them per consumer, i.e. idle rate x 20 s each.
-        gaps = idle_gap_seconds(busy, began, ended)
-        idle_window = sum(LONG_POLL_SECONDS * int(g // LONG_POLL_SECONDS) for g in gaps)
-        result["idle"] = {
-            "seconds_measured": args.idle_seconds,
-            "requests_per_second": {svc: _round(rate, 3) for svc, rate in idle.items()},
-            "queue_empty_seconds_in_run": _round(sum(gaps), 2),
-            "sqs_idle_long_polls_in_run_estimate": _round(idle["sqs"] * idle_window, 1),
-        }
-    return result
+PRICES = {  # USD per million
+    "sqs_request": 0.40,  # standard queue; one request per started 64 KB of payload
+    "dynamodb_write_unit": 0.625,  # on-demand write request unit
+    "dynamodb_read_unit": 0.125,  # on-demand read request unit
+}
+PRICES_AS_OF = "2026-11-26, us-east-1"
 
 
-# --- Output --------------------------------------------------------------------------
+def _ratio(ours, base) -> str:
+    return "-" if not ours or not base else f"{ours / base:.2f}x"
 
 
-def _fmt(value, unit="") -> str:
+def _g(value, unit="") -> str:
     return "-" if value is None else f"{value:g}{unit}"
 
 
+def cost_per_million(requests: dict, write_units: dict, read_units: dict) -> dict:
+    """USD per million jobs from per-job requests and units (keys "service.Operation")."""
+    sqs = sum(v for k, v in requests.items() if k.startswith("sqs."))
+    writes, reads = sum(write_units.values()), sum(read_units.values())
+    cost = {"sqs": sqs * PRICES["sqs_request"], "dynamodb_writes": writes * PRICES["dynamodb_write_unit"],
+            "dynamodb_reads": reads * PRICES["dynamodb_read_unit"]}
+    return {k: round(v, 4) for k, v in cost.items()} | {"total": round(sum(cost.values()), 4)}
+
+
+def _submits(r: dict, target: str, clients: int) -> dict | None:
+    rows = [s for s in r["submits"] if s["target"] == target and s["clients"] == clients]
+    if not rows:
+        return None
+    return {k: round(mean(s[k] for s in rows), 3) for k in ("per_second", "latency_ms_p50", "web_cpu_ms_per_post")} | {
+        "requests_per_post": rows[-1]["requests_per_post"], "rounds": len(rows)}
+
+
+def _row(name: str, base, ours, ratio: str | None = None, note: str = "") -> str:
+    return f"| {name} | {base} | {ours} | {ratio if ratio is not None else '-'} | {note} |"
+
+
 def table(r: dict) -> str:
-    c = r["config"]
-    cpu = r["cpu_seconds_per_job"]
-    rows = [
-        f"BatchLab benchmark: {c['jobs']} {c['type']} jobs, {c['clients']} HTTP clients ({c['auth']} auth), "
-        f"{c['workers']} workers x {c['concurrency'] or 1}, {c['cpus']} CPUs (embedded stack: moto stands in for AWS)",
-        f"  machine load (1 min)  {r['load_average_1m']['before']:g} at the start, {r['load_average_1m']['after']:g} at the end "
-        f"(other processes share the CPUs)",
-        f"  throughput            {_fmt(r['throughput_jobs_per_second'])} jobs/s "
-        f"({sum(r['statuses'].values())} final in {r['elapsed_seconds']:.1f} s from the first POST; "
-        f"POSTs took {r['submit_seconds']:.1f} s)",
-        "  POST latency (ms)     " + "  ".join(f"{k} {_fmt(v)}" for k, v in r["post_latency_ms"].items()),
-        "  end to end (s)        " + "  ".join(f"{k} {_fmt(v)}" for k, v in r["end_to_end_seconds"].items()),
-        "  queue wait (s)        " + "  ".join(f"{k} {_fmt(v)}" for k, v in r["queue_wait_seconds"].items()),
-        "  final status          " + "  ".join(f"{k} {v}" for k, v in r["statuses"].items())
-        + f"  lost {r['lost']}  submit errors {r['submit_errors']}",
-        "  CPU s per job         " + "  ".join(f"{k} {_fmt(v)}" for k, v in cpu.items()),
-        "                        (web includes the benchmark's status polls; live processes only: "
-        "children that exited during the run are not counted)",
-        f"  AWS requests per job  SQS {_fmt(r['aws_requests_per_job']['sqs'])}  "
-        f"DynamoDB {_fmt(r['aws_requests_per_job']['dynamodb'])} "
-        f"({_fmt(r['dynamodb_requests_per_job_without_bench_polls'])} without the benchmark's "
-        f"{r['bench_poll_requests']} status polls)",
-    ]
-    if "idle" in r:
-        idle = r["idle"]
-        rows.append(
-            f"  idle (no jobs)        SQS {_fmt(idle['requests_per_second']['sqs'])} req/s  "
-            f"DynamoDB {_fmt(idle['requests_per_second']['dynamodb'])} req/s over {idle['seconds_measured']:g} s; "
-            f"~{_fmt(idle['sqs_idle_long_polls_in_run_estimate'])} empty SQS long polls in the run "
-            f"(queue empty {_fmt(idle['queue_empty_seconds_in_run'])} s)"
-        )
-    return "\n".join(rows)
+    meta = r.get("meta", {})
+    lines = [f"BatchLab vs bare baselines on the embedded stack (moto), {meta.get('cpus')} CPUs, "
+             f"load {', '.join(f'{x:.2f}' for x in meta.get('load_average', []))} at the end, {meta.get('seconds')} s",
+             "", "| figure | bare | BatchLab | ratio | note |", "|---|---|---|---|---|"]
+    drains = {}
+    for d in r["drains"]:
+        drains.setdefault((d["workers"], d["concurrency"]), {})[d["system"]] = d
+    for (w, c), pair in drains.items():
+        base, ours = pair.get("bare"), pair.get("batchlab")
+        if not base or not ours:
+            continue
+        ceiling = 1000 / max(ours["moto_cpu_ms_per_job"].values()) if max(ours["moto_cpu_ms_per_job"].values()) else None
+        lines.append(_row(f"drain {ours['jobs']}, {w} workers x {c} (jobs/s)", _g(base["per_second"]), _g(ours["per_second"]),
+                          _ratio(ours["per_second"], base["per_second"]),
+                          f"moto ceiling ~{ceiling:.0f} jobs/s (1 / busiest moto's CPU per job)" if ceiling else ""))
+        lines.append(_row(f"worker CPU per job, {w} x {c} (ms)", _g(base["worker_cpu_ms_per_job"]), _g(ours["worker_cpu_ms_per_job"]),
+                          _ratio(ours["worker_cpu_ms_per_job"], base["worker_cpu_ms_per_job"]), "target <= 1.5x"))
+    for clients in sorted({s["clients"] for s in r["submits"]}, reverse=True):
+        ours, valid, store = (_submits(r, t, clients) for t in ("batchlab", "bare-validate", "bare-store"))
+        if not ours or not valid:
+            continue
+        lines.append(_row(f"web CPU per POST, {clients} clients (ms)", f"{_g(valid['web_cpu_ms_per_post'])} validate / "
+                          f"{_g(store and store['web_cpu_ms_per_post'])} +PutItem+SendMessage", _g(ours["web_cpu_ms_per_post"]),
+                          f"{_ratio(ours['web_cpu_ms_per_post'], valid['web_cpu_ms_per_post'])} / "
+                          f"{_ratio(ours['web_cpu_ms_per_post'], store and store['web_cpu_ms_per_post'])}",
+                          "target <= 1.2x the bare view with the same two AWS calls"))
+        lines.append(_row(f"POSTs/s, {clients} clients", f"{_g(valid['per_second'])} / {_g(store and store['per_second'])}",
+                          _g(ours["per_second"]), _ratio(ours["per_second"], store and store["per_second"]), "vs the bare view with AWS calls"))
+        lines.append(_row(f"POST p50, {clients} clients (ms)", f"{_g(valid['latency_ms_p50'])} / {_g(store and store['latency_ms_p50'])}",
+                          _g(ours["latency_ms_p50"]), _ratio(ours["latency_ms_p50"], store and store["latency_ms_p50"])))
+    steady = {s["system"]: s for s in r["steady"]}
+    if len(steady) == 2:
+        base, ours = steady["bare"], steady["batchlab"]
+        lines.append(_row(f"worker CPU per job at {_g(ours['rate'])} jobs/s (ms)", _g(base["worker_cpu_ms_per_job"]),
+                          _g(ours["worker_cpu_ms_per_job"]), _ratio(ours["worker_cpu_ms_per_job"], base["worker_cpu_ms_per_job"]),
+                          f"backlog at the end: bare {base['backlog_at_end']}, BatchLab {ours['backlog_at_end']}"))
+    if r.get("latency"):
+        lat = r["latency"]
+        lines.append(_row("POST -> COMPLETED at low load (ms)", "-", f"p50 {_g(lat['own_ms_p50'])} / p95 {_g(lat['own_ms_p95'])} (job's own times); "
+                          f"p50 {_g(lat['seen_ms_p50'])} seen by a polling client", None, "target p50 <= 100 ms"))
+    if r.get("idle"):
+        base, ours = r["idle"]["bare"], r["idle"]["batchlab"]
+        lines.append(_row("idle: ReceiveMessage per worker per minute", _g(base["receives_per_worker_minute"]),
+                          _g(ours["receives_per_worker_minute"]), _ratio(ours["receives_per_worker_minute"], base["receives_per_worker_minute"]), "target <= 3"))
+        lines.append(_row("idle: worker CPU per minute (ms)", _g(base["cpu_ms_per_minute"]), _g(ours["cpu_ms_per_minute"]),
+                          _ratio(ours["cpu_ms_per_minute"], base["cpu_ms_per_minute"])))
+    lines += _requests_section(r)
+    return "\n".join(lines)
+
+
+def _requests_section(r: dict) -> list[str]:
+    ours = [d for d in r["drains"] if d["system"] == "batchlab"]
+    base = [d for d in r["drains"] if d["system"] == "bare"]
+    lines = ["", "AWS requests and billing units per job (submit + run, counted in our own processes):",
+             "| configuration | system | requests per job | write units | read units | USD per million jobs |", "|---|---|---|---|---|---|"]
+    for d in base + ours:
+        cost = cost_per_million(d["requests_per_job"], d["write_units_per_job"], d["read_units_per_job"])
+        lines.append(f"| {d['workers']} x {d['concurrency']} | {d['system']} | "
+                     + ", ".join(f"{k} {_g(v)}" for k, v in d["requests_per_job"].items())
+                     + f" | {_g(round(sum(d['write_units_per_job'].values()), 3))} | {_g(round(sum(d['read_units_per_job'].values()), 3))} | "
+                     f"{cost['total']:.3f} (SQS {cost['sqs']:.3f}, DynamoDB writes {cost['dynamodb_writes']:.3f}, reads {cost['dynamodb_reads']:.3f}) |")
+    lines.append(f"Prices ({PRICES_AS_OF}): SQS standard ${PRICES['sqs_request']}/M requests, DynamoDB on-demand "
+                 f"${PRICES['dynamodb_write_unit']}/M write units, ${PRICES['dynamodb_read_unit']}/M read units; free tiers ignored.")
+    return lines

@@ -1,0 +1,37 @@
+"""`make bench` with tiny counts: every scenario runs on the real stack and the table has every figure with its baseline."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.e2e
+def test_bench_runs_every_scenario_against_its_baseline():
+    run = subprocess.run(
+        [sys.executable, "-m", "devstack.bench", "--drain-jobs", "12", "--submit-jobs", "6", "--clients", "4",
+         "--configs", "1x2", "--warmup", "0", "--latency-jobs", "2", "--steady-rate", "4", "--steady-seconds", "1",
+         "--idle-seconds", "0"],
+        cwd=ROOT, capture_output=True, text=True, timeout=240, stdin=subprocess.DEVNULL,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    out = run.stdout
+    for figure in ("drain 12, 1 workers x 2 (jobs/s)", "worker CPU per job, 1 x 2", "web CPU per POST, 4 clients",
+                   "web CPU per POST, 1 clients", "worker CPU per job at 4 jobs/s", "POST -> COMPLETED at low load"):
+        assert f"| {figure}" in out, figure
+    result = json.loads(Path(out.rsplit("Figures written to ", 1)[1].strip()).read_text())
+    ours = next(d for d in result["drains"] if d["system"] == "batchlab")
+    base = next(d for d in result["drains"] if d["system"] == "bare")
+    # Counted at the boundary: every job was sent, received, claimed, completed and deleted.
+    assert ours["requests_per_job"]["dynamodb.PutItem"] == 1
+    assert ours["requests_per_job"]["dynamodb.UpdateItem"] == 2
+    assert ours["requests_per_job"]["sqs.SendMessage"] == 1
+    assert ours["requests_per_job"]["sqs.DeleteMessage"] == 1
+    assert 0 < ours["requests_per_job"]["sqs.ReceiveMessage"] <= 1
+    assert ours["read_units_per_job"] == {}
+    assert base["requests_per_job"]["sqs.SendMessage"] == 1 and base["requests_per_job"]["sqs.DeleteMessage"] == 1
+    assert "USD per million jobs" in out
