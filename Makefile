@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test test-fast bench install clean
+.PHONY: run test test-fast bench install clean lint-imports
 
 $(PY):
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -24,7 +24,11 @@ run: $(STAMP)
 	@if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO=sudo; fi; \
 	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null
 
-test: $(STAMP) /usr/bin/chromium
+# The layering contracts (pyproject.toml [tool.importlinter]) first: a broken layer fails fast.
+lint-imports: $(STAMP)
+	$(VENV)/bin/lint-imports
+
+test: $(STAMP) /usr/bin/chromium lint-imports
 	$(PY) -m pytest
 
 test-fast: $(STAMP)
