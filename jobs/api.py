@@ -44,6 +44,7 @@ STAFF_ONLY = {403: "`permission_denied`: staff only."}
 NOT_FOUND = {404: "`job_not_found`: no such job among the jobs this user may see."}
 CONFLICT = {409: "`job_state_conflict`: the job's status does not allow this."}
 STORE_DOWN = {503: "`store_unavailable`: the job store did not answer; try again."}
+SQS_DOWN = {503: "`queue_unavailable`: SQS did not answer; try again."}
 QUEUE_DOWN = {503: "`store_unavailable`, or `queue_unavailable`: the job is stored and the recovery pass will queue it."}
 
 IDEMPOTENCY_KEY_HEADER = OpenApiParameter(
@@ -215,7 +216,7 @@ class DeadLetterView(APIView):
     @extend_schema(
         operation_id="dead_letters_list",
         summary="Staff: queue depths and the dead-letter queue's messages (left in place)",
-        responses={200: DeadLetterPageSerializer, **problem_responses({**UNAUTHENTICATED, **STAFF_ONLY})},
+        responses={200: DeadLetterPageSerializer, **problem_responses({**UNAUTHENTICATED, **STAFF_ONLY, **SQS_DOWN})},
     )
     def get(self, request):
         letters = selectors.dead_letters_peek(max_messages=100)

@@ -3,13 +3,14 @@
 import hashlib
 from dataclasses import dataclass
 
+from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.core import signing
 from django.core.cache import cache
 from pynamodb.exceptions import PynamoDBConnectionError
 
 from jobs import queues
-from jobs.exceptions import InvalidCursor, JobNotFound, StoreUnavailable
+from jobs.exceptions import InvalidCursor, JobNotFound, QueueUnavailable, StoreUnavailable
 from jobs.states import JobStatus
 from jobs.tables import ALL_SHARD, JOB_SK, Job
 
@@ -137,10 +138,25 @@ def store_ping() -> None:
 
 
 def queue_counts() -> dict:
-    """Approximate messages per queue (jobs and dead letters): {queue: {visible, in_flight, delayed}}."""
-    return queues.queue_counts()
+    """Approximate messages per queue (jobs and dead letters): {queue: {visible, in_flight, delayed}}.
+
+    Raises QueueUnavailable when SQS does not answer.
+    """
+    try:
+        return queues.queue_counts()
+    except (BotoCoreError, ClientError) as exc:
+        raise QueueUnavailable(_QUEUE_DOWN) from exc
 
 
 def dead_letters_peek(*, max_messages: int = 100) -> list[queues.DeadLetter]:
-    """The dead-letter queue's messages, left in place (each with its job id and receive count)."""
-    return queues.dlq_peek(max_messages=max_messages)
+    """The dead-letter queue's messages, left in place (each with its job id and receive count).
+
+    Raises QueueUnavailable when SQS does not answer.
+    """
+    try:
+        return queues.dlq_peek(max_messages=max_messages)
+    except (BotoCoreError, ClientError) as exc:
+        raise QueueUnavailable(_QUEUE_DOWN) from exc
+
+
+_QUEUE_DOWN = "The queue service (SQS) is unavailable; try again shortly."

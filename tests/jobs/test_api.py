@@ -122,3 +122,19 @@ def test_the_same_idempotency_key_and_body_answer_200_with_the_first_job(client,
     assert (first.status_code, again.status_code) == (201, 200)
     assert again.json()["id"] == first.json()["id"]
     problem(post(client, {**body, "payload": {"a": 2}}, **{"Idempotency-Key": "key-1"}), 422, "idempotency_key_reused")
+
+
+def test_dead_letters_answer_503_problem_when_sqs_does_not_answer(django_user_model, monkeypatch):
+    from botocore.exceptions import EndpointConnectionError
+
+    from jobs import queues
+
+    def unreachable(*args, **kwargs):
+        raise EndpointConnectionError(endpoint_url="http://127.0.0.1:9")
+
+    monkeypatch.setattr(queues, "_receive", unreachable)
+    monkeypatch.setattr(queues, "queue_counts", unreachable)
+    staff = APIClient()
+    staff.force_authenticate(django_user_model.objects.create_user("root", password="pw", is_staff=True))
+    body = problem(staff.get("/dead-letters"), 503, "queue_unavailable")
+    assert "SQS" in body["detail"]
