@@ -1,47 +1,53 @@
-"""Operational endpoints: /healthz (can we reach the store and the queue?) and /metrics (Prometheus)."""
+"""Operational endpoints: /healthz (liveness), /readyz (readiness: store, queue, workers) and /metrics (Prometheus)."""
 
 import logging
 import time
 
 from django.http import HttpResponse, JsonResponse
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
+from django.views.decorators.cache import never_cache
 
+from batchlab import metrics as batchlab_metrics
 from jobs import selectors
 
 logger = logging.getLogger(__name__)
 
 
+@never_cache
 def healthz(request):
-    checks, ok = {}, True
-    # Cheap probes (one request each): a health check runs often.
-    for name, probe in (("dynamodb", selectors.store_ping), ("sqs", selectors.queue_counts)):
-        started = time.monotonic()
-        try:
-            probe()
-            checks[name] = {"ok": True, "ms": round((time.monotonic() - started) * 1000, 1)}
-        except Exception as exc:
-            ok = False
-            checks[name] = {"ok": False, "error": exc.__class__.__name__}
-    return JsonResponse({"status": "ok" if ok else "degraded", "checks": checks}, status=200 if ok else 503)
+    """Liveness: the process answers. No dependency is asked, so a slow DynamoDB never restarts the web servers."""
+    return JsonResponse({"status": "ok"})
 
 
+def _check(probe) -> tuple[dict, object]:
+    started = time.monotonic()
+    try:
+        value = probe()
+    except Exception as exc:
+        logger.warning("readiness check %s failed: %r", getattr(probe, "__name__", probe), exc)
+        return {"ok": False, "ms": round((time.monotonic() - started) * 1000, 1), "error": exc.__class__.__name__}, None
+    return {"ok": True, "ms": round((time.monotonic() - started) * 1000, 1)}, value
+
+
+@never_cache
+def readyz(request):
+    """Readiness: the jobs table and the jobs queue answer (503 if either does not), and how many workers are alive.
+
+    Workers do not decide readiness (the API accepts jobs while no worker runs);
+    their count is there for people and alarms.
+    """
+    checks = {}
+    checks["dynamodb"], _ = _check(selectors.store_ping)
+    checks["sqs"], _ = _check(selectors.queue_ping)
+    workers, counts = _check(selectors.workers_count)
+    if counts is not None:
+        workers.update(counts)
+    ready = checks["dynamodb"]["ok"] and checks["sqs"]["ok"]
+    body = {"status": "ready" if ready else "not ready", "checks": checks, "workers": workers}
+    return JsonResponse(body, status=200 if ready else 503)
+
+
+@never_cache
 def metrics(request):
-    """Gauges read at scrape time: jobs per status and messages per queue."""
-    registry = CollectorRegistry()
-    jobs = Gauge("batchlab_jobs", "Jobs stored, by status", ["status"], registry=registry)
-    messages = Gauge("batchlab_queue_messages", "Approximate SQS messages", ["queue", "state"], registry=registry)
-    up = Gauge("batchlab_backend_up", "Whether a backend answered this scrape", ["backend"], registry=registry)
-    try:
-        for status, count in selectors.job_status_counts().items():
-            jobs.labels(status=status).set(count)
-        up.labels(backend="dynamodb").set(1)
-    except Exception:
-        up.labels(backend="dynamodb").set(0)
-    try:
-        for queue, counts in selectors.queue_counts().items():
-            for state, value in counts.items():
-                messages.labels(queue=queue, state=state).set(value)
-        up.labels(backend="sqs").set(1)
-    except Exception:
-        up.labels(backend="sqs").set(0)
-    return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
+    """Prometheus text format: this machine's counters and histograms, and gauges read at scrape time."""
+    content_type, payload = batchlab_metrics.render()
+    return HttpResponse(payload, content_type=content_type)

@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and ReDoc as static files: /api/docs/ needs no CDN
     "jobs",
     "frontend",
 ]
@@ -132,6 +133,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Submit batch jobs, watch them run, cancel and retry them.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # https://drf-spectacular.readthedocs.io/en/latest/settings.html : the UIs from the sidecar package.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- AWS ----------------------------------------------------------------------
@@ -146,6 +151,8 @@ AWS_ENDPOINT_URL_DYNAMODB = env_str("AWS_ENDPOINT_URL_DYNAMODB") or AWS_ENDPOINT
 # --- BatchLab -----------------------------------------------------------------
 BATCHLAB_TABLE_NAME = env_str("BATCHLAB_TABLE_NAME", "batchlab-jobs")
 BATCHLAB_IDEMPOTENCY_TABLE_NAME = env_str("BATCHLAB_IDEMPOTENCY_TABLE_NAME", "batchlab-idempotency")
+# Worker heartbeats (one item per live worker process, with a TTL).
+BATCHLAB_WORKERS_TABLE_NAME = env_str("BATCHLAB_WORKERS_TABLE_NAME", "batchlab-workers")
 BATCHLAB_QUEUE_PREFIX = env_str("BATCHLAB_QUEUE_PREFIX", "batchlab-")
 BATCHLAB_QUEUE_NAME = "jobs"  # the SQS queue is f"{prefix}jobs", its DLQ f"{prefix}jobs-dlq"
 # Longest a handler may run; Celery's hard time limit. The SQS visibility
@@ -181,6 +188,18 @@ BATCHLAB_WORKER_CONCURRENCY = env_int("BATCHLAB_WORKER_CONCURRENCY", 1, minimum=
 # kombu's polling_interval: how soon a worker that just finished a job asks for the
 # next (see batchlab/celery_options.py; the figures that chose it in docs/benchmark.md).
 BATCHLAB_SQS_POLLING_INTERVAL = env_float("BATCHLAB_SQS_POLLING_INTERVAL", 0.1)
+# Each worker records itself this often (one PutItem). A record older than two
+# intervals is shown as stale; after 40 intervals it expires (hidden at once,
+# deleted by DynamoDB's TTL sweeper later).
+BATCHLAB_WORKER_HEARTBEAT_SECONDS = env_float("BATCHLAB_WORKER_HEARTBEAT_SECONDS", 15.0)
+if BATCHLAB_WORKER_HEARTBEAT_SECONDS <= 0:
+    raise ConfigurationError("BATCHLAB_WORKER_HEARTBEAT_SECONDS must be positive.")
+# A worker serves its own /metrics (summing its prefork children through
+# PROMETHEUS_MULTIPROC_DIR) on this port; 0 = off. docs/deploy.md, "Metrics".
+BATCHLAB_WORKER_METRICS_PORT = env_int("BATCHLAB_WORKER_METRICS_PORT", 0, minimum=0)
+BATCHLAB_WORKER_METRICS_HOST = env_str("BATCHLAB_WORKER_METRICS_HOST", "127.0.0.1")
+# /metrics reads job counts, queue depths and worker records at most this often.
+BATCHLAB_METRICS_CACHE_SECONDS = env_float("BATCHLAB_METRICS_CACHE_SECONDS", 10.0)
 # Test-only job types (`crash`, `countrun`) register only when this is on.
 BATCHLAB_TEST_HANDLERS = env_bool("BATCHLAB_TEST_HANDLERS", False)
 BATCHLAB_RUN_LOG = env_str("BATCHLAB_RUN_LOG", "")

@@ -11,6 +11,7 @@ cores. moto keeps everything in memory: stopping it loses every job.
 
 import ctypes
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -80,6 +81,7 @@ class EmbeddedStack:
     extra_env: dict = field(default_factory=dict)
     quiet: bool = False
     processes: dict = field(default_factory=dict)
+    worker_metrics_ports: dict = field(default_factory=dict)
 
     # -- environment ----------------------------------------------------------
 
@@ -117,6 +119,10 @@ class EmbeddedStack:
             print(message, flush=True)
 
     # -- processes --------------------------------------------------------------
+
+    def metrics_dir(self, name: str) -> Path:
+        """PROMETHEUS_MULTIPROC_DIR of one process group (the web server's, or one worker's), emptied at its start."""
+        return self.log_dir.parent / "metrics" / name
 
     def _spawn(self, name: str, argv: list[str], env: dict | None = None) -> subprocess.Popen:
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -161,10 +167,18 @@ class EmbeddedStack:
         name = f"worker{index}"
         if name in self.processes and self.processes[name].poll() is None:
             raise RuntimeError(f"{name} is already running (pid {self.processes[name].pid})")
+        self.worker_metrics_ports[name] = free_port()
         return self._spawn(name, [
             str(BIN / "celery"), "-A", "batchlab", "worker", "--loglevel", "INFO",
             "-n", f"{name}@%h", "--without-heartbeat", "--without-gossip", "--without-mingle",
-        ])
+        ], env=self._metrics_env(name, BATCHLAB_WORKER_METRICS_PORT=str(self.worker_metrics_ports[name])))
+
+    def _metrics_env(self, name: str, **extra: str) -> dict:
+        """Each process group sums its processes' metrics from its own, fresh PROMETHEUS_MULTIPROC_DIR."""
+        directory = self.metrics_dir(name)
+        shutil.rmtree(directory, ignore_errors=True)
+        directory.mkdir(parents=True)
+        return {**self.env(), "PROMETHEUS_MULTIPROC_DIR": str(directory), **extra}
 
     def start_web(self) -> subprocess.Popen:
         if _port_open(self.host, self.web_port):
@@ -172,7 +186,7 @@ class EmbeddedStack:
         proc = self._spawn("web", [
             str(BIN / "gunicorn"), "batchlab.wsgi:application", "--bind", f"{self.host}:{self.web_port}",
             "--workers", "2", "--threads", "8", "--timeout", "60", "--graceful-timeout", "10",
-        ])
+        ], env=self._metrics_env("web"))
         wait_for_port(self.host, self.web_port, timeout=60, proc=proc, name="web server")
         return proc
 
@@ -190,7 +204,8 @@ class EmbeddedStack:
                     self.say(f"accounts      {line}")
             for _ in range(self.workers):
                 proc = self.start_worker()
-                self.say(f"worker        pid {proc.pid} (celery -A batchlab worker)")
+                port = list(self.worker_metrics_ports.values())[-1]
+                self.say(f"worker        pid {proc.pid} (celery -A batchlab worker), metrics http://{self.host}:{port}/metrics")
             if self.recovery:
                 proc = self._spawn("recovery", [sys.executable, str(ROOT / "manage.py"), "batchlab_recover", "--loop"])
                 self.say(f"recovery      pid {proc.pid} (manage.py batchlab_recover --loop)")

@@ -86,6 +86,25 @@ def queue_counts() -> dict:
     return out
 
 
+def queue_ping() -> None:
+    """One GetQueueAttributes on the jobs queue: proves SQS answers and the queue exists."""
+    sqs_client().get_queue_attributes(QueueUrl=_queue_url(queue_name()), AttributeNames=["QueueArn"])
+
+
+def dlq_oldest_sent_at() -> float | None:
+    """Epoch seconds of the oldest of up to 10 dead letters sampled (None if none), left visible.
+
+    SQS has no "oldest message" read (CloudWatch's ApproximateAgeOfOldestMessage
+    is the exact figure); a sample with VisibilityTimeout=0 hides nothing.
+    """
+    response = sqs_client().receive_message(
+        QueueUrl=_queue_url(dlq_name()), MaxNumberOfMessages=10, VisibilityTimeout=0, WaitTimeSeconds=0,
+        MessageSystemAttributeNames=["SentTimestamp"],
+    )
+    sent = [int(m["Attributes"]["SentTimestamp"]) / 1000 for m in response.get("Messages", []) if "SentTimestamp" in m.get("Attributes", {})]
+    return min(sent) if sent else None
+
+
 @dataclass(frozen=True)
 class DeadLetter:
     message_id: str

@@ -1,7 +1,9 @@
-"""Reads: one job, many jobs by id, listings with filters and cursors, counts, queue depth and dead letters."""
+"""Reads: one job, many jobs by id, listings with filters and cursors, counts, queue depth, dead letters, workers."""
 
 import hashlib
+import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
@@ -12,7 +14,7 @@ from pynamodb.exceptions import PynamoDBConnectionError
 from jobs import queues
 from jobs.exceptions import InvalidCursor, JobNotFound, QueueUnavailable, StoreUnavailable
 from jobs.states import JobStatus
-from jobs.tables import ALL_SHARD, JOB_SK, Job
+from jobs.tables import ALL_SHARD, JOB_SK, Job, WorkerRecord
 
 _CURSOR_SALT = "batchlab.jobs.cursor"
 MAX_IDS = 100
@@ -137,6 +139,31 @@ def store_ping() -> None:
         return
 
 
+def queue_ping() -> None:
+    """Proves the jobs queue answers (readiness)."""
+    queues.queue_ping()
+
+
+def oldest_queued_age() -> float:
+    """Seconds the longest-waiting QUEUED job has been due (0 if none): the jobs queue's oldest-message age.
+
+    From DynamoDB (StatusCreatedAt, oldest first), not SQS, which cannot tell:
+    a job waiting for its retry backoff is not counted until it is due.
+    """
+    now = time.time()
+    try:
+        oldest = list(Job.status_index.query(JobStatus.QUEUED.value, scan_index_forward=True, limit=25, page_size=25))
+    except PynamoDBConnectionError as exc:
+        raise StoreUnavailable() from exc
+    return max([0.0] + [now - float(job.available_at) for job in oldest if job.available_at is not None])
+
+
+def dlq_oldest_age() -> float:
+    """Seconds since the oldest sampled dead letter was first sent (0 if the dead-letter queue is empty)."""
+    sent_at = queues.dlq_oldest_sent_at()
+    return 0.0 if sent_at is None else max(0.0, time.time() - sent_at)
+
+
 def queue_counts() -> dict:
     """Approximate messages per queue (jobs and dead letters): {queue: {visible, in_flight, delayed}}.
 
@@ -160,3 +187,37 @@ def dead_letters_peek(*, max_messages: int = 100) -> list[queues.DeadLetter]:
 
 
 _QUEUE_DOWN = "The queue service (SQS) is unavailable; try again shortly."
+
+
+@dataclass(frozen=True)
+class WorkerView:
+    """A worker's record and whether it is alive: it beat within the last two of its intervals."""
+
+    record: WorkerRecord
+    alive: bool
+    seconds_since_seen: float
+
+
+def workers_list() -> list[WorkerView]:
+    """Every worker whose record has not expired: alive ones first, then stale ones, each by name.
+
+    One Scan: the table holds one small item per worker process. Expired records
+    are left out at once, although DynamoDB's TTL sweeper deletes them later.
+    """
+    try:
+        records = list(WorkerRecord.scan(WorkerRecord.expires_at > datetime.now(UTC)))
+    except PynamoDBConnectionError as exc:
+        raise StoreUnavailable() from exc
+    now = datetime.now(UTC)  # after the read: a beat written during the scan is not in the future
+    views = []
+    for record in records:
+        age = max(0.0, (now - record.last_seen_at).total_seconds())
+        views.append(WorkerView(record=record, alive=age <= 2 * float(record.heartbeat_seconds), seconds_since_seen=age))
+    return sorted(views, key=lambda v: (not v.alive, v.record.name, v.record.worker_id))
+
+
+def workers_count() -> dict[str, int]:
+    """{"alive": n, "stale": m} (readiness and metrics)."""
+    views = workers_list()
+    alive = sum(1 for v in views if v.alive)
+    return {"alive": alive, "stale": len(views) - alive}

@@ -4,7 +4,7 @@ import boto3
 from django.conf import settings
 
 from jobs import queues
-from jobs.tables import IdempotencyRecord, Job
+from jobs.tables import IdempotencyRecord, Job, WorkerRecord
 
 
 def _enable_ttl(table_name: str, attribute: str) -> str:
@@ -19,7 +19,7 @@ def _enable_ttl(table_name: str, attribute: str) -> str:
 def bootstrap_all() -> list[str]:
     """Create what is missing; change nothing that exists. Returns a line per resource."""
     lines = []
-    for model in (Job, IdempotencyRecord):
+    for model in (Job, IdempotencyRecord, WorkerRecord):
         existed = model.exists()
         if not existed:
             model.create_table(wait=True)

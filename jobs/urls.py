@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from jobs import api
+from jobs import api, api_workers
 
 urlpatterns = [
     path("jobs", api.JobListCreateView.as_view(), name="job-list"),
@@ -13,4 +13,5 @@ urlpatterns = [
     path("job-types", api.JobTypesView.as_view(), name="job-types"),
     path("dead-letters", api.DeadLetterView.as_view(), name="dead-letters"),
     path("dead-letters/redrive", api.DeadLetterRedriveView.as_view(), name="dead-letters-redrive"),
+    path("workers", api_workers.WorkerListView.as_view(), name="workers"),
 ]

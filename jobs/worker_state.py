@@ -14,6 +14,7 @@ _started_at = time.time()
 _last_receive_at: float | None = None  # epoch seconds, for people and the workers table
 _last_receive_monotonic: float | None = None  # for ages: immune to clock steps
 _receive_failures = 0
+_last_job_at: float | None = None  # epoch seconds: the last message handed to the pool
 
 
 def receive_succeeded() -> None:
@@ -30,6 +31,13 @@ def receive_failed() -> None:
         _receive_failures += 1
 
 
+def job_received() -> None:
+    """The consumer took a job message off the queue."""
+    global _last_job_at
+    with _lock:
+        _last_job_at = time.time()
+
+
 def seconds_since_receive() -> float | None:
     """Seconds since the last successful receive; None if there was none yet in this process."""
     with _lock:
@@ -41,6 +49,7 @@ def seconds_since_start() -> float:
 
 
 def snapshot() -> dict:
-    """{started_at, last_receive_at (epoch seconds or None), receive_failures}."""
+    """{started_at, last_receive_at, last_job_at (epoch seconds or None), receive_failures}."""
     with _lock:
-        return {"started_at": _started_at, "last_receive_at": _last_receive_at, "receive_failures": _receive_failures}
+        return {"started_at": _started_at, "last_receive_at": _last_receive_at, "last_job_at": _last_job_at,
+                "receive_failures": _receive_failures}

@@ -6,6 +6,7 @@
 - runner: job_execute runs one job (claim, handler, outcome) through execution
 - actions (users and staff): job_cancel, job_retry, job_requeue
 - recovery: jobs_recover (stale QUEUED, expired leases, dead letters), dlq_redrive
+- workers: worker_heartbeat, worker_retire (each worker's own record in the workers table)
 """
 
 from jobs.services._store import utcnow
@@ -28,6 +29,7 @@ from jobs.services.publishing import PROCESS_JOB_TASK, job_publish
 from jobs.services.recovery import RecoveryReport, dlq_redrive, jobs_recover
 from jobs.services.runner import JobContext, job_execute, worker_id
 from jobs.services.submission import job_submit
+from jobs.services.workers import WorkerBeat, worker_heartbeat, worker_retire
 
 __all__ = [
     "PROCESS_JOB_TASK",
@@ -54,4 +56,7 @@ __all__ = [
     "jobs_recover",
     "retry_delay",
     "utcnow",
+    "WorkerBeat",
+    "worker_heartbeat",
+    "worker_retire",
 ]

@@ -5,6 +5,7 @@ from datetime import timedelta
 from django.conf import settings
 from pynamodb.exceptions import PynamoDBConnectionError, UpdateError
 
+from jobs import metrics
 from jobs.exceptions import JobNotFound, JobStateConflict
 from jobs.services import publishing
 from jobs.services._store import allowed_by, append, entry, is_condition_failure, logger, moves_to, store_error, utcnow
@@ -56,6 +57,8 @@ def job_cancel(*, job_id: str, owner: str | None, actor: str) -> Job:
             raise JobStateConflict(f"Job {job_id} changed state while being canceled; try again.") from None
         raise store_error(exc) from exc
     logger.info("job %s cancel by %s (was %s)", job_id, actor, job.status)
+    if transition is CANCEL:
+        metrics.JOBS_CANCELED.labels(type=job.type).inc()
     return job
 
 
@@ -70,6 +73,7 @@ def job_retry(*, job_id: str, owner: str | None, actor: str) -> Job:
             f"Job {job_id} is {job.status}; only FAILED or CANCELED jobs can be retried.", extra={"job_status": job.status}
         )
     job_requeue_final(job=job, event="retried", message=f"Retry requested by {actor}.")
+    metrics.JOBS_RETRIED.labels(type=job.type, by="user").inc()
     return job
 
 

@@ -16,6 +16,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from pynamodb.exceptions import UpdateError
 
+from jobs import metrics
 from jobs.handlers.registry import JobCanceled, PermanentError, TransientError, job_type_get
 from jobs.services import execution as services
 from jobs.services.execution import Claim, LeaseLost
@@ -144,11 +145,17 @@ def job_execute(*, job_id: str, worker: str | None = None) -> str:
         return f"skipped:{claim}"
     job = claim.job
     logger.info("job %s claimed by %s attempt=%s/%s type=%s", job_id, worker, int(job.attempts), int(job.max_attempts), job.type)
+    metrics.job_claim_observe(type=job.type, due_at=job.available_at)
+    started = time.monotonic()
     try:
-        return _run_claimed(claim)
+        outcome = _run_claimed(claim)
     except LeaseLost as exc:
         logger.warning("job %s: %s; its outcome is left to the new owner", job_id, exc)
-        return "lease_lost"
+        outcome = "lease_lost"
+    error = claim.job.error.as_dict() if outcome == "failed" and claim.job.error else {}
+    metrics.job_outcome_observe(type=job.type, outcome=outcome, run_seconds=time.monotonic() - started,
+                                error_code=error.get("code"))
+    return outcome
 
 
 def _run_claimed(claim: Claim) -> str:

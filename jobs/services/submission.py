@@ -10,6 +10,7 @@ from django.conf import settings
 from pynamodb.exceptions import PutError, PynamoDBConnectionError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
+from jobs import metrics
 from jobs.exceptions import IdempotencyKeyReused, JobNotFound, StoreUnavailable
 from jobs.handlers.registry import job_type_get
 from jobs.services import publishing
@@ -65,6 +66,7 @@ def job_submit(
     except (PutError, PynamoDBConnectionError, TransactWriteError) as exc:
         raise store_error(exc) from exc
     logger.info("job %s submitted type=%s owner=%s", job.job_id, type, owner)
+    metrics.JOBS_SUBMITTED.labels(type=type).inc()
     publishing.job_publish(job_id=job.job_id)
     return job, True
 

@@ -1,0 +1,98 @@
+"""What /metrics serves: this machine's job counters and histograms, and store/queue/worker gauges read at scrape time.
+
+Counters and histograms (jobs.metrics) come from every web process: summed over
+PROMETHEUS_MULTIPROC_DIR when set (gunicorn runs several processes), else this
+process's own. The gauges cost DynamoDB and SQS requests, so one snapshot is
+reused for BATCHLAB_METRICS_CACHE_SECONDS; a backend that does not answer
+shows as batchlab_backend_up 0 and its gauges are left out.
+"""
+
+import os
+import threading
+import time
+
+from django.conf import settings
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
+
+from jobs import selectors
+
+_lock = threading.Lock()
+_snapshot: dict = {"at": None, "value": None}
+
+
+def _read_backends() -> dict:
+    out: dict = {"up": {}}
+    for backend, reads in (
+        ("dynamodb", {"jobs": selectors.job_status_counts, "oldest_queued": selectors.oldest_queued_age,
+                      "workers": selectors.workers_count}),
+        ("sqs", {"queues": selectors.queue_counts, "oldest_dead_letter": selectors.dlq_oldest_age}),
+    ):
+        try:
+            values = {name: read() for name, read in reads.items()}
+        except Exception:
+            out["up"][backend] = 0
+            continue
+        out["up"][backend] = 1
+        out.update(values)
+    return out
+
+
+def backends_snapshot() -> dict:
+    """The scrape-time figures, read at most once per BATCHLAB_METRICS_CACHE_SECONDS per process."""
+    ttl = settings.BATCHLAB_METRICS_CACHE_SECONDS
+    with _lock:
+        if _snapshot["at"] is not None and time.monotonic() - _snapshot["at"] < ttl:
+            return _snapshot["value"]
+        _snapshot.update(at=time.monotonic(), value=_read_backends())
+        return _snapshot["value"]
+
+
+class BackendCollector:
+    def collect(self):
+        snap = backends_snapshot()
+        up = GaugeMetricFamily("batchlab_backend_up", "Whether a backend answered the last read", labels=["backend"])
+        for backend, value in snap["up"].items():
+            up.add_metric([backend], value)
+        yield up
+        if "jobs" in snap:
+            jobs = GaugeMetricFamily("batchlab_jobs", "Jobs stored, by status", labels=["status"])
+            for status, count in snap["jobs"].items():
+                jobs.add_metric([status], count)
+            yield jobs
+            workers = GaugeMetricFamily("batchlab_workers", "Workers with a heartbeat record, alive or stale", labels=["state"])
+            for state, count in snap["workers"].items():
+                workers.add_metric([state], count)
+            yield workers
+        if "queues" in snap:
+            messages = GaugeMetricFamily("batchlab_queue_messages", "Approximate SQS messages (visible, in_flight, delayed)",
+                                         labels=["queue", "state"])
+            for queue, counts in snap["queues"].items():
+                for state, value in counts.items():
+                    messages.add_metric([queue, state], value)
+            yield messages
+        oldest = GaugeMetricFamily(
+            "batchlab_queue_oldest_age_seconds",
+            "Age of the oldest waiting message: queue = the longest-due QUEUED job, dead_letter = oldest sampled dead letter",
+            labels=["queue"],
+        )
+        if "oldest_queued" in snap:
+            oldest.add_metric(["queue"], snap["oldest_queued"])
+        if "oldest_dead_letter" in snap:
+            oldest.add_metric(["dead_letter"], snap["oldest_dead_letter"])
+        yield oldest
+
+
+_backend_registry = CollectorRegistry()
+_backend_registry.register(BackendCollector())
+
+
+def render() -> tuple[str, bytes]:
+    """(content type, body) for /metrics."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        processes = CollectorRegistry()
+        MultiProcessCollector(processes)
+    else:
+        processes = REGISTRY
+    return CONTENT_TYPE_LATEST, generate_latest(processes) + generate_latest(_backend_registry)
