@@ -2,9 +2,11 @@
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
+# The environment docs/openapi.yaml is generated in (the test of the document uses the same).
+OPENAPI_ENV := env BATCHLAB_EMBEDDED=1 BATCHLAB_TEST_HANDLERS=0 DJANGO_SETTINGS_MODULE=batchlab.settings
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test test-fast bench install clean lint-imports
+.PHONY: run test test-fast bench install clean lint-imports openapi
 
 $(PY):
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -39,3 +41,8 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) var
+
+# The committed OpenAPI document: run after any API change (tests/test_openapi_document.py fails until you do).
+openapi: $(STAMP)
+	$(OPENAPI_ENV) $(PY) manage.py spectacular --validate --fail-on-warn --file docs/openapi.yaml
+	@echo "docs/openapi.yaml regenerated: review and commit it with your API change."

@@ -12,7 +12,8 @@ urlpatterns = [
     path("api/schema", SpectacularAPIView.as_view(), name="openapi-schema-no-slash"),
     # Swagger UI and ReDoc, served from drf-spectacular-sidecar's static files (no CDN).
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="openapi-schema"), name="swagger-ui"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="openapi-schema"), name="redoc"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="openapi-schema", template_name="frontend/api/redoc.html"),
+         name="redoc"),
     path("healthz", ops.healthz, name="healthz"),
     path("readyz", ops.readyz, name="readyz"),
     path("metrics", ops.metrics, name="metrics"),

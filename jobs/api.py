@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from batchlab.errors import problem_responses
-from jobs import selectors, services
+from jobs import api_examples, selectors, services
 from jobs.exceptions import JobNotFound
 from jobs.serializers import (
     DeadLetterPageSerializer,
@@ -69,6 +69,7 @@ class JobListCreateView(APIView):
         summary="Submit a job",
         request=JobSubmitSerializer,
         parameters=[IDEMPOTENCY_KEY_HEADER, LOCATION_HEADER],
+        examples=api_examples.SUBMIT,
         responses={
             201: OpenApiResponse(JobSerializer, description="Stored as QUEUED and queued."),
             200: OpenApiResponse(JobSerializer, description="An Idempotency-Key seen before with this body: its job."),
@@ -164,6 +165,7 @@ class JobCancelView(APIView):
         operation_id="jobs_cancel",
         summary="Cancel a job (QUEUED: at once; PROCESSING: at the handler's next check)",
         request=None,
+        examples=api_examples.CONFLICT,
         responses={200: JobSerializer, **problem_responses({**UNAUTHENTICATED, **NOT_FOUND, **CONFLICT, **STORE_DOWN})},
     )
     def post(self, request, job_id: str):
