@@ -34,6 +34,8 @@ STATUS_BY_EXCEPTION: dict[type[domain.JobError], int] = {
     domain.InvalidCursor: 400,
     domain.StoreUnavailable: 503,
     domain.QueueUnavailable: 503,
+    domain.ScheduleNotFound: 404,
+    domain.ScheduleStateConflict: 409,
 }
 
 # DRF's own codes, renamed where a clearer stable one helps clients.

@@ -153,6 +153,7 @@ BATCHLAB_TABLE_NAME = env_str("BATCHLAB_TABLE_NAME", "batchlab-jobs")
 BATCHLAB_IDEMPOTENCY_TABLE_NAME = env_str("BATCHLAB_IDEMPOTENCY_TABLE_NAME", "batchlab-idempotency")
 # Worker heartbeats (one item per live worker process, with a TTL).
 BATCHLAB_WORKERS_TABLE_NAME = env_str("BATCHLAB_WORKERS_TABLE_NAME", "batchlab-workers")
+BATCHLAB_SCHEDULES_TABLE_NAME = env_str("BATCHLAB_SCHEDULES_TABLE_NAME", "batchlab-schedules")
 BATCHLAB_QUEUE_PREFIX = env_str("BATCHLAB_QUEUE_PREFIX", "batchlab-")
 BATCHLAB_QUEUE_NAME = "jobs"  # the SQS queue is f"{prefix}jobs", its DLQ f"{prefix}jobs-dlq"
 # Longest a handler may run; Celery's hard time limit. The SQS visibility
@@ -200,6 +201,24 @@ BATCHLAB_WORKER_METRICS_PORT = env_int("BATCHLAB_WORKER_METRICS_PORT", 0, minimu
 BATCHLAB_WORKER_METRICS_HOST = env_str("BATCHLAB_WORKER_METRICS_HOST", "127.0.0.1")
 # /metrics reads job counts, queue depths and worker records at most this often.
 BATCHLAB_METRICS_CACHE_SECONDS = env_float("BATCHLAB_METRICS_CACHE_SECONDS", 10.0)
+# --- Schedules and delayed jobs -------------------------------------------------
+# A job due further ahead than this is stored SCHEDULED and published by the
+# scheduler when due; closer than this it is published at once with an SQS delay
+# (SQS caps a message delay at 900 s).
+BATCHLAB_SCHEDULED_THRESHOLD_SECONDS = env_int("BATCHLAB_SCHEDULED_THRESHOLD_SECONDS", 900, minimum=0)
+if BATCHLAB_SCHEDULED_THRESHOLD_SECONDS > 900:
+    raise ConfigurationError("BATCHLAB_SCHEDULED_THRESHOLD_SECONDS must be at most 900 (the SQS delay limit).")
+# Shortest and longest interval of a recurring schedule (the tests use seconds).
+BATCHLAB_SCHEDULE_MIN_INTERVAL_SECONDS = env_int("BATCHLAB_SCHEDULE_MIN_INTERVAL_SECONDS", 60, minimum=1)
+BATCHLAB_SCHEDULE_MAX_INTERVAL_SECONDS = env_int("BATCHLAB_SCHEDULE_MAX_INTERVAL_SECONDS", 86400, minimum=1)
+# How often `manage.py batchlab_scheduler` looks for due schedules and jobs.
+BATCHLAB_SCHEDULER_TICK_SECONDS = env_float("BATCHLAB_SCHEDULER_TICK_SECONDS", 1.0)
+# A firing claimed by a scheduler that has not created its job after this long
+# (the scheduler died) is completed by any other scheduler.
+BATCHLAB_SCHEDULE_PENDING_GRACE_SECONDS = env_int("BATCHLAB_SCHEDULE_PENDING_GRACE_SECONDS", 5, minimum=0)
+# Fault point for the crash tests only: "sleep:N" or "exit" right after a
+# scheduler's conditional write and before it creates the job. Empty in production.
+BATCHLAB_SCHEDULER_FAULT = env_str("BATCHLAB_SCHEDULER_FAULT", "") or ""
 # Test-only job types (`crash`, `countrun`) register only when this is on.
 BATCHLAB_TEST_HANDLERS = env_bool("BATCHLAB_TEST_HANDLERS", False)
 BATCHLAB_RUN_LOG = env_str("BATCHLAB_RUN_LOG", "")

@@ -60,3 +60,13 @@ class StoreUnavailable(JobError):
 class QueueUnavailable(JobError):
     code = "queue_unavailable"
     default_detail = "The job was stored but could not be queued; the recovery pass will queue it."
+
+
+class ScheduleNotFound(JobError):
+    code = "schedule_not_found"
+    default_detail = "No such schedule."
+
+
+class ScheduleStateConflict(JobError):
+    code = "schedule_state_conflict"
+    default_detail = "The schedule changed meanwhile, or does not allow this now."

@@ -13,6 +13,7 @@ from enum import StrEnum
 
 
 class JobStatus(StrEnum):
+    SCHEDULED = "SCHEDULED"  # waits in DynamoDB for its due time (further ahead than an SQS delay reaches)
     QUEUED = "QUEUED"
     PROCESSING = "PROCESSING"
     COMPLETED = "COMPLETED"
@@ -52,6 +53,7 @@ def _t(name: str, sources: set, target: str) -> Transition:
 
 
 _Q, _P, _C, _F, _X = JobStatus.QUEUED, JobStatus.PROCESSING, JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELED
+_S = JobStatus.SCHEDULED
 
 # The worker's side. A claim takes a QUEUED job, or a PROCESSING one whose lease
 # expired (that extra guard is the lease's, not the state machine's).
@@ -61,8 +63,11 @@ COMPLETE = _t("complete", {_P}, _C)
 FAIL = _t("fail", {_P}, _F)
 RETRY_LATER = _t("retry_later", {_P}, _Q)  # a transient error: back to the queue with a backoff
 STOP_CANCELED = _t("stop_canceled", {_P}, _X)  # the handler saw the cancel request
+# Delayed jobs (a submission far ahead stores the job SCHEDULED; see jobs.services.delayed).
+RELEASE_DUE = _t("release_due", {_S}, _Q)  # the scheduler: its due time came
+RUN_NOW = _t("run_now", {_S}, _Q)  # a user or staff: do not wait for the due time
 # Users and staff.
-CANCEL = _t("cancel", {_Q}, _X)
+CANCEL = _t("cancel", {_S, _Q}, _X)
 REQUEST_CANCEL = _t("request_cancel", {_P}, _P)  # a running job stops cooperatively
 RETRY = _t("retry", {_F, _X}, _Q)  # also the dead-letter redrive of a FAILED job
 RETRY_ITEMS = _t("retry_items", {_C, _F, _X}, _Q)  # an item job: re-run only the chunks with failed items
@@ -78,7 +83,7 @@ STOP_ITEMS = _t("stop_items", {_Q, _P}, _X)  # the last chunk done after a cance
 
 ALL_TRANSITIONS: tuple[Transition, ...] = (
     CLAIM, HEARTBEAT, COMPLETE, FAIL, RETRY_LATER, STOP_CANCELED,
-    CANCEL, REQUEST_CANCEL, RETRY, RETRY_ITEMS, REPUBLISH, LEASE_EXPIRED, GIVE_UP,
+    RELEASE_DUE, RUN_NOW, CANCEL, REQUEST_CANCEL, RETRY, RETRY_ITEMS, REPUBLISH, LEASE_EXPIRED, GIVE_UP,
     START_CHUNKS, FINISH_ITEMS, FAIL_ITEMS, STOP_ITEMS,
 )
 
@@ -130,3 +135,7 @@ def can_retry_items(status: str) -> bool:
 
 def is_chunk_final(status: str) -> bool:
     return status in FINAL_CHUNK_STATUSES
+
+
+def can_run_now(status: str) -> bool:
+    return RUN_NOW.allows(status)

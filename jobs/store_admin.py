@@ -5,6 +5,7 @@ from django.conf import settings
 
 from jobs import queues
 from jobs.tables import IdempotencyRecord, Job, WorkerRecord
+from jobs.tables_schedules import Schedule
 
 
 def _enable_ttl(table_name: str, attribute: str) -> str:
@@ -19,7 +20,7 @@ def _enable_ttl(table_name: str, attribute: str) -> str:
 def bootstrap_all() -> list[str]:
     """Create what is missing; change nothing that exists. Returns a line per resource."""
     lines = []
-    for model in (Job, IdempotencyRecord, WorkerRecord):
+    for model in (Job, IdempotencyRecord, WorkerRecord, Schedule):
         existed = model.exists()
         if not existed:
             model.create_table(wait=True)

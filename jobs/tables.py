@@ -28,6 +28,7 @@ from pynamodb.models import Model
 # is a Query on one index partition, newest first. One partition takes ~1,000
 # writes/s, ten times the design's peak job creation.
 ALL_SHARD = "ALL"
+DUE_SHARD = "DUE"
 
 # The sort key of a job item, and the prefix of its chunks' sort keys.
 JOB_SK = "JOB"
@@ -78,6 +79,17 @@ class AllIndex(GlobalSecondaryIndex):
 
     list_shard = UnicodeAttribute(hash_key=True, attr_name="ListShard")
     created_at = UTCDateTimeAttribute(range_key=True, attr_name="CreatedAt")
+
+
+class DueIndex(GlobalSecondaryIndex):
+    """SCHEDULED jobs by due time (sparse: only a SCHEDULED job carries DueShard)."""
+
+    class Meta:
+        index_name = "DueShardDueAt"
+        projection = AllProjection()
+
+    due_shard = UnicodeAttribute(hash_key=True, attr_name="DueShard")
+    due_at = NumberAttribute(range_key=True, attr_name="DueAt")
 
 
 class _TableMeta:
@@ -141,10 +153,17 @@ class Job(Model):
     max_failed_ratio = NumberAttribute(attr_name="MaxFailedRatio", null=True)
     # Where a file's items live (S3 key), when they came from an upload.
     items_object = UnicodeAttribute(attr_name="ItemsObject", null=True)
+    # When the job is due (epoch seconds; delayed and scheduled jobs only), and
+    # DueShard = DUE_SHARD while it waits SCHEDULED (removed on release).
+    due_at = NumberAttribute(attr_name="DueAt", null=True)
+    due_shard = UnicodeAttribute(attr_name="DueShard", null=True)
+    # The recurring schedule that fired this job, if any.
+    schedule_id = UnicodeAttribute(attr_name="ScheduleId", null=True)
 
     owner_index = OwnerIndex()
     status_index = StatusIndex()
     all_index = AllIndex()
+    due_index = DueIndex()
 
 
 class Chunk(Model):

@@ -7,10 +7,15 @@
 - actions (users and staff): job_cancel, job_retry, job_requeue
 - recovery: jobs_recover (stale QUEUED, expired leases, dead letters), dlq_redrive
 - workers: worker_heartbeat, worker_retire (each worker's own record in the workers table)
+- delayed: jobs_release_due, job_run_now (jobs stored SCHEDULED until due)
+- schedules (users and staff): schedule_create, schedule_update, schedule_pause,
+  schedule_resume, schedule_delete, schedule_run_now
+- scheduler (the scheduler process): schedules_tick (fire due schedules once, release due jobs)
 """
 
 from jobs.services._store import utcnow
 from jobs.services.actions import job_cancel, job_requeue, job_retry
+from jobs.services.delayed import job_run_now, jobs_release_due
 from jobs.services.execution import (
     Claim,
     LeaseLost,
@@ -28,6 +33,15 @@ from jobs.services.execution import (
 from jobs.services.publishing import PROCESS_JOB_TASK, job_publish
 from jobs.services.recovery import RecoveryReport, dlq_redrive, jobs_recover
 from jobs.services.runner import JobContext, job_execute, worker_id
+from jobs.services.scheduler import TickReport, schedules_tick
+from jobs.services.schedules import (
+    schedule_create,
+    schedule_delete,
+    schedule_pause,
+    schedule_resume,
+    schedule_run_now,
+    schedule_update,
+)
 from jobs.services.submission import job_submit
 from jobs.services.workers import WorkerBeat, worker_heartbeat, worker_retire
 
@@ -37,6 +51,7 @@ __all__ = [
     "JobContext",
     "LeaseLost",
     "RecoveryReport",
+    "TickReport",
     "dlq_redrive",
     "job_cancel",
     "job_claim",
@@ -52,9 +67,18 @@ __all__ = [
     "job_requeue",
     "job_retry",
     "job_retry_later",
+    "job_run_now",
     "job_submit",
     "jobs_recover",
+    "jobs_release_due",
     "retry_delay",
+    "schedule_create",
+    "schedule_delete",
+    "schedule_pause",
+    "schedule_resume",
+    "schedule_run_now",
+    "schedule_update",
+    "schedules_tick",
     "utcnow",
     "WorkerBeat",
     "worker_heartbeat",

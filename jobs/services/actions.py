@@ -26,7 +26,7 @@ def _get_visible(*, job_id: str, owner: str | None) -> Job:
 
 
 def job_cancel(*, job_id: str, owner: str | None, actor: str) -> Job:
-    """Cancel: QUEUED -> CANCELED at once; PROCESSING gets CancelRequested for its handler.
+    """Cancel: SCHEDULED or QUEUED -> CANCELED at once; PROCESSING gets CancelRequested for its handler.
 
     `owner` limits the action to that user's jobs (None: staff). A final job raises
     JobStateConflict. One GetItem and one conditional UpdateItem.
@@ -38,6 +38,7 @@ def job_cancel(*, job_id: str, owner: str | None, actor: str) -> Job:
     if CANCEL.allows(job.status):
         transition, actions = CANCEL, [
             Job.finished_at.set(now),
+            Job.due_shard.remove(),  # a SCHEDULED job leaves the due index
             append(entry("canceled", status=CANCEL.target, message=f"Canceled by {actor} before it ran.")),
         ]
     else:

@@ -14,12 +14,17 @@ logger = logging.getLogger("jobs.services")
 PROCESS_JOB_TASK = "jobs.process_job"
 
 
-def job_publish(*, job_id: str, countdown: float = 0) -> None:
-    """Send the job's id to SQS through Celery (one SendMessage). Raises QueueUnavailable."""
+def job_publish(*, job_id: str, countdown: float = 0, delay_seconds: int = 0) -> None:
+    """Send the job's id to SQS through Celery (one SendMessage). Raises QueueUnavailable.
+
+    `delay_seconds` (at most 900) is an SQS message delay: the message stays
+    invisible on the queue, not in a worker's memory as a Celery countdown does.
+    """
+    options = {"delay_seconds": min(900, int(delay_seconds))} if delay_seconds > 0 else {}
     try:
         # The job id doubles as the Celery task id, so that every line Celery logs
         # about this message ("Task jobs.process_job[<job id>] received") names the job.
-        current_app.send_task(PROCESS_JOB_TASK, args=[job_id], task_id=job_id, countdown=countdown or None, retry=False)
+        current_app.send_task(PROCESS_JOB_TASK, args=[job_id], task_id=job_id, countdown=countdown or None, retry=False, **options)
     except Exception as exc:  # kombu/botocore raise many types; all mean "not queued"
         logger.warning("job %s could not be published: %s", job_id, exc)
         raise QueueUnavailable(

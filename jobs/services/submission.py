@@ -1,10 +1,11 @@
-"""Submission: store a new QUEUED job (with its Idempotency-Key when given) and publish its id."""
+"""Submission: store a new QUEUED (or SCHEDULED, when due far ahead) job (with its Idempotency-Key when given) and publish its id."""
 
 import hashlib
+import math
 import random
 import time
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 from django.conf import settings
 from pynamodb.exceptions import PutError, PynamoDBConnectionError, TransactWriteError
@@ -16,11 +17,12 @@ from jobs.handlers.registry import job_type_get
 from jobs.services import publishing
 from jobs.services._store import canonical_json, entry, is_condition_failure, logger, store_error, utcnow
 from jobs.states import JobStatus
-from jobs.tables import JOB_SK, IdempotencyRecord, Job
+from jobs.tables import DUE_SHARD, JOB_SK, IdempotencyRecord, Job
 
 
 def job_submit(
-    *, owner: str, name: str, type: str, payload: dict, idempotency_key: str | None = None, validate: bool = True
+    *, owner: str, name: str, type: str, payload: dict, idempotency_key: str | None = None, validate: bool = True,
+    run_at: datetime | None = None,
 ) -> tuple[Job, bool]:
     """Store a new QUEUED job and publish its id; return (job, created).
 
@@ -33,25 +35,13 @@ def job_submit(
     with created=False; with a different body, IdempotencyKeyReused.
     If publishing fails the job stays QUEUED and QueueUnavailable is raised: the
     recovery pass publishes it once it is older than BATCHLAB_STALE_QUEUED_SECONDS.
+    With `run_at` (a delayed job): up to BATCHLAB_SCHEDULED_THRESHOLD_SECONDS ahead
+    the message carries an SQS delay; further ahead the job is stored SCHEDULED
+    (nothing published) and the scheduler publishes it when due.
     """
     if validate:
         payload = job_type_get(type).validate(payload)
-    now = utcnow()
-    job = Job(
-        job_id=str(uuid.uuid4()),
-        name=name,
-        type=type,
-        payload=payload,
-        status=JobStatus.QUEUED,
-        owner=owner,
-        created_at=now,
-        updated_at=now,
-        available_at=int(now.timestamp()),
-        attempts=0,
-        max_attempts=settings.BATCHLAB_MAX_ATTEMPTS,
-        timeline=[entry("submitted", status=JobStatus.QUEUED, message=f"Submitted by {owner or 'anonymous'}.")],
-        expires_at=timedelta(days=settings.BATCHLAB_RETENTION_DAYS),
-    )
+    job = job_build(job_id=str(uuid.uuid4()), owner=owner, name=name, type=type, payload=payload, run_at=run_at)
     try:
         if idempotency_key is None:
             job.save(condition=Job.job_id.does_not_exist())
@@ -65,10 +55,45 @@ def job_submit(
     # (_submit_idempotent handles the condition failures; only the others get here.)
     except (PutError, PynamoDBConnectionError, TransactWriteError) as exc:
         raise store_error(exc) from exc
-    logger.info("job %s submitted type=%s owner=%s", job.job_id, type, owner)
+    logger.info("job %s submitted type=%s owner=%s status=%s", job.job_id, type, owner, job.status)
     metrics.JOBS_SUBMITTED.labels(type=type).inc()
-    publishing.job_publish(job_id=job.job_id)
+    if job.status == JobStatus.QUEUED:
+        publishing.job_publish(job_id=job.job_id, delay_seconds=max(0, int(job.available_at - time.time())))
     return job, True
+
+
+def job_build(
+    *, job_id: str, owner: str, name: str, type: str, payload: dict, run_at: datetime | None = None,
+    schedule_id: str | None = None, message: str | None = None,
+) -> Job:
+    """A new job item (not saved): QUEUED, or SCHEDULED when `run_at` is beyond the SQS delay threshold."""
+    now = utcnow()
+    due = int(math.ceil(run_at.timestamp())) if run_at is not None else None
+    later = due is not None and due - now.timestamp() > settings.BATCHLAB_SCHEDULED_THRESHOLD_SECONDS
+    status = JobStatus.SCHEDULED if later else JobStatus.QUEUED
+    if message is None:
+        message = f"Submitted by {owner or 'anonymous'}."
+        if due is not None:
+            message += f" Due at {run_at.astimezone(timezone.utc).isoformat(timespec='seconds')}."
+    return Job(
+        job_id=job_id,
+        name=name,
+        type=type,
+        payload=payload,
+        status=status,
+        owner=owner,
+        created_at=now,
+        updated_at=now,
+        # A delayed QUEUED job is not stale before its due time (see recovery).
+        available_at=max(int(now.timestamp()), due or 0),
+        attempts=0,
+        max_attempts=settings.BATCHLAB_MAX_ATTEMPTS,
+        timeline=[entry("submitted", status=status, message=message)],
+        due_at=due,
+        due_shard=DUE_SHARD if later else None,
+        schedule_id=schedule_id,
+        expires_at=timedelta(days=settings.BATCHLAB_RETENTION_DAYS) + max(timedelta(0), (run_at or now) - now),
+    )
 
 
 def _idempotency_record_key(owner: str, key: str) -> str:

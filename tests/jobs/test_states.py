@@ -23,18 +23,19 @@ def test_final_states_have_no_way_out_but_retry():
 
 
 def test_cancel_and_retry_rules():
-    assert [s for s in JobStatus if can_cancel(s)] == [JobStatus.QUEUED, JobStatus.PROCESSING]
+    assert [s for s in JobStatus if can_cancel(s)] == [JobStatus.SCHEDULED, JobStatus.QUEUED, JobStatus.PROCESSING]
     assert [s for s in JobStatus if can_retry(s)] == [JobStatus.FAILED, JobStatus.CANCELED]
 
 
 def test_every_non_final_state_can_end():
-    for status in (JobStatus.QUEUED, JobStatus.PROCESSING):
+    for status in (JobStatus.SCHEDULED, JobStatus.QUEUED, JobStatus.PROCESSING):
         assert any(is_final(t) for t in JobStatus if can_transition(source=status, target=t))
 
 
 # The whole machine, written out once more by hand: a change to jobs/states.py
 # that adds or removes a move shows up here as a failing pair.
 EXPECTED_MOVES = {
+    ("SCHEDULED", "QUEUED"), ("SCHEDULED", "CANCELED"),
     ("QUEUED", "QUEUED"), ("QUEUED", "PROCESSING"), ("QUEUED", "CANCELED"), ("QUEUED", "FAILED"),
     ("PROCESSING", "QUEUED"), ("PROCESSING", "PROCESSING"), ("PROCESSING", "COMPLETED"),
     ("PROCESSING", "FAILED"), ("PROCESSING", "CANCELED"),
@@ -50,6 +51,14 @@ def test_every_pair_of_states_is_allowed_exactly_when_a_named_transition_moves_i
             expected = (source.value, target.value) in EXPECTED_MOVES
             assert can_transition(source=source, target=target) is expected, (source, target)
             assert bool(by_name) is expected, (source, target, by_name)
+
+
+def test_a_scheduled_job_is_released_or_run_now_or_canceled_and_nothing_else():
+    from jobs.states import can_run_now
+
+    assert TRANSITIONS[JobStatus.SCHEDULED] == {JobStatus.QUEUED, JobStatus.CANCELED}
+    assert [s for s in JobStatus if can_run_now(s)] == [JobStatus.SCHEDULED]
+    assert not any(can_transition(source=s, target="SCHEDULED") for s in JobStatus)
 
 
 def test_completed_leads_only_back_to_the_queue_for_failed_items_and_transition_names_are_unique():

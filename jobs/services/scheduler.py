@@ -1,0 +1,215 @@
+"""The scheduler's writes: fire due schedules exactly once across any number of schedulers, release due jobs.
+
+A due time is claimed by one conditional UpdateItem on the schedule's NextRunAt
+(only one scheduler's write applies); the claim leaves a pending mark, then the
+job is created under an id derived from (schedule, due time), then the mark is
+cleared. A scheduler that dies in between leaves the mark: after
+BATCHLAB_SCHEDULE_PENDING_GRACE_SECONDS any scheduler creates that job, and the
+derived id with a does-not-exist condition makes a second job impossible.
+"""
+
+import os
+import time
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from pynamodb.exceptions import GetError, PutError, PynamoDBConnectionError, QueryError, UpdateError
+
+from jobs import timing
+from jobs.exceptions import QueueUnavailable
+from jobs.services import publishing
+from jobs.services._store import is_condition_failure, logger, store_error, utcnow
+from jobs.services.delayed import jobs_release_due
+from jobs.services.submission import job_build
+from jobs.states import JobStatus, is_final
+from jobs.tables import JOB_SK, Job
+from jobs.tables_schedules import ACTIVE_SHARD, PENDING_SHARD, Schedule, ScheduleRun
+
+RUNS_KEPT = 50
+
+
+@dataclass
+class TickReport:
+    due: int = 0
+    fired: list = field(default_factory=list)  # (schedule id, due time, job id)
+    skipped: list = field(default_factory=list)  # (schedule id, due time)
+    completed: list = field(default_factory=list)  # pending firings finished for another scheduler
+    released: list = field(default_factory=list)  # delayed job ids
+
+
+def previous_run_running(schedule: Schedule) -> bool:
+    """Whether the schedule's last job exists and is not final (one GetItem)."""
+    if not schedule.last_job_id:
+        return False
+    try:
+        return not is_final(Job.get(schedule.last_job_id, JOB_SK, consistent_read=True).status)
+    except Job.DoesNotExist:
+        return False
+    except (GetError, PynamoDBConnectionError) as exc:
+        raise store_error(exc) from exc
+
+
+def schedule_job_create(*, schedule: Schedule, job_id: str, due_at: int, message: str | None = None) -> Job:
+    """Create (once: the id is derived) and publish the job of one run of the schedule."""
+    job = job_build(
+        job_id=job_id, owner=schedule.owner, name=schedule.name, type=schedule.type, payload=schedule.payload,
+        schedule_id=schedule.schedule_id, message=message or f"Fired by schedule {schedule.name!r}.",
+    )
+    job.due_at = due_at
+    try:
+        job.save(condition=Job.job_id.does_not_exist())
+    except PutError as exc:
+        if not is_condition_failure(exc):
+            raise store_error(exc) from exc
+        # Created already (by a scheduler that died before publishing, or a racing one):
+        # publish again if still QUEUED; a duplicate message never runs a job twice.
+        job = Job.get(job_id, JOB_SK, consistent_read=True)
+        if job.status != JobStatus.QUEUED:
+            return job
+    try:
+        publishing.job_publish(job_id=job_id)
+    except QueueUnavailable:
+        pass  # stored QUEUED: the recovery pass publishes it
+    return job
+
+
+def _fault_point(schedule: Schedule, due_at: int) -> None:
+    """Tests only (BATCHLAB_SCHEDULER_FAULT): stop between the claim and the job's creation."""
+    fault = settings.BATCHLAB_SCHEDULER_FAULT
+    if not fault:
+        return
+    logger.warning("fault point after claim: schedule %s due %s (%s)", schedule.schedule_id, due_at, fault)
+    if fault == "exit":
+        os._exit(137)
+    if fault.startswith("sleep:"):
+        time.sleep(float(fault.split(":", 1)[1]))
+
+
+def _run(due_at: int, outcome: str, *, job_id: str | None = None, missed: int = 0, message: str | None = None) -> ScheduleRun:
+    return ScheduleRun(due_at=due_at, at=utcnow(), outcome=outcome, job_id=job_id, missed=missed, message=message)
+
+
+def _claim(schedule: Schedule, actions: list, run: ScheduleRun, *, condition) -> bool:
+    """The conditional write that makes this scheduler the only one acting on this due time."""
+    runs = [*schedule.runs, run][-RUNS_KEPT:]
+    try:
+        schedule.update(
+            actions=[*actions, Schedule.runs.set(runs), Schedule.updated_at.set(utcnow()), Schedule.version.add(1)],
+            condition=condition & (Schedule.version == schedule.version),
+            add_version_condition=False,
+        )
+    except UpdateError as exc:
+        if is_condition_failure(exc):
+            return False  # another scheduler (or an edit) got there first: the next tick re-reads
+        raise store_error(exc) from exc
+    return True
+
+
+def _pending(kind: str, due_at: int, now: float) -> list:
+    return [Schedule.pending_shard.set(PENDING_SHARD), Schedule.pending_since.set(int(now)),
+            Schedule.pending_due_at.set(due_at), Schedule.pending_kind.set(kind)]
+
+
+def _pending_clear(schedule: Schedule, due_at: int) -> None:
+    try:
+        schedule.update(
+            actions=[Schedule.pending_shard.remove(), Schedule.pending_since.remove(),
+                     Schedule.pending_due_at.remove(), Schedule.pending_kind.remove()],
+            condition=(Schedule.pending_due_at == due_at) & (Schedule.pending_kind == "fire"),
+            add_version_condition=False,
+        )
+    except UpdateError as exc:
+        if not is_condition_failure(exc):
+            raise store_error(exc) from exc
+
+
+def _create_pending(schedule: Schedule, report: TickReport) -> None:
+    """Finish a claimed firing (this scheduler's, or a dead one's): create its job, clear the mark."""
+    due_at = int(schedule.pending_due_at)
+    job_id = timing.run_job_id(schedule_id=schedule.schedule_id, due_at=due_at)
+    schedule_job_create(schedule=schedule, job_id=job_id, due_at=due_at)
+    _pending_clear(schedule, due_at)
+
+
+def schedule_fire_due(*, schedule: Schedule, now: float, report: TickReport) -> None:
+    """Act on one due schedule as read: fire, skip or hold its latest due time, once across all schedulers."""
+    if schedule.pending_kind == "fire":
+        _create_pending(schedule, report)  # a dead scheduler's firing comes first (its job is created once)
+        report.completed.append(schedule.schedule_id)
+    read_due = int(schedule.next_run_at)
+    catch = timing.catch_up(
+        timing.Timing(interval_seconds=schedule.interval_seconds, cron=schedule.cron, timezone=schedule.timezone),
+        due_at=read_due, now=now,
+    )
+    due_at, missed = catch.due_at, catch.missed
+    running = schedule.overlap != "allow" and previous_run_running(schedule)
+    counters = [Schedule.next_run_at.set(catch.next_run_at), Schedule.last_due_at.set(due_at)]
+    if missed:
+        counters.append(Schedule.missed_count.add(missed))
+    note = f"{missed} due time(s) missed while no scheduler ran; fired once." if missed else None
+    claimed_by = Schedule.next_run_at == read_due
+    if running and not (schedule.overlap == "queue_one" and schedule.pending_kind is None):
+        message = f"Skipped: the previous run {schedule.last_job_id} is still going."
+        if _claim(schedule, [*counters, Schedule.skipped_count.add(1)], _run(due_at, "skipped", missed=missed, message=message),
+                  condition=claimed_by):
+            report.skipped.append((schedule.schedule_id, due_at))
+        return
+    if running:  # queue_one: hold this due time until the previous run ends
+        message = f"Held: waits for the previous run {schedule.last_job_id} to end."
+        _claim(schedule, [*counters, *_pending("held", due_at, now)], _run(due_at, "held", missed=missed, message=message),
+               condition=claimed_by)
+        return
+    job_id = timing.run_job_id(schedule_id=schedule.schedule_id, due_at=due_at)
+    actions = [*counters, *_pending("fire", due_at, now), Schedule.last_job_id.set(job_id), Schedule.fired_count.add(1)]
+    if not _claim(schedule, actions, _run(due_at, "fired", job_id=job_id, missed=missed, message=note), condition=claimed_by):
+        return
+    _fault_point(schedule, due_at)
+    schedule.pending_due_at = due_at
+    _create_pending(schedule, report)
+    report.fired.append((schedule.schedule_id, due_at, job_id))
+    logger.info("schedule %s fired due %s as job %s%s", schedule.schedule_id, due_at, job_id, f" ({note})" if note else "")
+
+
+def _release_held(schedule: Schedule, now: float, report: TickReport) -> None:
+    """queue_one: the held due time fires once the previous run is final."""
+    if previous_run_running(schedule):
+        return
+    due_at = int(schedule.pending_due_at)
+    job_id = timing.run_job_id(schedule_id=schedule.schedule_id, due_at=due_at)
+    actions = [*_pending("fire", due_at, now), Schedule.last_job_id.set(job_id), Schedule.fired_count.add(1)]
+    run = _run(due_at, "fired", job_id=job_id, message="Held run released: the previous run ended.")
+    if _claim(schedule, actions, run, condition=(Schedule.pending_due_at == due_at) & (Schedule.pending_kind == "held")):
+        _create_pending(schedule, report)
+        report.fired.append((schedule.schedule_id, due_at, job_id))
+
+
+def schedules_tick(*, now: float | None = None, limit: int = 100) -> TickReport:
+    """One pass of a scheduler: due schedules, pending firings, due delayed jobs. Safe on every machine at once.
+
+    Requests when idle: three Queries on sparse indexes (due schedules, pending
+    firings, due SCHEDULED jobs).
+    """
+    now = time.time() if now is None else now
+    report = TickReport()
+    grace = settings.BATCHLAB_SCHEDULE_PENDING_GRACE_SECONDS
+    try:
+        due = list(Schedule.due_index.query(ACTIVE_SHARD, Schedule.next_run_at <= int(now), limit=limit))
+        pending = list(Schedule.pending_index.query(PENDING_SHARD, limit=limit))
+    except (QueryError, PynamoDBConnectionError) as exc:
+        raise store_error(exc) from exc
+    report.due = len(due)
+    for schedule in due:
+        schedule_fire_due(schedule=schedule, now=now, report=report)
+    due_ids = {s.schedule_id for s in due}
+    for schedule in pending:
+        if schedule.schedule_id in due_ids:
+            continue  # handled above with a fresher read
+        if schedule.pending_kind == "held":
+            _release_held(schedule, now, report)
+        elif schedule.pending_since is not None and schedule.pending_since <= now - grace:
+            logger.warning("schedule %s: completing the firing of due %s left by another scheduler",
+                           schedule.schedule_id, schedule.pending_due_at)
+            _create_pending(schedule, report)
+            report.completed.append(schedule.schedule_id)
+    report.released = jobs_release_due(now=now)
+    return report

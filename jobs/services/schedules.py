@@ -1,0 +1,159 @@
+"""Recurring schedules, by users and staff: create, edit, pause, resume, delete, run now (each edit in the history)."""
+
+import time
+import uuid
+
+from pynamodb.exceptions import DeleteError, PutError, PynamoDBConnectionError, UpdateError
+
+from jobs import timing
+from jobs.exceptions import ScheduleNotFound, ScheduleStateConflict
+from jobs.handlers.registry import job_type_get
+from jobs.services._store import is_condition_failure, logger, store_error, utcnow
+from jobs.services.scheduler import RUNS_KEPT, previous_run_running, schedule_job_create
+from jobs.tables import Job
+from jobs.tables_schedules import ACTIVE_SHARD, Schedule, ScheduleEdit, ScheduleRun
+
+EDITABLE = ("name", "type", "payload", "interval_seconds", "cron", "timezone", "overlap")
+TIMING_FIELDS = ("interval_seconds", "cron", "timezone")
+
+
+def _timing(schedule: Schedule) -> timing.Timing:
+    return timing.Timing(interval_seconds=schedule.interval_seconds, cron=schedule.cron, timezone=schedule.timezone)
+
+
+def _edit(actor: str, action: str, changes: dict | None = None) -> ScheduleEdit:
+    return ScheduleEdit(at=utcnow(), actor=actor, action=action, changes=changes)
+
+
+def schedule_get_visible(*, schedule_id: str, owner: str | None) -> Schedule:
+    """The schedule, read consistently, if `owner` may see it (None: staff); else ScheduleNotFound."""
+    try:
+        schedule = Schedule.get(schedule_id, consistent_read=True)
+    except Schedule.DoesNotExist:
+        raise ScheduleNotFound(f"No schedule {schedule_id}.") from None
+    except PynamoDBConnectionError as exc:
+        raise store_error(exc) from exc
+    if owner is not None and schedule.owner != owner:
+        raise ScheduleNotFound(f"No schedule {schedule_id}.")
+    return schedule
+
+
+def schedule_create(
+    *, owner: str, name: str, type: str, payload: dict, interval_seconds: int | None = None, cron: str | None = None,
+    timezone: str = "UTC", overlap: str = "skip", paused: bool = False,
+) -> Schedule:
+    """Store a new schedule; its first due time is one interval (or the next cron time) from now.
+
+    The caller validated the timing (interval bounds, cron, timezone); the payload
+    is validated here by its job type. One PutItem.
+    """
+    payload = job_type_get(type).validate(payload)
+    now = utcnow()
+    schedule = Schedule(
+        schedule_id=str(uuid.uuid4()), name=name, owner=owner, type=type, payload=payload,
+        interval_seconds=interval_seconds if not cron else None, cron=cron or None, timezone=timezone or "UTC",
+        overlap=overlap, paused=paused, active_shard=None if paused else ACTIVE_SHARD,
+        created_at=now, updated_at=now, history=[_edit(owner, "created")],
+    )
+    schedule.next_run_at = None if paused else timing.next_after(_timing(schedule), after=now.timestamp())
+    try:
+        schedule.save(condition=Schedule.schedule_id.does_not_exist())
+    except (PutError, PynamoDBConnectionError) as exc:
+        raise store_error(exc) from exc
+    logger.info("schedule %s created by %s: %s", schedule.schedule_id, owner, name)
+    return schedule
+
+
+def _update(schedule: Schedule, actions: list, *, edit: ScheduleEdit) -> Schedule:
+    """One conditional UpdateItem on the version that was read (ScheduleStateConflict if it moved)."""
+    try:
+        schedule.update(
+            actions=[*actions, Schedule.history.set(Schedule.history.append([edit])),
+                     Schedule.updated_at.set(utcnow()), Schedule.version.add(1)],
+            condition=Schedule.version == schedule.version,
+            add_version_condition=False,
+        )
+    except UpdateError as exc:
+        if is_condition_failure(exc):
+            raise ScheduleStateConflict(f"Schedule {schedule.schedule_id} changed meanwhile; try again.") from None
+        raise store_error(exc) from exc
+    return schedule
+
+
+def schedule_update(*, schedule_id: str, owner: str | None, actor: str, changes: dict) -> Schedule:
+    """Edit fields (already validated); a timing change moves the next due time, counted from now.
+
+    Takes effect at the schedulers' next tick: they read the schedule every time.
+    """
+    schedule = schedule_get_visible(schedule_id=schedule_id, owner=owner)
+    changes = {k: v for k, v in changes.items() if k in EDITABLE}
+    if "cron" in changes and changes["cron"]:
+        changes["interval_seconds"] = None
+    elif changes.get("interval_seconds"):
+        changes["cron"] = None
+    if "payload" in changes or "type" in changes:
+        changes["payload"] = job_type_get(changes.get("type", schedule.type)).validate(changes.get("payload", schedule.payload))
+    diff = {k: [getattr(schedule, k), v] for k, v in changes.items() if getattr(schedule, k) != v}
+    if not diff:
+        return schedule
+    actions = [getattr(Schedule, k).set(v) if v is not None else getattr(Schedule, k).remove() for k, v in changes.items()
+               if k in diff]
+    for key, (_, new) in diff.items():
+        setattr(schedule, key, new)
+    if any(k in diff for k in TIMING_FIELDS) and not schedule.paused:
+        schedule.next_run_at = timing.next_after(_timing(schedule), after=time.time())
+        actions.append(Schedule.next_run_at.set(schedule.next_run_at))
+    logger.info("schedule %s edited by %s: %s", schedule_id, actor, sorted(diff))
+    return _update(schedule, actions, edit=_edit(actor, "edited", diff))
+
+
+def schedule_pause(*, schedule_id: str, owner: str | None, actor: str) -> Schedule:
+    """Stop firing: the schedule leaves the schedulers' due index. Idempotent."""
+    schedule = schedule_get_visible(schedule_id=schedule_id, owner=owner)
+    if schedule.paused:
+        return schedule
+    schedule.paused, schedule.active_shard = True, None
+    return _update(schedule, [Schedule.paused.set(True), Schedule.active_shard.remove()], edit=_edit(actor, "paused"))
+
+
+def schedule_resume(*, schedule_id: str, owner: str | None, actor: str) -> Schedule:
+    """Fire again; the next due time is computed from now (runs missed while paused are not made up)."""
+    schedule = schedule_get_visible(schedule_id=schedule_id, owner=owner)
+    if not schedule.paused:
+        return schedule
+    schedule.paused, schedule.active_shard = False, ACTIVE_SHARD
+    schedule.next_run_at = timing.next_after(_timing(schedule), after=time.time())
+    actions = [Schedule.paused.set(False), Schedule.active_shard.set(ACTIVE_SHARD), Schedule.next_run_at.set(schedule.next_run_at)]
+    return _update(schedule, actions, edit=_edit(actor, "resumed"))
+
+
+def schedule_delete(*, schedule_id: str, owner: str | None, actor: str) -> None:
+    """Delete the schedule (its jobs stay until their retention ends)."""
+    schedule = schedule_get_visible(schedule_id=schedule_id, owner=owner)
+    try:
+        schedule.delete(condition=Schedule.schedule_id.exists(), add_version_condition=False)
+    except DeleteError as exc:
+        if is_condition_failure(exc):
+            return
+        raise store_error(exc) from exc
+    logger.info("schedule %s deleted by %s", schedule_id, actor)
+
+
+def schedule_run_now(*, schedule_id: str, owner: str | None, actor: str) -> Job:
+    """Create and publish a job of the schedule now; its due times are unchanged.
+
+    Under the `skip` and `queue_one` policies a run still going refuses it (ScheduleStateConflict).
+    """
+    schedule = schedule_get_visible(schedule_id=schedule_id, owner=owner)
+    if schedule.overlap != "allow" and previous_run_running(schedule):
+        raise ScheduleStateConflict(
+            f"The previous run of schedule {schedule_id} ({schedule.last_job_id}) is still going "
+            f"and its overlap policy is {schedule.overlap}."
+        )
+    at = utcnow()
+    job_id = timing.manual_job_id(schedule_id=schedule_id, at=at)
+    run = ScheduleRun(due_at=int(at.timestamp()), at=at, outcome="manual", job_id=job_id, message=f"Run now by {actor}.")
+    runs = [*schedule.runs, run][-RUNS_KEPT:]
+    _update(schedule, [Schedule.runs.set(runs), Schedule.last_job_id.set(job_id), Schedule.fired_count.add(1)],
+            edit=_edit(actor, "run_now", {"job_id": job_id}))
+    return schedule_job_create(schedule=schedule, job_id=job_id, due_at=int(at.timestamp()), message=f"Run now by {actor}.")

@@ -1,0 +1,125 @@
+"""PynamoDB model of recurring schedules (table `batchlab-schedules`): schema only."""
+
+from django.conf import settings
+from pynamodb.attributes import (
+    BooleanAttribute,
+    JSONAttribute,
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from jobs.tables import ALL_SHARD, _TableMeta
+
+ACTIVE_SHARD = "ACTIVE"  # on every schedule that is not paused: the scheduler's Query
+PENDING_SHARD = "PENDING"  # on a schedule with a claimed firing not yet turned into a job
+
+
+class ScheduleRun(MapAttribute):
+    """One due time: fired (with its job), skipped, held (queue_one) or run by hand."""
+
+    due_at = NumberAttribute(attr_name="DueAt")
+    at = UTCDateTimeAttribute(attr_name="At")
+    outcome = UnicodeAttribute(attr_name="Outcome")
+    job_id = UnicodeAttribute(attr_name="JobId", null=True)
+    missed = NumberAttribute(attr_name="Missed", default=0)
+    message = UnicodeAttribute(attr_name="Message", null=True)
+
+
+class ScheduleEdit(MapAttribute):
+    """One entry of a schedule's history: who changed what, when."""
+
+    at = UTCDateTimeAttribute(attr_name="At")
+    actor = UnicodeAttribute(attr_name="Actor")
+    action = UnicodeAttribute(attr_name="Action")
+    changes = JSONAttribute(attr_name="Changes", null=True)
+
+
+class DueScheduleIndex(GlobalSecondaryIndex):
+    """Active schedules by next due time (sparse: paused schedules carry no ActiveShard)."""
+
+    class Meta:
+        index_name = "ActiveNextRunAt"
+        projection = AllProjection()
+
+    active_shard = UnicodeAttribute(hash_key=True, attr_name="ActiveShard")
+    next_run_at = NumberAttribute(range_key=True, attr_name="NextRunAt")
+
+
+class PendingScheduleIndex(GlobalSecondaryIndex):
+    """Schedules with a claimed firing whose job is not recorded yet (sparse)."""
+
+    class Meta:
+        index_name = "PendingSince"
+        projection = AllProjection()
+
+    pending_shard = UnicodeAttribute(hash_key=True, attr_name="PendingShard")
+    pending_since = NumberAttribute(range_key=True, attr_name="PendingSince")
+
+
+class ScheduleOwnerIndex(GlobalSecondaryIndex):
+    """A user's schedules, newest first."""
+
+    class Meta:
+        index_name = "OwnerCreatedAt"
+        projection = AllProjection()
+
+    owner = UnicodeAttribute(hash_key=True, attr_name="Owner")
+    created_at = UTCDateTimeAttribute(range_key=True, attr_name="CreatedAt")
+
+
+class ScheduleAllIndex(GlobalSecondaryIndex):
+    """Every schedule, newest first (staff pages, metrics)."""
+
+    class Meta:
+        index_name = "AllCreatedAt"
+        projection = AllProjection()
+
+    list_shard = UnicodeAttribute(hash_key=True, attr_name="ListShard")
+    created_at = UTCDateTimeAttribute(range_key=True, attr_name="CreatedAt")
+
+
+class Schedule(Model):
+    class Meta(_TableMeta):
+        table_name = settings.BATCHLAB_SCHEDULES_TABLE_NAME
+
+    schedule_id = UnicodeAttribute(hash_key=True, attr_name="ScheduleId")
+    name = UnicodeAttribute(attr_name="Name")
+    owner = UnicodeAttribute(attr_name="Owner")
+    type = UnicodeAttribute(attr_name="Type")
+    payload = JSONAttribute(attr_name="Payload")
+    # Exactly one of: an interval in seconds, or a cron expression read in `timezone`.
+    interval_seconds = NumberAttribute(attr_name="IntervalSeconds", null=True)
+    cron = UnicodeAttribute(attr_name="Cron", null=True)
+    timezone = UnicodeAttribute(attr_name="Timezone", default="UTC")
+    overlap = UnicodeAttribute(attr_name="Overlap", default="skip")
+    paused = BooleanAttribute(attr_name="Paused", default=False)
+    active_shard = UnicodeAttribute(attr_name="ActiveShard", null=True)
+    list_shard = UnicodeAttribute(attr_name="ListShard", default=ALL_SHARD)
+    # Epoch seconds of the next due time; the scheduler's conditional write is on it.
+    next_run_at = NumberAttribute(attr_name="NextRunAt", null=True)
+    # A claimed firing: its due time, job id and kind ("fire": the job is being
+    # created; "held": queue_one waits for the previous run to end).
+    pending_shard = UnicodeAttribute(attr_name="PendingShard", null=True)
+    pending_since = NumberAttribute(attr_name="PendingSince", null=True)
+    pending_due_at = NumberAttribute(attr_name="PendingDueAt", null=True)
+    pending_kind = UnicodeAttribute(attr_name="PendingKind", null=True)
+    last_due_at = NumberAttribute(attr_name="LastDueAt", null=True)
+    last_job_id = UnicodeAttribute(attr_name="LastJobId", null=True)
+    fired_count = NumberAttribute(attr_name="FiredCount", default=0)
+    skipped_count = NumberAttribute(attr_name="SkippedCount", default=0)
+    missed_count = NumberAttribute(attr_name="MissedCount", default=0)
+    runs = ListAttribute(of=ScheduleRun, attr_name="Runs", default=list)  # the last 50
+    history = ListAttribute(of=ScheduleEdit, attr_name="History", default=list)
+    created_at = UTCDateTimeAttribute(attr_name="CreatedAt")
+    updated_at = UTCDateTimeAttribute(attr_name="UpdatedAt")
+    version = NumberAttribute(attr_name="Version", default=1)
+
+    due_index = DueScheduleIndex()
+    pending_index = PendingScheduleIndex()
+    owner_index = ScheduleOwnerIndex()
+    all_index = ScheduleAllIndex()
