@@ -1,4 +1,4 @@
-"""The embedded stack: moto servers, bootstrap, Celery worker(s), recovery loop and the web server.
+"""The embedded stack: moto servers, bootstrap, Celery worker(s), recovery loop, scheduler(s) and the web server.
 
 `make run` calls `python -m devstack` (this module's `main`); the end-to-end tests and the
 benchmark use the same `EmbeddedStack`. Every process is started here, tracked
@@ -75,6 +75,7 @@ class EmbeddedStack:
     dynamodb_port: int = 5101
     workers: int = 1
     recovery: bool = True
+    schedulers: int = 1
     web: bool = True
     demo_users: bool = True
     log_dir: Path = ROOT / "var" / "log"
@@ -180,6 +181,18 @@ class EmbeddedStack:
         directory.mkdir(parents=True)
         return {**self.env(), "PROMETHEUS_MULTIPROC_DIR": str(directory), **extra}
 
+    def start_scheduler(self, name: str | None = None, *, env: dict | None = None) -> subprocess.Popen:
+        """One more `manage.py batchlab_scheduler` (any number may run), with extra environment if given."""
+        if name is None:
+            index = 1
+            while f"scheduler{index}" in self.processes:
+                index += 1
+            name = f"scheduler{index}"
+        if name in self.processes and self.processes[name].poll() is None:
+            raise RuntimeError(f"{name} is already running (pid {self.processes[name].pid})")
+        return self._spawn(name, [sys.executable, str(ROOT / "manage.py"), "batchlab_scheduler"],
+                           env={**self.env(), **{k: str(v) for k, v in (env or {}).items()}})
+
     def start_web(self) -> subprocess.Popen:
         if _port_open(self.host, self.web_port):
             raise RuntimeError(f"Port {self.web_port} on {self.host} is already in use; set BATCHLAB_WEB_PORT.")
@@ -209,6 +222,9 @@ class EmbeddedStack:
             if self.recovery:
                 proc = self._spawn("recovery", [sys.executable, str(ROOT / "manage.py"), "batchlab_recover", "--loop"])
                 self.say(f"recovery      pid {proc.pid} (manage.py batchlab_recover --loop)")
+            for _ in range(self.schedulers):
+                proc = self.start_scheduler()
+                self.say(f"scheduler     pid {proc.pid} (manage.py batchlab_scheduler)")
             if self.web:
                 proc = self.start_web()
                 self.say(f"web           {self.web_url}  (pid {proc.pid})")
@@ -250,7 +266,7 @@ class EmbeddedStack:
         proc.wait(timeout=10)
 
     def stop(self) -> None:
-        order = ["web", "recovery"] + sorted(n for n in self.processes if n.startswith("worker")) + ["moto-sqs", "moto-dynamodb"]
+        order = ["web", "recovery"] + sorted(n for n in self.processes if n.startswith("scheduler")) + sorted(n for n in self.processes if n.startswith("worker")) + ["moto-sqs", "moto-dynamodb"]
         for name in order + list(self.processes):
             self.stop_process(name, grace=25 if name.startswith("worker") else 10)
 

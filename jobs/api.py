@@ -71,7 +71,8 @@ class JobListCreateView(APIView):
         parameters=[IDEMPOTENCY_KEY_HEADER, LOCATION_HEADER],
         examples=api_examples.SUBMIT,
         responses={
-            201: OpenApiResponse(JobSerializer, description="Stored as QUEUED and queued."),
+            201: OpenApiResponse(JobSerializer, description="Stored as QUEUED and queued (with run_at further ahead than"
+                                 " BATCHLAB_SCHEDULED_THRESHOLD_SECONDS: stored as SCHEDULED, queued when due)."),
             200: OpenApiResponse(JobSerializer, description="An Idempotency-Key seen before with this body: its job."),
             **problem_responses({
                 400: "`validation_error` (every bad or unknown field in `errors`), `unknown_job_type` (the only"
@@ -93,6 +94,7 @@ class JobListCreateView(APIView):
         job, created = services.job_submit(
             owner=request.user.username, name=data["name"], type=data["type"], payload=data["payload"],
             idempotency_key=key, validate=False,  # the serializer validated the payload by its type
+            run_at=data.get("run_at"),  # a delayed job (run_at or delay_seconds)
         )
         return Response(job_detail(job), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
                         headers={"Location": f"/jobs/{job.job_id}"})

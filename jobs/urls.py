@@ -1,8 +1,8 @@
-"""API routes: /jobs and friends (no trailing slashes)."""
+"""API routes: /jobs, /schedules and friends (no trailing slashes)."""
 
 from django.urls import path
 
-from jobs import api, api_workers
+from jobs import api, api_schedules, api_workers
 
 urlpatterns = [
     path("jobs", api.JobListCreateView.as_view(), name="job-list"),
@@ -10,6 +10,12 @@ urlpatterns = [
     path("jobs/<str:job_id>/cancel", api.JobCancelView.as_view(), name="job-cancel"),
     path("jobs/<str:job_id>/retry", api.JobRetryView.as_view(), name="job-retry"),
     path("jobs/<str:job_id>/requeue", api.JobRequeueView.as_view(), name="job-requeue"),
+    path("jobs/<str:job_id>/run-now", api_schedules.JobRunNowView.as_view(), name="job-run-now"),
+    path("schedules", api_schedules.ScheduleListCreateView.as_view(), name="schedule-list"),
+    path("schedules/<str:schedule_id>", api_schedules.ScheduleDetailView.as_view(), name="schedule-detail"),
+    path("schedules/<str:schedule_id>/pause", api_schedules.ScheduleActionView.as_view(action_name="pause"), name="schedule-pause"),
+    path("schedules/<str:schedule_id>/resume", api_schedules.ScheduleActionView.as_view(action_name="resume"), name="schedule-resume"),
+    path("schedules/<str:schedule_id>/run", api_schedules.ScheduleActionView.as_view(action_name="run"), name="schedule-run"),
     path("job-types", api.JobTypesView.as_view(), name="job-types"),
     path("dead-letters", api.DeadLetterView.as_view(), name="dead-letters"),
     path("dead-letters/redrive", api.DeadLetterRedriveView.as_view(), name="dead-letters-redrive"),

@@ -1,9 +1,10 @@
-"""Request validation: the body of POST /jobs, its Idempotency-Key, the query of GET /jobs, job ids."""
+"""Request validation: the body of POST /jobs (with run_at / delay_seconds), its Idempotency-Key, the query of GET /jobs, job ids."""
 
 import json
 import re
 import uuid
 from collections.abc import Mapping
+from datetime import datetime, timedelta, timezone
 
 from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
@@ -80,6 +81,12 @@ class JobSubmitSerializer(serializers.Serializer):
     payload = PayloadField(
         required=False, default=dict, help_text="A JSON object whose fields depend on `type` (see GET /job-types)."
     )
+    run_at = serializers.DateTimeField(
+        required=False, help_text="A delayed job: when to run it (RFC 3339), within the retention period."
+    )
+    delay_seconds = serializers.IntegerField(
+        required=False, min_value=0, help_text="A delayed job: run it this many seconds from now (instead of run_at)."
+    )
 
     def validate_name(self, value: str) -> str:
         if CONTROL_CHARS.search(value):
@@ -114,6 +121,8 @@ class JobSubmitSerializer(serializers.Serializer):
                 pass
         known = ", ".join(self.fields)
         errors.update({field: [f"Unknown field; the fields are {known}."] for field in data if field not in self.fields})
+        if not errors.keys() & {"run_at", "delay_seconds"}:
+            errors.update(run_at_errors(values))
         unknown_type = self._validate_by_type(values, errors) if "type" in values else None
         if unknown_type is not None and list(errors) == ["type"]:
             raise unknown_type
@@ -135,6 +144,28 @@ class JobSubmitSerializer(serializers.Serializer):
             except InvalidPayload as exc:
                 errors.update(exc.errors)
         return None
+
+
+def run_at_errors(attrs: dict, *, now: datetime | None = None) -> dict:
+    """Resolve `run_at` / `delay_seconds` of a job submission into attrs["run_at"]; return the errors by field."""
+    now = now or datetime.now(timezone.utc)
+    run_at, delay = attrs.get("run_at"), attrs.pop("delay_seconds", None)
+    if run_at is not None and delay is not None:
+        return {"run_at": ["Give run_at or delay_seconds, not both."], "delay_seconds": ["Give run_at or delay_seconds, not both."]}
+    if delay is not None:
+        attrs["run_at"] = run_at = now + timedelta(seconds=delay)
+    if run_at is None:
+        return {}
+    field = "delay_seconds" if delay is not None else "run_at"
+    if run_at.tzinfo is None:
+        return {field: ["Must include a timezone offset (RFC 3339), e.g. 2030-01-01T09:00:00Z."]}
+    if run_at < now - timedelta(seconds=5):
+        return {field: ["Must not be in the past."]}
+    limit = timedelta(days=settings.BATCHLAB_RETENTION_DAYS)
+    if run_at > now + limit:
+        return {field: [f"Must be within the retention period ({settings.BATCHLAB_RETENTION_DAYS:g} days) from now."]}
+    return {}
+
 
 
 class JobListQuerySerializer(serializers.Serializer):

@@ -8,6 +8,8 @@ used for the schema only. tests/jobs/test_api_schema.py checks that both have
 the same fields.
 """
 
+from datetime import datetime, timezone
+
 from rest_framework import serializers
 
 from jobs.handlers.registry import job_types
@@ -50,6 +52,9 @@ class JobSummarySerializer(serializers.Serializer):
     finished_at = serializers.DateTimeField(allow_null=True)
     duration_seconds = serializers.FloatField(allow_null=True)
     version = serializers.IntegerField(help_text="Incremented by every write; also the ETag of GET /jobs/{id}.")
+    run_at = serializers.DateTimeField(allow_null=True, help_text="When a delayed or scheduled job is (was) due.")
+    schedule_id = serializers.UUIDField(allow_null=True, help_text="The schedule that fired this job, if any.")
+    schedule_url = serializers.CharField(allow_null=True, help_text="That schedule's path: /schedules/{id}.")
 
 
 class JobSerializer(JobSummarySerializer):
@@ -133,6 +138,9 @@ def job_summary(job) -> dict:
         "finished_at": _iso(job.finished_at),
         "duration_seconds": duration,
         "version": int(job.version or 0),
+        "run_at": _iso(datetime.fromtimestamp(float(job.due_at), tz=timezone.utc)) if job.due_at else None,
+        "schedule_id": job.schedule_id,
+        "schedule_url": f"/schedules/{job.schedule_id}" if job.schedule_id else None,
     }
 
 

@@ -133,8 +133,10 @@ def _create_pending(schedule: Schedule, report: TickReport) -> None:
 
 def schedule_fire_due(*, schedule: Schedule, now: float, report: TickReport) -> None:
     """Act on one due schedule as read: fire, skip or hold its latest due time, once across all schedulers."""
-    if schedule.pending_kind == "fire":
-        _create_pending(schedule, report)  # a dead scheduler's firing comes first (its job is created once)
+    if schedule.pending_kind == "fire":  # a dead scheduler's firing comes first (its job is created once)
+        logger.warning("schedule %s: completing the firing of due %s left by another scheduler",
+                       schedule.schedule_id, schedule.pending_due_at)
+        _create_pending(schedule, report)
         report.completed.append(schedule.schedule_id)
     read_due = int(schedule.next_run_at)
     catch = timing.catch_up(

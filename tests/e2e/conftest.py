@@ -68,14 +68,14 @@ class Api:
 def make_stack(tmp_path_factory):
     stacks = []
 
-    def start(*, workers: int = 1, recovery: bool = False, web: bool = True, **env) -> EmbeddedStack:
+    def start(*, workers: int = 1, recovery: bool = False, web: bool = True, schedulers: int = 0, **env) -> EmbeddedStack:
         tmp = tmp_path_factory.mktemp("stack")
         extra = dict(TEST_ENV)
         extra.update(BATCHLAB_SQLITE_PATH=str(tmp / "db.sqlite3"), BATCHLAB_RUN_LOG=str(tmp / "runs.log"))
         extra.update({k: str(v) for k, v in env.items()})
         stack = EmbeddedStack(
             web_port=free_port(), sqs_port=free_port(), dynamodb_port=free_port(),
-            workers=workers, recovery=recovery, web=web, log_dir=tmp / "log", extra_env=extra, quiet=True,
+            workers=workers, recovery=recovery, schedulers=schedulers, web=web, log_dir=tmp / "log", extra_env=extra, quiet=True,
         )
         stacks.append(stack)
         stack.start()

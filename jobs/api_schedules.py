@@ -1,0 +1,98 @@
+"""The HTTP API of schedules (/schedules) and of delayed jobs (run now): thin views over services and selectors."""
+
+import uuid
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from jobs import selectors_schedules, services
+from jobs.api import _checked_id, visible_owner
+from jobs.exceptions import ScheduleNotFound
+from jobs.serializers import job_detail
+from jobs.serializers.schedules import ScheduleWriteSerializer, schedule_detail, schedule_summary
+
+ERRORS = ("Errors are application/problem+json: `validation_error` (every bad field in `errors`), "
+          "`schedule_not_found` (404), `schedule_state_conflict` (409), `store_unavailable` (503).")
+
+
+def _checked_schedule_id(schedule_id: str) -> str:
+    try:
+        if str(uuid.UUID(schedule_id)) == schedule_id.lower() and len(schedule_id) == 36:
+            return schedule_id
+    except (ValueError, AttributeError):
+        pass
+    raise ScheduleNotFound(f"No schedule {schedule_id[:64]}.")
+
+
+def _detail(request, schedule_id: str, status_code: int = 200) -> Response:
+    view = selectors_schedules.schedule_get(schedule_id=schedule_id, owner=visible_owner(request))
+    return Response(schedule_detail(view), status=status_code)
+
+
+class ScheduleListCreateView(APIView):
+    @extend_schema(operation_id="schedules_create", summary="Create a recurring schedule", description=ERRORS,
+                   request=ScheduleWriteSerializer, responses={201: OpenApiResponse(OpenApiTypes.OBJECT)})
+    def post(self, request):
+        serializer = ScheduleWriteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        schedule = services.schedule_create(owner=request.user.username, **serializer.validated_data)
+        response = _detail(request, schedule.schedule_id, status.HTTP_201_CREATED)
+        response["Location"] = f"/schedules/{schedule.schedule_id}"
+        return response
+
+    @extend_schema(operation_id="schedules_list", summary="List schedules, newest first (staff: every schedule)",
+                   responses={200: OpenApiTypes.OBJECT})
+    def get(self, request):
+        views = selectors_schedules.schedule_list(owner=visible_owner(request))
+        return Response({"results": [schedule_summary(v) for v in views]})
+
+
+class ScheduleDetailView(APIView):
+    @extend_schema(operation_id="schedules_get", summary="A schedule with its last 50 runs and its history",
+                   responses={200: OpenApiTypes.OBJECT})
+    def get(self, request, schedule_id: str):
+        return _detail(request, _checked_schedule_id(schedule_id))
+
+    @extend_schema(operation_id="schedules_edit", summary="Edit a schedule (takes effect at the next tick)",
+                   description=ERRORS, request=ScheduleWriteSerializer, responses={200: OpenApiTypes.OBJECT})
+    def patch(self, request, schedule_id: str):
+        owner = visible_owner(request)
+        current = selectors_schedules.schedule_get(schedule_id=_checked_schedule_id(schedule_id), owner=owner, with_jobs=False)
+        serializer = ScheduleWriteSerializer(data=request.data, partial=True, context={"current": current.schedule})
+        serializer.is_valid(raise_exception=True)
+        services.schedule_update(schedule_id=schedule_id, owner=owner, actor=request.user.username,
+                                 changes=dict(serializer.validated_data))
+        return _detail(request, schedule_id)
+
+    @extend_schema(operation_id="schedules_delete", summary="Delete a schedule (its jobs stay)", responses={204: None})
+    def delete(self, request, schedule_id: str):
+        services.schedule_delete(schedule_id=_checked_schedule_id(schedule_id), owner=visible_owner(request),
+                                 actor=request.user.username)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ScheduleActionView(APIView):
+    """POST /schedules/{id}/pause | resume | run."""
+
+    action_name = ""
+
+    @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT, 202: OpenApiTypes.OBJECT},
+                   summary="Pause, resume, or run a schedule now (run: 202 with the new job)")
+    def post(self, request, schedule_id: str):
+        schedule_id, owner, actor = _checked_schedule_id(schedule_id), visible_owner(request), request.user.username
+        if self.action_name == "run":
+            job = services.schedule_run_now(schedule_id=schedule_id, owner=owner, actor=actor)
+            return Response(job_detail(job), status=status.HTTP_202_ACCEPTED, headers={"Location": f"/jobs/{job.job_id}"})
+        action = services.schedule_pause if self.action_name == "pause" else services.schedule_resume
+        action(schedule_id=schedule_id, owner=owner, actor=actor)
+        return _detail(request, schedule_id)
+
+
+class JobRunNowView(APIView):
+    @extend_schema(request=None, responses={202: OpenApiTypes.OBJECT}, summary="Publish a SCHEDULED job now")
+    def post(self, request, job_id: str):
+        job = services.job_run_now(job_id=_checked_id(job_id), owner=visible_owner(request), actor=request.user.username)
+        return Response(job_detail(job), status=status.HTTP_202_ACCEPTED)

@@ -1,0 +1,137 @@
+"""Schedules: request validation (every bad field listed) and the response shapes of /schedules."""
+
+import time
+
+from django.conf import settings
+from rest_framework import serializers
+
+from jobs import timing
+from jobs.exceptions import InvalidPayload, UnknownJobType
+from jobs.handlers.registry import job_type_get
+from jobs.handlers.fields import StrictCharField
+from jobs.serializers.request import CONTROL_CHARS, MAX_NAME_LENGTH
+
+OVERLAP_POLICIES = ("skip", "allow", "queue_one")
+
+
+def _iso(value):
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def _epoch_iso(epoch):
+    return _iso(timing.to_datetime(epoch))
+
+
+class ScheduleWriteSerializer(serializers.Serializer):
+    """Create (all of name, type and interval_seconds or cron) or edit (partial=True) a schedule."""
+
+    name = StrictCharField(max_length=MAX_NAME_LENGTH, trim_whitespace=True)
+    type = StrictCharField(max_length=64)
+    payload = serializers.JSONField(required=False, default=dict)
+    interval_seconds = serializers.IntegerField(required=False, allow_null=True)
+    cron = StrictCharField(required=False, allow_null=True, max_length=200)
+    timezone = StrictCharField(required=False, default="UTC", max_length=64)
+    overlap = serializers.ChoiceField(choices=OVERLAP_POLICIES, required=False, default="skip")
+    paused = serializers.BooleanField(required=False, default=False)
+
+    def validate_name(self, value: str) -> str:
+        if CONTROL_CHARS.search(value):
+            raise serializers.ValidationError("Must not contain control characters.")
+        return value
+
+    def validate_type(self, value: str) -> str:
+        try:
+            job_type_get(value)
+        except UnknownJobType as exc:
+            raise serializers.ValidationError(exc.detail) from None
+        return value
+
+    def validate_payload(self, value):
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("Must be a JSON object.")
+        return value
+
+    def validate_interval_seconds(self, value):
+        low, high = settings.BATCHLAB_SCHEDULE_MIN_INTERVAL_SECONDS, settings.BATCHLAB_SCHEDULE_MAX_INTERVAL_SECONDS
+        if value is not None and not low <= value <= high:
+            raise serializers.ValidationError(f"Must be from {low} to {high} seconds.")
+        return value
+
+    def validate_cron(self, value):
+        if value is not None and not timing.cron_valid(value):
+            raise serializers.ValidationError("Not a valid cron expression (five fields: minute hour day month weekday).")
+        return value
+
+    def validate_timezone(self, value):
+        if not timing.timezone_valid(value):
+            raise serializers.ValidationError(f"Unknown timezone {value[:64]!r} (use an IANA name such as Europe/Paris).")
+        return value
+
+    def validate(self, attrs):
+        errors = {}
+        creating = self.instance is None and not self.partial
+        given = [k for k in ("interval_seconds", "cron") if attrs.get(k) is not None]
+        if len(given) == 2:
+            errors.update({k: ["Give interval_seconds or cron, not both."] for k in given})
+        elif creating and not given:
+            errors.update({k: ["Give interval_seconds or cron."] for k in ("interval_seconds", "cron")})
+        if "payload" in attrs or "type" in attrs:
+            current = self.context.get("current")
+            type_name = attrs.get("type") or (current.type if current else None)
+            payload = attrs.get("payload", current.payload if current else {})
+            try:
+                attrs["payload"] = job_type_get(type_name).validate(payload)
+            except InvalidPayload as exc:
+                errors.update(exc.errors)
+        if errors:
+            raise serializers.ValidationError(errors)
+        if self.partial:  # an edit changes only what was sent, not the defaults
+            attrs = {k: v for k, v in attrs.items() if k in self.initial_data or k == "payload"}
+        return attrs
+
+
+def _duration(job):
+    if job is not None and job.started_at and job.finished_at:
+        return round((job.finished_at - job.started_at).total_seconds(), 3)
+    return None
+
+
+def _run(run, jobs: dict) -> dict:
+    job = jobs.get(run.job_id) if run.job_id else None
+    return {
+        "due_at": _epoch_iso(run.due_at), "at": _iso(run.at), "outcome": run.outcome, "missed": int(run.missed or 0),
+        "message": run.message, "job_id": run.job_id, "job_url": f"/jobs/{run.job_id}" if run.job_id else None,
+        "status": job.status if job is not None else None, "duration_seconds": _duration(job),
+    }
+
+
+def schedule_summary(view, *, now: float | None = None) -> dict:
+    """A schedule in a listing: timing, policy, next run (and in how many seconds), last run, counters."""
+    s, now = view.schedule, time.time() if now is None else now
+    last = next((r for r in reversed(s.runs or []) if r.job_id), None)
+    return {
+        "id": s.schedule_id, "url": f"/schedules/{s.schedule_id}", "name": s.name, "type": s.type, "owner": s.owner,
+        "interval_seconds": int(s.interval_seconds) if s.interval_seconds else None, "cron": s.cron,
+        "timezone": s.timezone, "overlap": s.overlap, "paused": bool(s.paused),
+        "next_run_at": None if s.paused else _epoch_iso(s.next_run_at),
+        "next_run_in_seconds": None if s.paused or s.next_run_at is None else max(0, int(s.next_run_at - now)),
+        "last_run": _run(last, view.jobs) if last else None,
+        "fired_count": int(s.fired_count or 0), "skipped_count": int(s.skipped_count or 0),
+        "missed_count": int(s.missed_count or 0),
+        "created_at": _iso(s.created_at), "updated_at": _iso(s.updated_at), "version": int(s.version or 0),
+    }
+
+
+def schedule_detail(view, *, now: float | None = None) -> dict:
+    """Every field: payload, the last 50 runs (newest first, with their jobs' status), success rate, history."""
+    data = schedule_summary(view, now=now)
+    runs = [_run(r, view.jobs) for r in reversed(view.schedule.runs or [])]
+    final = [r for r in runs if r["status"] in ("COMPLETED", "FAILED", "CANCELED")]
+    data.update(
+        payload=view.schedule.payload,
+        runs=runs,
+        success_rate=round(sum(r["status"] == "COMPLETED" for r in final) / len(final), 3) if final else None,
+        history=[{"at": _iso(e.at), "actor": e.actor, "action": e.action, "changes": e.changes}
+                 for e in reversed(view.schedule.history or [])],
+    )
+    return data
