@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from pynamodb.exceptions import PynamoDBConnectionError, QueryError
 
 from jobs.exceptions import ScheduleNotFound, StoreUnavailable
-from jobs.tables import ALL_SHARD, Job
+from jobs.tables import ALL_SHARD, JOB_SK, Job
 from jobs.tables_schedules import ACTIVE_SHARD, Schedule
 
 MAX_LISTED = 200
@@ -33,7 +33,7 @@ def schedule_get(*, schedule_id: str, owner: str | None, with_jobs: bool = True)
     ids = list(dict.fromkeys(r.job_id for r in schedule.runs or [] if r.job_id))
     if with_jobs and ids:
         try:
-            jobs = {job.job_id: job for job in Job.batch_get(ids)}
+            jobs = {job.job_id: job for job in Job.batch_get([(i, JOB_SK) for i in ids])}
         except PynamoDBConnectionError as exc:
             raise StoreUnavailable() from exc
     return ScheduleView(schedule=schedule, jobs=jobs)
@@ -45,7 +45,7 @@ def schedule_list(*, owner: str | None, limit: int = MAX_LISTED) -> list[Schedul
     try:
         schedules = list(index.query(key, scan_index_forward=False, limit=limit))
         last_ids = list(dict.fromkeys(s.last_job_id for s in schedules if s.last_job_id))
-        jobs = {job.job_id: job for job in Job.batch_get(last_ids)} if last_ids else {}
+        jobs = {job.job_id: job for job in Job.batch_get([(i, JOB_SK) for i in last_ids])} if last_ids else {}
     except (QueryError, PynamoDBConnectionError) as exc:
         raise StoreUnavailable() from exc
     return [ScheduleView(schedule=s, jobs={s.last_job_id: jobs[s.last_job_id]} if s.last_job_id in jobs else {})
