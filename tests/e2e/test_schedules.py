@@ -138,7 +138,8 @@ def test_pause_resume_and_edit_take_effect_without_a_restart(api):
 
 def test_skip_policy_never_overlaps_a_5_s_job_on_a_2_s_schedule(api):
     schedule = create(api, name="slow", type="sleep", payload={"seconds": 5}, overlap="skip")
-    wait_until(lambda: detail(api, schedule["id"])["skipped_count"] >= 3, timeout=40, what="skipped runs")
+    wait_until(lambda: (d := detail(api, schedule["id"]))["skipped_count"] >= 3 and d["fired_count"] >= 2, timeout=60,
+               what="skipped runs and a second run")
     api.post(f"/schedules/{schedule['id']}/pause")
     final = wait_until(lambda: (d := detail(api, schedule["id"])) and all(
         r["status"] in ("COMPLETED", "FAILED") for r in fired(d)) and d, timeout=30, what="fired runs finish")
