@@ -2,20 +2,27 @@
 
 import uuid
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from batchlab.errors import problem_responses
 from jobs import selectors_schedules, services
-from jobs.api import _checked_id, visible_owner
+from jobs.api import CONFLICT, NOT_FOUND, QUEUE_DOWN, STORE_DOWN, UNAUTHENTICATED, _checked_id, visible_owner
 from jobs.exceptions import ScheduleNotFound
-from jobs.serializers import job_detail
-from jobs.serializers.schedules import ScheduleWriteSerializer, schedule_detail, schedule_summary
+from jobs.serializers import JobSerializer, job_detail
+from jobs.serializers.schedules import (
+    ScheduleListSerializer,
+    ScheduleSerializer,
+    ScheduleWriteSerializer,
+    schedule_detail,
+    schedule_summary,
+)
 
-ERRORS = ("Errors are application/problem+json: `validation_error` (every bad field in `errors`), "
-          "`schedule_not_found` (404), `schedule_state_conflict` (409), `store_unavailable` (503).")
+INVALID = {400: "`validation_error`: every bad field in `errors` (cron, interval out of range, timezone, type, payload.*)."}
+NO_SCHEDULE = {404: "`schedule_not_found`: no such schedule among those this user may see."}
+SCHEDULE_CONFLICT = {409: "`schedule_state_conflict`: changed meanwhile (try again), or the previous run is still going."}
 
 
 def _checked_schedule_id(schedule_id: str) -> str:
@@ -33,8 +40,13 @@ def _detail(request, schedule_id: str, status_code: int = 200) -> Response:
 
 
 class ScheduleListCreateView(APIView):
-    @extend_schema(operation_id="schedules_create", summary="Create a recurring schedule", description=ERRORS,
-                   request=ScheduleWriteSerializer, responses={201: OpenApiResponse(OpenApiTypes.OBJECT)})
+    @extend_schema(
+        operation_id="schedules_create", summary="Create a recurring schedule (interval or cron + timezone)",
+        request=ScheduleWriteSerializer,
+        responses={201: OpenApiResponse(ScheduleSerializer, description="Stored; the first run is one interval (or"
+                                        " the next cron time) from now."),
+                   **problem_responses({**INVALID, **UNAUTHENTICATED, **STORE_DOWN})},
+    )
     def post(self, request):
         serializer = ScheduleWriteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -43,21 +55,29 @@ class ScheduleListCreateView(APIView):
         response["Location"] = f"/schedules/{schedule.schedule_id}"
         return response
 
-    @extend_schema(operation_id="schedules_list", summary="List schedules, newest first (staff: every schedule)",
-                   responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(
+        operation_id="schedules_list", summary="List schedules, newest first (staff: every schedule)",
+        responses={200: ScheduleListSerializer, **problem_responses({**UNAUTHENTICATED, **STORE_DOWN})},
+    )
     def get(self, request):
         views = selectors_schedules.schedule_list(owner=visible_owner(request))
         return Response({"results": [schedule_summary(v) for v in views]})
 
 
 class ScheduleDetailView(APIView):
-    @extend_schema(operation_id="schedules_get", summary="A schedule with its last 50 runs and its history",
-                   responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(
+        operation_id="schedules_get", summary="A schedule with its last 50 runs, success rate and history",
+        responses={200: ScheduleSerializer, **problem_responses({**UNAUTHENTICATED, **NO_SCHEDULE, **STORE_DOWN})},
+    )
     def get(self, request, schedule_id: str):
         return _detail(request, _checked_schedule_id(schedule_id))
 
-    @extend_schema(operation_id="schedules_edit", summary="Edit a schedule (takes effect at the next tick)",
-                   description=ERRORS, request=ScheduleWriteSerializer, responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(
+        operation_id="schedules_edit", summary="Edit a schedule: takes effect at the schedulers' next tick",
+        request=ScheduleWriteSerializer,
+        responses={200: ScheduleSerializer,
+                   **problem_responses({**INVALID, **UNAUTHENTICATED, **NO_SCHEDULE, **SCHEDULE_CONFLICT, **STORE_DOWN})},
+    )
     def patch(self, request, schedule_id: str):
         owner = visible_owner(request)
         current = selectors_schedules.schedule_get(schedule_id=_checked_schedule_id(schedule_id), owner=owner, with_jobs=False)
@@ -67,32 +87,49 @@ class ScheduleDetailView(APIView):
                                  changes=dict(serializer.validated_data))
         return _detail(request, schedule_id)
 
-    @extend_schema(operation_id="schedules_delete", summary="Delete a schedule (its jobs stay)", responses={204: None})
+    @extend_schema(
+        operation_id="schedules_delete", summary="Delete a schedule (its jobs stay until they expire)",
+        responses={204: None, **problem_responses({**UNAUTHENTICATED, **NO_SCHEDULE, **STORE_DOWN})},
+    )
     def delete(self, request, schedule_id: str):
         services.schedule_delete(schedule_id=_checked_schedule_id(schedule_id), owner=visible_owner(request),
                                  actor=request.user.username)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class ScheduleActionView(APIView):
-    """POST /schedules/{id}/pause | resume | run."""
+class SchedulePauseResumeView(APIView):
+    """POST /schedules/{id}/pause and /resume."""
 
-    action_name = ""
+    action_name = "pause"
 
-    @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT, 202: OpenApiTypes.OBJECT},
-                   summary="Pause, resume, or run a schedule now (run: 202 with the new job)")
+    @extend_schema(
+        summary="Pause a schedule, or resume it (the next due time counted from now)", request=None,
+        responses={200: ScheduleSerializer,
+                   **problem_responses({**UNAUTHENTICATED, **NO_SCHEDULE, **SCHEDULE_CONFLICT, **STORE_DOWN})},
+    )
     def post(self, request, schedule_id: str):
-        schedule_id, owner, actor = _checked_schedule_id(schedule_id), visible_owner(request), request.user.username
-        if self.action_name == "run":
-            job = services.schedule_run_now(schedule_id=schedule_id, owner=owner, actor=actor)
-            return Response(job_detail(job), status=status.HTTP_202_ACCEPTED, headers={"Location": f"/jobs/{job.job_id}"})
         action = services.schedule_pause if self.action_name == "pause" else services.schedule_resume
-        action(schedule_id=schedule_id, owner=owner, actor=actor)
+        action(schedule_id=_checked_schedule_id(schedule_id), owner=visible_owner(request), actor=request.user.username)
         return _detail(request, schedule_id)
 
 
+class ScheduleRunNowView(APIView):
+    @extend_schema(
+        operation_id="schedules_run_now", summary="Run a schedule now (its due times are unchanged)", request=None,
+        responses={202: JobSerializer,
+                   **problem_responses({**UNAUTHENTICATED, **NO_SCHEDULE, **SCHEDULE_CONFLICT, **QUEUE_DOWN})},
+    )
+    def post(self, request, schedule_id: str):
+        job = services.schedule_run_now(schedule_id=_checked_schedule_id(schedule_id), owner=visible_owner(request),
+                                        actor=request.user.username)
+        return Response(job_detail(job), status=status.HTTP_202_ACCEPTED, headers={"Location": f"/jobs/{job.job_id}"})
+
+
 class JobRunNowView(APIView):
-    @extend_schema(request=None, responses={202: OpenApiTypes.OBJECT}, summary="Publish a SCHEDULED job now")
+    @extend_schema(
+        operation_id="jobs_run_now", summary="Publish a SCHEDULED job now instead of at its due time", request=None,
+        responses={202: JobSerializer, **problem_responses({**UNAUTHENTICATED, **NOT_FOUND, **CONFLICT, **QUEUE_DOWN})},
+    )
     def post(self, request, job_id: str):
         job = services.job_run_now(job_id=_checked_id(job_id), owner=visible_owner(request), actor=request.user.username)
         return Response(job_detail(job), status=status.HTTP_202_ACCEPTED)

@@ -90,6 +90,58 @@ class ScheduleWriteSerializer(serializers.Serializer):
         return attrs
 
 
+class ScheduleRunSerializer(serializers.Serializer):
+    due_at = serializers.DateTimeField()
+    at = serializers.DateTimeField(help_text="When a scheduler acted on this due time.")
+    outcome = serializers.ChoiceField(choices=["fired", "skipped", "held", "manual"])
+    missed = serializers.IntegerField(help_text="Due times missed while no scheduler ran, folded into this one.")
+    message = serializers.CharField(allow_null=True)
+    job_id = serializers.UUIDField(allow_null=True)
+    job_url = serializers.CharField(allow_null=True)
+    status = serializers.CharField(allow_null=True, help_text="The job's status now (null once it expired).")
+    duration_seconds = serializers.FloatField(allow_null=True)
+
+
+class ScheduleEditSerializer(serializers.Serializer):
+    at = serializers.DateTimeField()
+    actor = serializers.CharField()
+    action = serializers.CharField()
+    changes = serializers.JSONField(allow_null=True, help_text="{field: [old, new]} for an edit.")
+
+
+class ScheduleSummarySerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    url = serializers.CharField()
+    name = serializers.CharField()
+    type = serializers.CharField()
+    owner = serializers.CharField()
+    interval_seconds = serializers.IntegerField(allow_null=True)
+    cron = serializers.CharField(allow_null=True)
+    timezone = serializers.CharField()
+    overlap = serializers.ChoiceField(choices=OVERLAP_POLICIES)
+    paused = serializers.BooleanField()
+    next_run_at = serializers.DateTimeField(allow_null=True)
+    next_run_in_seconds = serializers.IntegerField(allow_null=True)
+    last_run = ScheduleRunSerializer(allow_null=True)
+    fired_count = serializers.IntegerField()
+    skipped_count = serializers.IntegerField()
+    missed_count = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+    version = serializers.IntegerField()
+
+
+class ScheduleSerializer(ScheduleSummarySerializer):
+    payload = serializers.JSONField()
+    runs = ScheduleRunSerializer(many=True, help_text="The last 50 runs, newest first.")
+    success_rate = serializers.FloatField(allow_null=True, help_text="COMPLETED among the final runs listed.")
+    history = ScheduleEditSerializer(many=True, help_text="Every change, newest first.")
+
+
+class ScheduleListSerializer(serializers.Serializer):
+    results = ScheduleSummarySerializer(many=True)
+
+
 def _duration(job):
     if job is not None and job.started_at and job.finished_at:
         return round((job.finished_at - job.started_at).total_seconds(), 3)

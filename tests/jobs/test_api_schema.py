@@ -55,6 +55,7 @@ def test_get_jobs_200_is_a_page_of_job_summaries(schema):
 def test_every_operation_lists_its_problem_json_errors(schema):
     operations = [(path, method, op) for path, item in schema["paths"].items() for method, op in item.items()]
     assert len(operations) >= 10  # jobs, job types, dead letters, workers; more as the API grows
+    assert sum(path.startswith("/schedules") for path, _, _ in operations) == 8
     for path, method, op in operations:
         problems = {status for status, response in op["responses"].items() if PROBLEM_JSON in response.get("content", {})}
         assert "401" in problems, (method, path, sorted(op["responses"]))
@@ -91,7 +92,7 @@ def test_a_job_renders_exactly_as_before():
         "error": {"code": "permanent_error", "message": "no"},
         "created_at": "2025-01-02T03:04:05.678000Z", "updated_at": "2025-01-02T03:04:08.678000Z",
         "started_at": "2025-01-02T03:04:06.678000Z", "finished_at": "2025-01-02T03:04:08.178000Z",
-        "duration_seconds": 1.5, "version": 4,
+        "duration_seconds": 1.5, "version": 4, "run_at": None, "schedule_id": None, "schedule_url": None,
         "payload": {"items": ["a"]}, "result": None, "expires_at": None,
         "timeline": [{"at": "2025-01-02T03:04:05.678000Z", "event": "submitted", "status": "QUEUED", "message": "by alice", "worker": None}],
     }
@@ -114,3 +115,25 @@ def test_the_schema_serializers_have_exactly_the_fields_that_are_sent():
     letters = dead_letter_page(counts={"queue": depth, "dead_letter": depth}, letters=[letter])
     assert list(letters) == list(DeadLetterPageSerializer().fields)
     assert list(letters["results"][0]) == list(DeadLetterPageSerializer().fields["results"].child.fields)
+
+
+def test_the_schedule_serializers_have_exactly_the_fields_that_are_sent():
+    from jobs.selectors_schedules import ScheduleView
+    from jobs.serializers.schedules import ScheduleListSerializer, ScheduleSerializer, schedule_detail, schedule_summary
+    from jobs.tables_schedules import Schedule, ScheduleEdit, ScheduleRun
+
+    at = datetime(2025, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    job = a_job()
+    schedule = Schedule(
+        schedule_id="5d7c3b1e-9a4b-4c1e-8f7a-2b1c3d4e5f60", name="s", owner="alice", type="echo", payload={},
+        interval_seconds=60, timezone="UTC", overlap="skip", paused=False, next_run_at=at.timestamp() + 60,
+        runs=[ScheduleRun(due_at=at.timestamp(), at=at, outcome="fired", job_id=job.job_id, missed=0)],
+        history=[ScheduleEdit(at=at, actor="alice", action="created")], created_at=at, updated_at=at, version=2,
+    )
+    view = ScheduleView(schedule=schedule, jobs={job.job_id: job})
+    detail = schedule_detail(view, now=at.timestamp())
+    assert list(detail) == list(ScheduleSerializer().fields)
+    assert list(detail["runs"][0]) == list(ScheduleSerializer().fields["runs"].child.fields)
+    assert list(detail["history"][0]) == list(ScheduleSerializer().fields["history"].child.fields)
+    assert list(schedule_summary(view)) == list(ScheduleListSerializer().fields["results"].child.fields)
+    assert detail["next_run_in_seconds"] == 60 and detail["last_run"]["status"] == "FAILED" and detail["success_rate"] == 0.0
