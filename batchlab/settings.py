@@ -147,6 +147,7 @@ AWS_REGION = env_str("AWS_REGION", env_str("AWS_DEFAULT_REGION", "us-east-1"))
 AWS_ENDPOINT_URL = env_str("AWS_ENDPOINT_URL") or None
 AWS_ENDPOINT_URL_SQS = env_str("AWS_ENDPOINT_URL_SQS") or AWS_ENDPOINT_URL
 AWS_ENDPOINT_URL_DYNAMODB = env_str("AWS_ENDPOINT_URL_DYNAMODB") or AWS_ENDPOINT_URL
+AWS_ENDPOINT_URL_S3 = env_str("AWS_ENDPOINT_URL_S3") or AWS_ENDPOINT_URL
 
 # --- BatchLab -----------------------------------------------------------------
 BATCHLAB_TABLE_NAME = env_str("BATCHLAB_TABLE_NAME", "batchlab-jobs")
@@ -156,6 +157,19 @@ BATCHLAB_WORKERS_TABLE_NAME = env_str("BATCHLAB_WORKERS_TABLE_NAME", "batchlab-w
 BATCHLAB_SCHEDULES_TABLE_NAME = env_str("BATCHLAB_SCHEDULES_TABLE_NAME", "batchlab-schedules")
 BATCHLAB_QUEUE_PREFIX = env_str("BATCHLAB_QUEUE_PREFIX", "batchlab-")
 BATCHLAB_QUEUE_NAME = "jobs"  # the SQS queue is f"{prefix}jobs", its DLQ f"{prefix}jobs-dlq"
+# Item jobs (batches): uploaded NDJSON files and large chunk outcomes live in this
+# bucket; `manage.py batchlab_bootstrap` creates it with a lifecycle rule that
+# expires objects after BATCHLAB_RETENTION_DAYS (rounded up to whole days).
+BATCHLAB_BUCKET = env_str("BATCHLAB_BUCKET", "batchlab-items")
+BATCHLAB_MAX_INLINE_ITEMS = env_int("BATCHLAB_MAX_INLINE_ITEMS", 1000, minimum=1)
+BATCHLAB_MAX_INLINE_ITEMS_BYTES = env_int("BATCHLAB_MAX_INLINE_ITEMS_BYTES", 1024 * 1024, minimum=1)
+BATCHLAB_MAX_FILE_BYTES = env_int("BATCHLAB_MAX_FILE_BYTES", 100 * 1024 * 1024, minimum=1)
+BATCHLAB_MAX_FILE_LINES = env_int("BATCHLAB_MAX_FILE_LINES", 1_000_000, minimum=1)
+BATCHLAB_MAX_ITEM_BYTES = env_int("BATCHLAB_MAX_ITEM_BYTES", 64 * 1024, minimum=1)
+# Tries of one item in its chunk after a transient error (with a short backoff).
+BATCHLAB_ITEM_ATTEMPTS = env_int("BATCHLAB_ITEM_ATTEMPTS", 3, minimum=1)
+# A chunk's outcomes (results and errors) stay in its DynamoDB item up to this size, else go to S3.
+BATCHLAB_INLINE_OUTCOMES_BYTES = env_int("BATCHLAB_INLINE_OUTCOMES_BYTES", 100 * 1024, minimum=1)
 # Longest a handler may run; Celery's hard time limit. The SQS visibility
 # timeout must exceed it, or a running job's message is delivered again.
 BATCHLAB_MAX_JOB_SECONDS = env_int("BATCHLAB_MAX_JOB_SECONDS", 600, minimum=1)

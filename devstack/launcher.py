@@ -4,7 +4,7 @@
 benchmark use the same `EmbeddedStack`. Every process is started here, tracked
 by PID, and stopped here (SIGTERM, then SIGKILL after a grace period).
 
-Two moto servers, one for SQS and one for DynamoDB: moto is single-threaded
+Two moto servers, one for SQS (and S3) and one for DynamoDB: moto is single-threaded
 Python under the GIL and the bottleneck of this stack; two processes use both
 cores. moto keeps everything in memory: stopping it loses every job.
 """
@@ -108,6 +108,10 @@ class EmbeddedStack:
             AWS_REGION=env.get("AWS_REGION", "us-east-1"),
             AWS_ENDPOINT_URL_SQS=self.sqs_endpoint,
             AWS_ENDPOINT_URL_DYNAMODB=self.dynamodb_endpoint,
+            # S3 on the SQS moto server: it serves every service, and unlike the
+            # DynamoDB one it is not serialised behind a lock (a long upload
+            # would hold every other request).
+            AWS_ENDPOINT_URL_S3=self.sqs_endpoint,
             PYTHONUNBUFFERED="1",
         )
         env.pop("AWS_ENDPOINT_URL", None)

@@ -37,6 +37,35 @@ class InvalidPayload(JobError):
         self.errors = errors
 
 
+class InvalidItems(JobError):
+    code = "invalid_items"
+    default_detail = "Some items cannot be taken; nothing was accepted."
+
+    def __init__(self, detail: str | None = None, *, errors: dict, bad_lines: int):
+        super().__init__(detail, extra={"errors": errors, "bad_lines": bad_lines})
+        self.errors = errors
+
+
+class EmptyItemsFile(JobError):
+    code = "empty_file"
+    default_detail = "The file has no lines."
+
+
+class TooManyLines(JobError):
+    code = "too_many_lines"
+    default_detail = "The file has too many lines."
+
+
+class FileTooLarge(JobError):
+    code = "file_too_large"
+    default_detail = "The file is too large."
+
+
+class NotAnItemJob(JobError):
+    code = "not_an_item_job"
+    default_detail = "This job has no items."
+
+
 class PayloadTooLarge(JobError):
     code = "payload_too_large"
     default_detail = "The payload is too large."

@@ -1,9 +1,9 @@
-"""Bootstrap of the DynamoDB tables and the SQS queues, for operators and `make run`."""
+"""Bootstrap of the DynamoDB tables, the SQS queues and the S3 bucket, for operators and `make run`."""
 
 import boto3
 from django.conf import settings
 
-from jobs import queues
+from jobs import objects, queues
 from jobs.tables import IdempotencyRecord, Job, WorkerRecord
 from jobs.tables_schedules import Schedule
 
@@ -30,4 +30,5 @@ def bootstrap_all() -> list[str]:
     state = "created" if result["created"] else ("updated " + ",".join(result["changed"]) if result["changed"] else "exists")
     lines.append(f"queue {queues.queue_name()}: {state} ({result['queue_url']})")
     lines.append(f"dead-letter queue {queues.dlq_name()}: {result['dlq_url']}")
+    lines.append(objects.bucket_bootstrap())
     return lines

@@ -1,10 +1,10 @@
-"""Celery glue: `process_job(job_id)` takes only the id and calls the services."""
+"""Celery glue: `process_job(job_id)` and `process_chunk(job_id, number)` take only ids and call the services."""
 
 from celery import shared_task
 from celery.exceptions import Reject
 
 from jobs import heartbeat, worker_metrics  # noqa: F401  (connect the worker's heartbeat and metrics endpoint to Celery's signals)
-from jobs.services import PROCESS_JOB_TASK, job_execute
+from jobs.services import PROCESS_CHUNK_TASK, PROCESS_JOB_TASK, chunk_execute, job_execute
 
 
 # The name travels inside every message: keep it stable (publishing sends by it).
@@ -18,4 +18,13 @@ def process_job(job_id: str) -> str:
         # A message that keeps coming back while its worker keeps dying is
         # moved to the dead-letter queue by the redrive policy.
         raise Reject("job held by another live claim", requeue=False)
+    return outcome
+
+
+@shared_task(name=PROCESS_CHUNK_TASK, ignore_result=True, acks_late=True)
+def process_chunk(job_id: str, number: int) -> str:
+    outcome = chunk_execute(job_id=str(job_id), number=int(number))
+    if outcome == "skipped:busy":
+        # As for jobs: a live claim holds the chunk; let the message come back later.
+        raise Reject("chunk held by another live claim", requeue=False)
     return outcome

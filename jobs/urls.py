@@ -2,10 +2,12 @@
 
 from django.urls import path
 
-from jobs import api, api_schedules, api_workers
+from jobs import api, api_items, api_schedules, api_workers
 
 urlpatterns = [
     path("jobs", api.JobListCreateView.as_view(), name="job-list"),
+    path("jobs/bulk", api_items.JobBulkView.as_view(), name="job-bulk"),
+    path("jobs/files", api_items.JobFileView.as_view(), name="job-files"),
     path("jobs/<str:job_id>", api.JobDetailView.as_view(), name="job-detail"),
     path("jobs/<str:job_id>/cancel", api.JobCancelView.as_view(), name="job-cancel"),
     path("jobs/<str:job_id>/retry", api.JobRetryView.as_view(), name="job-retry"),
@@ -16,6 +18,9 @@ urlpatterns = [
     path("schedules/<str:schedule_id>/pause", api_schedules.SchedulePauseResumeView.as_view(action_name="pause"), name="schedule-pause"),
     path("schedules/<str:schedule_id>/resume", api_schedules.SchedulePauseResumeView.as_view(action_name="resume"), name="schedule-resume"),
     path("schedules/<str:schedule_id>/run", api_schedules.ScheduleRunNowView.as_view(), name="schedule-run"),
+    path("jobs/<str:job_id>/chunks", api_items.JobChunksView.as_view(), name="job-chunks"),
+    path("jobs/<str:job_id>/items", api_items.JobItemsView.as_view(), name="job-items"),
+    path("jobs/<str:job_id>/results", api_items.JobResultsView.as_view(), name="job-results"),
     path("job-types", api.JobTypesView.as_view(), name="job-types"),
     path("dead-letters", api.DeadLetterView.as_view(), name="dead-letters"),
     path("dead-letters/redrive", api.DeadLetterRedriveView.as_view(), name="dead-letters-redrive"),

@@ -7,13 +7,15 @@ from moto import mock_aws
 @pytest.fixture
 def aws():
     """A fresh in-process AWS (moto) with BatchLab's tables and queues bootstrapped."""
-    from jobs import queues, store_admin
+    from jobs import objects, queues, store_admin
 
     with mock_aws():
+        objects.s3_client.cache_clear()
         queues.sqs_client.cache_clear()
         queues._queue_url.cache_clear()
         store_admin.bootstrap_all()
         yield
+        objects.s3_client.cache_clear()
         queues.sqs_client.cache_clear()
         queues._queue_url.cache_clear()
 

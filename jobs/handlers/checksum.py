@@ -1,11 +1,11 @@
-"""`checksum`: SHA-256 of each string in `items`, with progress per item."""
+"""`checksum`: SHA-256 of each string: a payload job (`items` in the payload, progress per item) or an item job (one string per item)."""
 
 import hashlib
 
 from rest_framework import serializers
 
 from jobs.handlers.fields import StrictCharField
-from jobs.handlers.registry import job_type
+from jobs.handlers.registry import InvalidItem, item_type, job_type
 
 
 class ChecksumPayload(serializers.Serializer):
@@ -25,3 +25,15 @@ def checksum(payload: dict, ctx) -> dict:
         digests.append(hashlib.sha256(item.encode("utf-8")).hexdigest())
         ctx.progress(index, len(items))
     return {"algorithm": "sha256", "digests": digests}
+
+
+def _string_item(item) -> str:
+    if not isinstance(item, str):
+        raise InvalidItem("Must be a string.")
+    return item
+
+
+@item_type("checksum", check=_string_item, example_items=["alpha", "beta"])
+def checksum_item(item: str, ctx) -> dict:
+    """SHA-256 (hex) of one string."""
+    return {"sha256": hashlib.sha256(item.encode("utf-8")).hexdigest()}

@@ -1,7 +1,13 @@
-"""The job-type registry: `@job_type(...)` registers a handler with its payload schema."""
+"""The job-type registry: `@job_type(...)` registers a handler with its payload schema; `@item_type(...)` an item handler.
+
+An item type works item by item: its handler gets one item and a context (the
+job's payload, cleaned, is `ctx.payload`: the options shared by every item) and
+returns that item's result; PermanentError or TransientError fail that item
+alone. Items are checked one by one at submission (`check`: InvalidItem).
+"""
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from rest_framework import serializers
@@ -25,18 +31,56 @@ class JobCanceled(Exception):
     """Raised by `JobContext.check_cancel()` when a cancel was requested."""
 
 
+class InvalidItem(Exception):
+    """An item an item type cannot take (raised by its `check` at submission)."""
+
+
+DEFAULT_CHUNK_SIZE = 100
+
+
+@dataclass(frozen=True)
+class ItemSpec:
+    """How a type runs item by item: `handler(item, ctx) -> result`, `check(item) -> item` (raises InvalidItem)."""
+
+    handler: Callable[[Any, Any], Any]
+    check: Callable[[Any], Any] | None = None
+    chunk_size: int = DEFAULT_CHUNK_SIZE
+    # Options (the job's payload) an item job of this type may carry.
+    options_serializer: type[serializers.Serializer] | None = None
+    example_items: tuple = ()
+
+    def check_item(self, item: Any) -> Any:
+        return self.check(item) if self.check is not None else item
+
+
 @dataclass(frozen=True)
 class JobType:
     name: str
-    handler: Callable[[dict, Any], Any]
+    handler: Callable[[dict, Any], Any] | None
     payload_serializer: type[serializers.Serializer] | None
     example: dict = field(default_factory=dict)
     description: str = ""
+    items: ItemSpec | None = None
+
+    def validate_options(self, payload: Any) -> dict:
+        """The payload of an item job of this type: its options for every item (InvalidPayload)."""
+        if self.items is None:
+            raise InvalidPayload({"items": [f"Job type {self.name!r} does not take items."]})
+        if not isinstance(payload, dict):
+            raise InvalidPayload({"payload": ["Must be a JSON object."]})
+        if self.items.options_serializer is None:
+            return payload
+        serializer = self.items.options_serializer(data=payload)
+        if not serializer.is_valid():
+            raise InvalidPayload({f"payload.{k}": v for k, v in serializer.errors.items()})
+        return payload
 
     def validate(self, payload: Any) -> dict:
         """Return the cleaned payload or raise InvalidPayload listing every bad field."""
         if not isinstance(payload, dict):
             raise InvalidPayload({"payload": ["Must be a JSON object."]})
+        if self.handler is None:
+            raise InvalidPayload({"items": [f"Job type {self.name!r} runs item by item: give `items` (or a file)."]})
         if self.payload_serializer is None:
             return payload
         serializer = self.payload_serializer(data=payload)
@@ -62,6 +106,37 @@ def job_type(name: str, *, payload: type[serializers.Serializer] | None = None, 
             example=example or {},
             description=(func.__doc__ or "").strip().splitlines()[0] if func.__doc__ else "",
         )
+        return func
+
+    return decorator
+
+
+def item_type(
+    name: str,
+    *,
+    check: Callable[[Any], Any] | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    options: type[serializers.Serializer] | None = None,
+    example_items: list | None = None,
+    description: str = "",
+):
+    """Register the decorated `handler(item, ctx) -> result` as the item handler of job type `name`.
+
+    The type may also have a payload handler (`@job_type`, registered first): it
+    then runs either way, item by item when a submission carries items.
+    """
+
+    def decorator(func):
+        spec = ItemSpec(handler=func, check=check, chunk_size=chunk_size, options_serializer=options,
+                        example_items=tuple(example_items or ()))
+        existing = _REGISTRY.get(name)
+        if existing is not None and existing.items is not None:
+            raise ValueError(f"Item handler of {name!r} is registered twice")
+        if existing is None:
+            doc = description or ((func.__doc__ or "").strip().splitlines() or [""])[0]
+            _REGISTRY[name] = JobType(name=name, handler=None, payload_serializer=None, description=doc, items=spec)
+        else:
+            _REGISTRY[name] = replace(existing, items=spec)
         return func
 
     return decorator

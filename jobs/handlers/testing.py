@@ -10,7 +10,7 @@ import time
 from django.conf import settings
 from rest_framework import serializers
 
-from jobs.handlers.registry import job_type
+from jobs.handlers.registry import PermanentError, item_type, job_type
 
 
 def _record(job_id: str, event: str) -> None:
@@ -53,3 +53,31 @@ def crash(payload: dict, ctx) -> dict:
         os._exit(1)
     _record(ctx.job_id, "finish")
     return {"survived_after": runs}
+
+
+class ProbeOptions(serializers.Serializer):
+    # Items whose `fail` is true fail permanently until this file exists (then they succeed).
+    cure_file = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+@item_type("probe", options=ProbeOptions, chunk_size=100, example_items=[{"v": "a"}, {"v": "b", "sleep": 0.1}])
+def probe(item, ctx) -> dict:
+    """A test item: logs its run, may sleep (`sleep`), kill its worker (`crash`) or fail (`fail`)."""
+    item = item if isinstance(item, dict) else {"v": item}
+    _record(f"{ctx.job_id}#{ctx.chunk}", f"item {ctx.line}")
+    if item.get("sleep"):
+        time.sleep(float(item["sleep"]))
+    if item.get("crash") and _crashes(ctx) < 1:
+        _record(f"{ctx.job_id}#{ctx.chunk}", "crash")
+        os._exit(1)
+    cure = ctx.payload.get("cure_file")
+    if item.get("fail") and not (cure and os.path.exists(cure)):
+        raise PermanentError(f"probe item {ctx.line} was asked to fail")
+    return {"v": item.get("v"), "line": ctx.line}
+
+
+def _crashes(ctx) -> int:
+    if not (settings.BATCHLAB_RUN_LOG and os.path.exists(settings.BATCHLAB_RUN_LOG)):
+        return 0
+    with open(settings.BATCHLAB_RUN_LOG, encoding="utf-8") as log:
+        return sum(1 for line in log if line.startswith(f"{ctx.job_id}#") and " crash " in line)

@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from rest_framework import serializers
 
 from jobs.handlers.registry import job_types
+from jobs.serializers.items import ItemProgressSerializer, item_progress
 from jobs.states import JobStatus
 
 
@@ -55,6 +56,7 @@ class JobSummarySerializer(serializers.Serializer):
     run_at = serializers.DateTimeField(allow_null=True, help_text="When a delayed or scheduled job is (was) due.")
     schedule_id = serializers.UUIDField(allow_null=True, help_text="The schedule that fired this job, if any.")
     schedule_url = serializers.CharField(allow_null=True, help_text="That schedule's path: /schedules/{id}.")
+    items = ItemProgressSerializer(allow_null=True, help_text="An item job's counts, chunks, items/s and time left; null otherwise.")
 
 
 class JobSerializer(JobSummarySerializer):
@@ -74,6 +76,7 @@ class JobTypeSerializer(serializers.Serializer):
     name = serializers.CharField()
     description = serializers.CharField()
     example = serializers.JSONField(help_text="An example payload.")
+    items = serializers.JSONField(allow_null=True, help_text="For a type that runs item by item: its chunk_size and example_items.")
 
 
 class JobTypeCatalogueSerializer(serializers.Serializer):
@@ -141,6 +144,7 @@ def job_summary(job) -> dict:
         "run_at": _iso(datetime.fromtimestamp(float(job.due_at), tz=timezone.utc)) if job.due_at else None,
         "schedule_id": job.schedule_id,
         "schedule_url": f"/schedules/{job.schedule_id}" if job.schedule_id else None,
+        "items": item_progress(job),
     }
 
 
@@ -172,7 +176,11 @@ def job_list_page(jobs, *, next_url: str | None = None, next_cursor: str | None 
 
 def job_type_catalogue() -> dict:
     """The registered job types with an example payload each: JobTypeCatalogueSerializer."""
-    return {"results": [{"name": t.name, "description": t.description, "example": t.example} for t in job_types()]}
+    return {"results": [
+        {"name": t.name, "description": t.description, "example": t.example,
+         "items": {"chunk_size": t.items.chunk_size, "example_items": list(t.items.example_items)} if t.items else None}
+        for t in job_types()
+    ]}
 
 
 def dead_letter_page(*, counts: dict, letters) -> dict:

@@ -11,6 +11,9 @@
 - schedules (users and staff): schedule_create, schedule_update, schedule_pause,
   schedule_resume, schedule_delete, schedule_run_now
 - scheduler (the scheduler process): schedules_tick (fire due schedules once, release due jobs)
+- item jobs (batches): item_submission (job_submit_items), chunks (the chunk's writes and
+  the job's one completion), item_runner (chunk_execute), item_actions (job_retry_items),
+  item_keys (per-item idempotency keys), bulk (jobs_submit_bulk)
 """
 
 from jobs.services._store import utcnow
@@ -30,7 +33,9 @@ from jobs.services.execution import (
     job_retry_later,
     retry_delay,
 )
-from jobs.services.publishing import PROCESS_JOB_TASK, job_publish
+from jobs.services.item_runner import chunk_execute
+from jobs.services.item_submission import ItemsSource, items_inline, job_submit_items
+from jobs.services.publishing import PROCESS_CHUNK_TASK, PROCESS_JOB_TASK, chunks_publish, job_publish
 from jobs.services.recovery import RecoveryReport, dlq_redrive, jobs_recover
 from jobs.services.runner import JobContext, job_execute, worker_id
 from jobs.services.scheduler import TickReport, schedules_tick
@@ -46,7 +51,13 @@ from jobs.services.submission import job_submit
 from jobs.services.workers import WorkerBeat, worker_heartbeat, worker_retire
 
 __all__ = [
+    "PROCESS_CHUNK_TASK",
     "PROCESS_JOB_TASK",
+    "ItemsSource",
+    "chunk_execute",
+    "chunks_publish",
+    "items_inline",
+    "job_submit_items",
     "Claim",
     "JobContext",
     "LeaseLost",

@@ -9,6 +9,7 @@ from jobs import metrics
 from jobs.exceptions import JobNotFound, JobStateConflict
 from jobs.services import publishing
 from jobs.services._store import allowed_by, append, entry, is_condition_failure, logger, moves_to, store_error, utcnow
+from jobs.services.item_actions import job_retry_items
 from jobs.states import CANCEL, REPUBLISH, REQUEST_CANCEL, RETRY, JobStatus, can_cancel, can_retry
 from jobs.tables import JOB_SK, Job
 
@@ -66,9 +67,13 @@ def job_cancel(*, job_id: str, owner: str | None, actor: str) -> Job:
 def job_retry(*, job_id: str, owner: str | None, actor: str) -> Job:
     """Re-queue a FAILED or CANCELED job: same id, timeline kept, a fresh budget of attempts.
 
+    An item job re-runs only its chunks with failed items (jobs.services.item_actions).
+
     One GetItem, one conditional UpdateItem, one SendMessage. Other states: JobStateConflict.
     """
     job = _get_visible(job_id=job_id, owner=owner)
+    if job.chunks_total is not None:
+        return job_retry_items(job=job, actor=actor)
     if not can_retry(job.status):
         raise JobStateConflict(
             f"Job {job_id} is {job.status}; only FAILED or CANCELED jobs can be retried.", extra={"job_status": job.status}
@@ -120,6 +125,8 @@ def job_requeue(*, job_id: str, actor: str) -> Job:
     Safe at any time: a duplicate message never runs the job twice.
     """
     job = _get_visible(job_id=job_id, owner=None)
+    if job.chunks_total is not None:
+        raise JobStateConflict(f"Job {job_id} is an item job; the recovery pass requeues its chunks.")
     if not REPUBLISH.allows(job.status):
         raise JobStateConflict(f"Job {job_id} is {job.status}; only QUEUED jobs can be requeued.", extra={"job_status": job.status})
     job_republish(job=job, message=f"Requeued by {actor}.")

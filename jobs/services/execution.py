@@ -79,7 +79,8 @@ def job_claim(*, job_id: str, worker: str) -> Claim | str:
                 Job.version.add(1),
                 append(entry("claimed", status=CLAIM.target, worker=worker)),
             ],
-            condition=Job.job_id.exists() & allowed_by(CLAIM) & lease_free & (Job.attempts < Job.max_attempts),
+            condition=Job.job_id.exists() & allowed_by(CLAIM) & lease_free & (Job.attempts < Job.max_attempts)
+            & Job.chunks_total.does_not_exist(),  # an item job runs chunk by chunk, never whole
         )
     except UpdateError as exc:
         if not is_condition_failure(exc):
@@ -95,6 +96,8 @@ def _claim_refused(*, job_id: str) -> str:
         return "missing"
     if is_final(job.status):
         return "final"
+    if job.chunks_total is not None:
+        return "item_job"
     lease_live = job.status == JobStatus.PROCESSING and (job.lease_expires_at or 0) >= time.time()
     if lease_live:
         return "busy"

@@ -12,6 +12,7 @@ from jobs.services import publishing
 from jobs.services._store import allowed_by, append, entry, is_condition_failure, logger, moves_to, utcnow
 from jobs.services.actions import job_republish, job_requeue_final
 from jobs.services.execution import job_give_up
+from jobs.services.item_recovery import item_jobs_recover
 from jobs.states import LEASE_EXPIRED, RETRY, JobStatus, is_final
 from jobs.tables import JOB_SK, Job
 
@@ -22,6 +23,9 @@ class RecoveryReport:
     requeued: list = field(default_factory=list)
     failed: list = field(default_factory=list)
     dead_lettered: list = field(default_factory=list)
+    chunks_requeued: list = field(default_factory=list)
+    chunks_republished: list = field(default_factory=list)
+    items_ended: list = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {k: list(v) for k, v in self.__dict__.items()}
@@ -34,6 +38,7 @@ def jobs_recover(*, stale_queued_seconds: int | None = None, limit: int = 500) -
     2. QUEUED jobs not picked up within the threshold -> published again.
     3. PROCESSING jobs whose lease expired (their worker died) -> QUEUED and
        published again, or FAILED when no attempts are left.
+    4. Item jobs, chunk by chunk (jobs.services.item_recovery).
     Every change is a conditional write on the state that was read, so a job
     that moved meanwhile is left alone, and only one recoverer acts on it.
     """
@@ -41,13 +46,14 @@ def jobs_recover(*, stale_queued_seconds: int | None = None, limit: int = 500) -
     _recover_dead_letters(report)
     threshold = stale_queued_seconds if stale_queued_seconds is not None else settings.BATCHLAB_STALE_QUEUED_SECONDS
     now = time.time()
-    for job in Job.status_index.query(JobStatus.QUEUED, filter_condition=Job.available_at < int(now - threshold), limit=limit):
+    plain = Job.chunks_total.does_not_exist()  # item jobs are recovered chunk by chunk, below
+    for job in Job.status_index.query(JobStatus.QUEUED, filter_condition=(Job.available_at < int(now - threshold)) & plain, limit=limit):
         try:
             if job_republish(job=job, message=f"Not picked up within {threshold} s; published again by recovery."):
                 report.republished.append(job.job_id)
         except QueueUnavailable:
             logger.warning("recovery: job %s still cannot be published", job.job_id)
-    for job in Job.status_index.query(JobStatus.PROCESSING, filter_condition=Job.lease_expires_at < int(now), limit=limit):
+    for job in Job.status_index.query(JobStatus.PROCESSING, filter_condition=(Job.lease_expires_at < int(now)) & plain, limit=limit):
         if int(job.attempts) >= int(job.max_attempts):
             message = f"The worker running attempt {int(job.attempts)} stopped responding; no attempts left."
             if job_give_up(job=job, code="worker_lost", message=message):
@@ -55,6 +61,7 @@ def jobs_recover(*, stale_queued_seconds: int | None = None, limit: int = 500) -
             continue
         if _lease_expired_requeue(job=job):
             report.requeued.append(job.job_id)
+    item_jobs_recover(report=report, stale_seconds=threshold, limit=limit)
     if any(report.as_dict().values()):
         logger.info("recovery pass: %s", report.as_dict())
     return report

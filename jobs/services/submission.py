@@ -47,12 +47,12 @@ def job_submit(
             job.save(condition=Job.job_id.does_not_exist())
         else:
             body = {"name": name, "type": type, "payload": payload}
-            existing = _submit_idempotent(job=job, owner=owner, key=idempotency_key, body=body)
+            existing = submit_idempotent(job=job, owner=owner, key=idempotency_key, body=body)
             if existing is not None:
                 return existing, False
     # TransactWriteError is not a PynamoDBConnectionError: without it here, an
     # Idempotency-Key submission with DynamoDB unreachable answered 500, not 503.
-    # (_submit_idempotent handles the condition failures; only the others get here.)
+    # (submit_idempotent handles the condition failures; only the others get here.)
     except (PutError, PynamoDBConnectionError, TransactWriteError) as exc:
         raise store_error(exc) from exc
     logger.info("job %s submitted type=%s owner=%s status=%s", job.job_id, type, owner, job.status)
@@ -100,7 +100,7 @@ def _idempotency_record_key(owner: str, key: str) -> str:
     return f"{owner}#{key}"
 
 
-def _submit_idempotent(*, job: Job, owner: str, key: str, body: dict) -> Job | None:
+def submit_idempotent(*, job: Job, owner: str, key: str, body: dict) -> Job | None:
     """Write job and key record together; on a key seen before return its job."""
     body_hash = hashlib.sha256(canonical_json(body).encode()).hexdigest()
     record = IdempotencyRecord(

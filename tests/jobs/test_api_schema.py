@@ -56,6 +56,7 @@ def test_every_operation_lists_its_problem_json_errors(schema):
     operations = [(path, method, op) for path, item in schema["paths"].items() for method, op in item.items()]
     assert len(operations) >= 10  # jobs, job types, dead letters, workers; more as the API grows
     assert sum(path.startswith("/schedules") for path, _, _ in operations) == 8
+    assert sum(path.startswith(("/jobs/bulk", "/jobs/files")) or path.endswith(("/chunks", "/items", "/results")) for path, _, _ in operations) == 5
     for path, method, op in operations:
         problems = {status for status, response in op["responses"].items() if PROBLEM_JSON in response.get("content", {})}
         assert "401" in problems, (method, path, sorted(op["responses"]))
@@ -92,7 +93,7 @@ def test_a_job_renders_exactly_as_before():
         "error": {"code": "permanent_error", "message": "no"},
         "created_at": "2025-01-02T03:04:05.678000Z", "updated_at": "2025-01-02T03:04:08.678000Z",
         "started_at": "2025-01-02T03:04:06.678000Z", "finished_at": "2025-01-02T03:04:08.178000Z",
-        "duration_seconds": 1.5, "version": 4, "run_at": None, "schedule_id": None, "schedule_url": None,
+        "duration_seconds": 1.5, "version": 4, "run_at": None, "schedule_id": None, "schedule_url": None, "items": None,
         "payload": {"items": ["a"]}, "result": None, "expires_at": None,
         "timeline": [{"at": "2025-01-02T03:04:05.678000Z", "event": "submitted", "status": "QUEUED", "message": "by alice", "worker": None}],
     }

@@ -135,7 +135,8 @@ def test_recovery_republishes_stale_queued_and_requeues_expired_leases(published
     assert Job.get(running.job_id, JOB_SK).status == "QUEUED"
     # A second pass finds nothing left to do.
     assert services.jobs_recover(stale_queued_seconds=60).as_dict() == {
-        "republished": [], "requeued": [], "failed": [], "dead_lettered": []
+        "republished": [], "requeued": [], "failed": [], "dead_lettered": [],
+        "chunks_requeued": [], "chunks_republished": [], "items_ended": [],
     }
 
 

@@ -1,0 +1,209 @@
+"""Item jobs and bulk submission: request validation, and the JSON of progress, chunks and items."""
+
+import json
+import time
+
+from django.conf import settings
+from rest_framework import serializers
+
+from jobs.exceptions import InvalidPayload, UnknownJobType
+from jobs.handlers.registry import job_type_get
+from jobs.items import ON_INVALID
+from jobs.serializers.request import JobSubmitSerializer
+
+MAX_CHUNK_SIZE = 1000
+MAX_BULK_JOBS = 100
+
+
+class ItemsField(serializers.ListField):
+    """The inline items: a JSON array of at most BATCHLAB_MAX_INLINE_ITEMS values (each checked by the job type later)."""
+
+    child = serializers.JSONField()
+
+    def __init__(self, **kwargs):
+        super().__init__(allow_empty=False, max_length=settings.BATCHLAB_MAX_INLINE_ITEMS, **kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, list):
+            self.fail("not_a_list", input_type=type(data).__name__)
+        if len(data) > settings.BATCHLAB_MAX_INLINE_ITEMS:
+            raise serializers.ValidationError(
+                f"At most {settings.BATCHLAB_MAX_INLINE_ITEMS} inline items; upload a file (POST /jobs/files) for more.")
+        if not data:
+            raise serializers.ValidationError("Give at least one item.")
+        return list(data)
+
+
+class ItemJobSubmitSerializer(JobSubmitSerializer):
+    """An item job: name, type, the type's options as `payload`, the items, and how to run them.
+
+    Like a job submission, every bad or unknown field is listed at once.
+    """
+
+    items = ItemsField()
+    chunk_size = serializers.IntegerField(min_value=1, max_value=MAX_CHUNK_SIZE, required=False)
+    max_failed_ratio = serializers.FloatField(min_value=0, max_value=1, required=False)
+    on_invalid = serializers.ChoiceField(choices=ON_INVALID, required=False, default="reject")
+
+    @staticmethod
+    def _validate_by_type(values: dict, errors: dict) -> UnknownJobType | None:
+        """The type must take items; the payload holds its options (validated here, the only time)."""
+        try:
+            job_type = job_type_get(values["type"])
+        except UnknownJobType as exc:
+            errors["type"] = [exc.detail]
+            return exc
+        if job_type.items is None:
+            errors["items"] = [f"Job type {values['type']!r} does not take items; send a payload."]
+        elif "payload" in values:
+            try:
+                values["payload"] = job_type.validate_options(values["payload"])
+            except InvalidPayload as exc:
+                errors.update(exc.errors)
+        return None
+
+
+class FileSubmitSerializer(ItemJobSubmitSerializer):
+    """An item job from an NDJSON file (multipart form): the fields of an item job, `file` instead of `items`."""
+
+    items = None
+    file = serializers.FileField(allow_empty_file=True)
+
+    def to_internal_value(self, data):
+        # A form carries the payload as JSON text.
+        if hasattr(data, "getlist"):
+            data = {k: data.get(k) for k in data}
+        if isinstance(data.get("payload"), str):
+            try:
+                data = {**data, "payload": json.loads(data["payload"]) if data["payload"].strip() else {}}
+            except ValueError:
+                raise serializers.ValidationError({"payload": ["Must be a JSON object."]}) from None
+        return super().to_internal_value(data)
+
+
+class BulkJobSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    type = serializers.CharField(max_length=64)
+    payload = serializers.JSONField(required=False, default=dict)
+    idempotency_key = serializers.RegexField(r"^[\x21-\x7e]{1,255}$", required=False)
+
+
+def _rate_and_eta(job) -> tuple[float | None, float | None]:
+    if not job.started_at:
+        return None, None
+    end = job.finished_at.timestamp() if job.finished_at else time.time()
+    elapsed = max(end - job.started_at.timestamp(), 1e-3)
+    done = int(job.items_succeeded or 0) + int(job.items_failed or 0) + int(job.items_skipped or 0)
+    rate = done / elapsed
+    remaining = max(int(job.items_total or 0) - done, 0)
+    eta = 0.0 if job.finished_at or not remaining else (round(remaining / rate, 1) if rate > 0 else None)
+    return round(rate, 1), eta
+
+
+class ItemProgressSerializer(serializers.Serializer):
+    total = serializers.IntegerField()
+    succeeded = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    skipped = serializers.IntegerField()
+    chunks_done = serializers.IntegerField()
+    chunks_total = serializers.IntegerField()
+    chunk_size = serializers.IntegerField()
+    max_failed_ratio = serializers.FloatField()
+    items_per_second = serializers.FloatField(allow_null=True)
+    eta_seconds = serializers.FloatField(allow_null=True, help_text="Estimated seconds left (0 once finished).")
+    from_file = serializers.BooleanField()
+
+
+class ChunkSerializer(serializers.Serializer):
+    number = serializers.IntegerField()
+    status = serializers.CharField()
+    first_line = serializers.IntegerField()
+    last_line = serializers.IntegerField()
+    items = serializers.IntegerField()
+    succeeded = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    skipped = serializers.IntegerField()
+    attempts = serializers.IntegerField()
+    worker = serializers.CharField(allow_null=True)
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+
+class ChunkPageSerializer(serializers.Serializer):
+    results = ChunkSerializer(many=True)
+    next = serializers.URLField(allow_null=True)
+    next_cursor = serializers.CharField(allow_null=True)
+
+
+class ItemRowSerializer(serializers.Serializer):
+    line = serializers.IntegerField()
+    chunk = serializers.IntegerField()
+    status = serializers.CharField()
+    input = serializers.JSONField(allow_null=True)
+    result = serializers.JSONField(required=False)
+    error = serializers.JSONField(required=False)
+    reason = serializers.CharField(required=False)
+
+
+class ItemPageSerializer(serializers.Serializer):
+    results = ItemRowSerializer(many=True)
+    next = serializers.URLField(allow_null=True)
+    next_cursor = serializers.CharField(allow_null=True)
+
+
+class BulkResultSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    id = serializers.UUIDField()
+    url = serializers.CharField()
+    status = serializers.CharField()
+    created = serializers.BooleanField()
+
+
+class BulkResponseSerializer(serializers.Serializer):
+    results = BulkResultSerializer(many=True)
+
+
+class BulkRequestSerializer(serializers.Serializer):
+    jobs = BulkJobSerializer(many=True)
+
+
+def item_progress(job) -> dict | None:
+    """An item job's counts, chunks, items per second and time left (None for a plain job)."""
+    if job.chunks_total is None:
+        return None
+    rate, eta = _rate_and_eta(job)
+    return {
+        "total": int(job.items_total or 0),
+        "succeeded": int(job.items_succeeded or 0),
+        "failed": int(job.items_failed or 0),
+        "skipped": int(job.items_skipped or 0),
+        "chunks_done": int(job.chunks_done or 0),
+        "chunks_total": int(job.chunks_total or 0),
+        "chunk_size": int(job.chunk_size or 0),
+        "max_failed_ratio": float(job.max_failed_ratio if job.max_failed_ratio is not None else 1.0),
+        "items_per_second": rate,
+        "eta_seconds": eta,
+        "from_file": bool(job.items_object),
+    }
+
+
+def _iso(value):
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def chunk_row(chunk) -> dict:
+    count = int(chunk.item_count)
+    return {
+        "number": int(chunk.number),
+        "status": chunk.chunk_status,
+        "first_line": int(chunk.first_line),
+        "last_line": int(chunk.first_line) + count - 1,
+        "items": count,
+        "succeeded": int(chunk.succeeded or 0),
+        "failed": int(chunk.failed or 0),
+        "skipped": int(chunk.skipped or 0),
+        "attempts": int(chunk.attempts or 0),
+        "worker": chunk.lease_owner,
+        "started_at": _iso(chunk.started_at),
+        "finished_at": _iso(chunk.finished_at),
+    }

@@ -1,0 +1,63 @@
+"""Bulk submission of independent jobs: every job checked first, then BatchWriteItem (25 a call) and SendMessageBatch (10 a call).
+
+Each job keeps its own id, state, retries and idempotency: a job with an
+idempotency key is written by its own TransactWriteItems (a key must be
+checked and recorded atomically, which BatchWriteItem cannot do); the others
+share BatchWriteItem calls, whose unprocessed items PynamoDB retries.
+"""
+
+import uuid
+from dataclasses import dataclass
+
+from pynamodb.exceptions import PutError, PynamoDBConnectionError, PynamoDBException, TransactWriteError
+
+from jobs.handlers.registry import job_type_get
+from jobs.services import publishing
+from jobs.services._store import logger, store_error
+from jobs.services.submission import job_build, submit_idempotent
+from jobs.tables import Job
+
+MAX_BULK = 100
+
+
+@dataclass
+class BulkSpec:
+    name: str
+    type: str
+    payload: dict
+    idempotency_key: str | None = None
+
+
+def jobs_submit_bulk(*, owner: str, specs: list[BulkSpec]) -> list[tuple[Job, bool]]:
+    """Store up to 100 QUEUED jobs and queue them; returns [(job, created)] in the order given.
+
+    The caller validated every payload (all-or-nothing: nothing is written when one
+    is bad). Requests: ceil(n/25) BatchWriteItem + one TransactWriteItems per keyed
+    job, ceil(n/10) SendMessageBatch. A key seen before returns its job (created=False),
+    which is not queued again. QueueUnavailable leaves the jobs QUEUED for recovery.
+    """
+    if len(specs) > MAX_BULK:
+        raise ValueError(f"at most {MAX_BULK} jobs")
+    for spec in specs:
+        job_type_get(spec.type)
+    out: list[tuple[Job, bool]] = []
+    try:
+        plain = []
+        for spec in specs:
+            job = job_build(job_id=str(uuid.uuid4()), owner=owner, name=spec.name, type=spec.type, payload=spec.payload)
+            if spec.idempotency_key is None:
+                plain.append(job)
+                out.append((job, True))
+                continue
+            body = {"name": spec.name, "type": spec.type, "payload": spec.payload}
+            existing = submit_idempotent(job=job, owner=owner, key=spec.idempotency_key, body=body)
+            out.append((existing, False) if existing is not None else (job, True))
+        with Job.batch_write() as batch:
+            for job in plain:
+                batch.save(job)
+    except (PutError, PynamoDBConnectionError, TransactWriteError, PynamoDBException) as exc:
+        raise store_error(exc) from exc
+    created = [job.job_id for job, new in out if new]
+    logger.info("bulk: %s jobs submitted by %s (%s new)", len(out), owner, len(created))
+    publishing.tasks_publish(messages=[(publishing.PROCESS_JOB_TASK, [job_id], job_id) for job_id in created])
+    return out

@@ -1,0 +1,77 @@
+"""Submission of an item job from an NDJSON file: read it line by line (never whole in memory), check every line, stream it to S3, write its chunks as byte ranges.
+
+A file is refused whole (nothing stored) when it is empty, has more than
+BATCHLAB_MAX_FILE_LINES lines, or has bad lines (unless on_invalid=skip: they
+are then recorded as failed items); a bad line is named by its line number.
+The size limit (BATCHLAB_MAX_FILE_BYTES) is checked by the view before reading.
+"""
+
+import uuid
+
+from django.conf import settings
+
+from jobs import objects
+from jobs.exceptions import EmptyItemsFile, InvalidPayload, TooManyLines
+from jobs.handlers.registry import job_type_get
+from jobs.items import BadItem, iter_lines, parse_line
+from jobs.services.item_submission import ItemsSource, item_check, items_refuse, job_submit_items
+from jobs.tables import Job
+
+MAX_MESSAGE = 200
+
+
+def items_file_scan(*, type: str, stream, chunk_size: int, on_invalid: str) -> ItemsSource:
+    """Read the file once: line count, chunk byte ranges, bad lines (InvalidItems, EmptyItemsFile, TooManyLines)."""
+    job_type = job_type_get(type)
+    if job_type.items is None:
+        raise InvalidPayload({"type": [f"Job type {type!r} does not take items."]})
+    limit = settings.BATCHLAB_MAX_FILE_LINES
+    invalid: dict[int, str] = {}
+    bad_count = 0
+    ranges = []
+    offset = chunk_start = 0
+    line_no = chunk_first = 0
+    for raw in iter_lines(stream):
+        line_no += 1
+        if line_no > limit:
+            raise TooManyLines(f"The file has more than {limit} lines; split it into several jobs.")
+        if (line_no - 1) % chunk_size == 0:  # this line starts a chunk
+            if line_no > 1:
+                ranges.append((chunk_first, line_no - chunk_first, chunk_start, offset - chunk_start))
+            chunk_first, chunk_start = line_no, offset
+        offset += len(raw)
+        body = raw.rstrip(b"\r\n")
+        try:
+            if len(body) > settings.BATCHLAB_MAX_ITEM_BYTES:
+                raise BadItem(f"The line is {len(body)} bytes; an item may have {settings.BATCHLAB_MAX_ITEM_BYTES}.")
+            item_check(job_type, parse_line(body))
+        except Exception as exc:  # BadItem or the type's InvalidItem
+            bad_count += 1
+            if on_invalid == "skip" or len(invalid) < 20:
+                invalid[line_no] = (str(exc) or exc.__class__.__name__)[:MAX_MESSAGE]
+    if line_no == 0:
+        raise EmptyItemsFile("The file has no lines; give one JSON value per line.")
+    ranges.append((chunk_first, line_no - chunk_first + 1, chunk_start, offset - chunk_start))
+    if bad_count and on_invalid != "skip":
+        raise items_refuse(invalid, total_bad=bad_count)
+    return ItemsSource(total=line_no, ranges=ranges, invalid=invalid)
+
+
+def job_submit_file(
+    *, owner: str, name: str, type: str, payload: dict, stream, chunk_size: int | None = None,
+    max_failed_ratio: float | None = None, on_invalid: str = "reject", idempotency_key: str | None = None,
+) -> tuple[Job, bool]:
+    """Check the file, store it in S3 (streamed, multipart when large), then submit the item job over its byte ranges.
+
+    `stream` is a seekable binary file (Django keeps an upload over 2.5 MB in a
+    temporary file on disk). Requests beyond job_submit_items': the S3 upload.
+    """
+    job_type = job_type_get(type)
+    job_type.validate_options(payload)
+    size = int(chunk_size or (job_type.items.chunk_size if job_type.items else 100))
+    source = items_file_scan(type=type, stream=stream, chunk_size=size, on_invalid=on_invalid)
+    stream.seek(0)
+    source.object_key = f"items/{uuid.uuid4()}.ndjson"
+    objects.object_upload(key=source.object_key, stream=stream)
+    return job_submit_items(owner=owner, name=name, type=type, payload=payload, source=source, chunk_size=size,
+                            max_failed_ratio=max_failed_ratio, idempotency_key=idempotency_key)

@@ -1,0 +1,134 @@
+"""Item jobs on moto in-process: chunks next to the job, exact counters, duplicates counted once, retry of failed items only."""
+
+import hashlib
+
+import pytest
+
+from jobs import services
+from jobs.exceptions import InvalidItems
+from jobs.services import chunks as chunk_services
+from jobs.services import publishing
+from jobs.tables import CHUNK_SK_PREFIX, JOB_SK, Chunk, Job
+
+
+@pytest.fixture
+def chunk_messages(monkeypatch):
+    sent = []
+
+    def fake(*, job_id, numbers):
+        sent.extend((job_id, n) for n in numbers)
+        return 0
+
+    monkeypatch.setattr(publishing, "chunks_publish", fake)
+    return sent
+
+
+def _submit(type="checksum", items=None, **kw):
+    source = services.items_inline(type=type, values=items, on_invalid=kw.pop("on_invalid", "reject"))
+    job, _ = services.job_submit_items(owner="u", name="n", type=type, payload=kw.pop("payload", {}), source=source, **kw)
+    return job
+
+
+def _run_all(messages):
+    return [services.chunk_execute(job_id=j, number=n, worker="w") for j, n in list(messages)]
+
+
+def test_job_and_chunks_share_the_partition_and_chunks_stay_out_of_job_indexes(aws, chunk_messages):
+    job = _submit(items=[f"s{i}" for i in range(250)])
+    stored = list(Chunk.query(job.job_id, Chunk.sk.startswith(CHUNK_SK_PREFIX)))
+    assert [c.sk for c in stored] == ["CHUNK#000001", "CHUNK#000002", "CHUNK#000003"]
+    assert [int(c.item_count) for c in stored] == [100, 100, 50]
+    assert chunk_messages == [(job.job_id, 1), (job.job_id, 2), (job.job_id, 3)]
+    listed = list(Job.owner_index.query("u"))
+    assert [j.job_id for j in listed] == [job.job_id]  # the chunks are not in the index
+
+
+def test_every_chunk_runs_and_the_last_one_completes_the_job_with_exact_counts(aws, chunk_messages):
+    items = [f"s{i}" for i in range(250)]
+    job = _submit(items=items)
+    assert _run_all(chunk_messages) == ["done", "done", "done"]
+    done = Job.get(job.job_id, JOB_SK)
+    assert done.status == "COMPLETED"
+    assert (done.items_succeeded, done.items_failed, done.items_skipped, done.chunks_done) == (250, 0, 0, 3)
+    outcomes = Chunk.get(job.job_id, "CHUNK#000003").outcomes
+    assert outcomes[0] == {"r": {"sha256": hashlib.sha256(b"s200").hexdigest()}}
+
+
+def test_a_duplicate_chunk_message_is_refused_and_counted_once(aws, chunk_messages):
+    job = _submit(items=["a", "b", "c"], chunk_size=2)
+    _run_all(chunk_messages)
+    assert services.chunk_execute(job_id=job.job_id, number=1, worker="w2") == "skipped:final"
+    done = Job.get(job.job_id, JOB_SK)
+    assert (done.items_succeeded, done.chunks_done, done.status) == (3, 2, "COMPLETED")
+
+
+def test_bad_items_are_listed_by_line_and_refused_unless_skipped(aws, chunk_messages):
+    with pytest.raises(InvalidItems) as refused:
+        _submit(items=["a", 3, "b", {"x": 1}])
+    assert refused.value.errors["items"] == ["line 2: Must be a string.", "line 4: Must be a string."]
+    job = _submit(items=["a", 3, "b"], on_invalid="skip")
+    _run_all(chunk_messages)
+    done = Job.get(job.job_id, JOB_SK)
+    assert (done.status, done.items_succeeded, done.items_failed) == ("COMPLETED", 2, 1)
+
+
+def test_failed_share_over_the_threshold_fails_the_job(aws, chunk_messages):
+    items = [{"v": i, "fail": i % 2 == 0} for i in range(10)]
+    job = _submit(type="probe", items=items, max_failed_ratio=0.2)
+    _run_all(chunk_messages)
+    done = Job.get(job.job_id, JOB_SK)
+    assert done.status == "FAILED" and done.error["code"] == "too_many_failed_items"
+    assert (done.items_succeeded, done.items_failed) == (5, 5)
+
+
+def test_retry_reruns_only_chunks_with_failed_items_and_moves_counts_by_the_difference(aws, chunk_messages, tmp_path):
+    cure = tmp_path / "cure"
+    items = [{"v": i, "fail": i == 15} for i in range(30)]
+    job = _submit(type="probe", items=items, chunk_size=10, payload={"cure_file": str(cure)})
+    _run_all(chunk_messages)
+    done = Job.get(job.job_id, JOB_SK)
+    assert (done.status, done.items_succeeded, done.items_failed) == ("COMPLETED", 29, 1)
+    chunk_messages.clear()
+    cure.write_text("ok")
+    services.job_retry(job_id=job.job_id, owner="u", actor="u")
+    assert chunk_messages == [(job.job_id, 2)]
+    assert Job.get(job.job_id, JOB_SK).status == "QUEUED"
+    _run_all(chunk_messages)
+    again = Job.get(job.job_id, JOB_SK)
+    assert (again.status, again.items_succeeded, again.items_failed, again.chunks_done) == ("COMPLETED", 30, 0, 3)
+
+
+def test_idempotency_keys_completed_by_an_earlier_job_are_skipped(aws, chunk_messages):
+    items = [{"item": f"s{i}", "idempotency_key": f"k{i}"} for i in range(5)]
+    first = _submit(items=items)
+    _run_all(chunk_messages)
+    chunk_messages.clear()
+    second = _submit(items=items + [{"item": "new", "idempotency_key": "k-new"}])
+    _run_all(chunk_messages)
+    a, b = Job.get(first.job_id, JOB_SK), Job.get(second.job_id, JOB_SK)
+    assert (a.items_succeeded, a.items_skipped) == (5, 0)
+    assert (b.items_succeeded, b.items_skipped, b.status) == (1, 5, "COMPLETED")
+
+
+def test_cancel_before_chunks_run_ends_the_job_and_runs_no_item(aws, chunk_messages):
+    job = _submit(items=["a", "b", "c"], chunk_size=1)
+    services.job_cancel(job_id=job.job_id, owner="u", actor="u")
+    assert _run_all(chunk_messages) == ["canceled", "canceled", "canceled"]
+    done = Job.get(job.job_id, JOB_SK)
+    assert (done.status, done.items_succeeded) == ("CANCELED", 0)
+
+
+def test_a_plain_job_claim_never_takes_an_item_job(aws, chunk_messages):
+    job = _submit(items=["a"])
+    assert services.job_execute(job_id=job.job_id, worker="w") == "skipped:item_job"
+
+
+def test_transform_applies_declared_operations_and_fails_items_alone(aws, chunk_messages):
+    ops = [{"op": "rename", "from": "n", "to": "name"}, {"op": "upper", "field": "name"}, {"op": "parse_number", "field": "age"},
+           {"op": "pick", "fields": ["name", "age"]}]
+    job = _submit(type="transform", items=[{"n": "ada", "age": "36", "x": 1}, {"n": "bob", "age": "old"}], payload={"ops": ops})
+    _run_all(chunk_messages)
+    outcomes = Chunk.get(job.job_id, "CHUNK#000001").outcomes
+    assert outcomes[0] == {"r": {"name": "ADA", "age": 36}}
+    assert outcomes[1]["e"]["code"] == "permanent_error" and "not a number" in outcomes[1]["e"]["message"]
+    assert chunk_services.job_items_finish_if_done(job_id=job.job_id) is None  # already ended, once
