@@ -56,14 +56,18 @@ class Client:
         return None
 
     def request(self, method: str, path: str, *, body: dict | None = None, params: dict | None = None,
-                headers: dict | None = None) -> dict | list:
-        """One request; the decoded JSON body. Raises ApiError (4xx/5xx) or Unreachable."""
+                headers: dict | None = None, raw=None) -> dict | list:
+        """One request; the decoded JSON body. Raises ApiError (4xx/5xx) or Unreachable.
+
+        `raw`: an iterable of bytes sent as the body as it is read (the caller sets
+        Content-Type and Content-Length), for uploads that must not be held in memory.
+        """
         query = {k: v for k, v in (params or {}).items() if v not in (None, "")}
         url = self.base_url + path + ("?" + urllib.parse.urlencode(query) if query else "")
-        data = json.dumps(body).encode() if body is not None else None
+        data = json.dumps(body).encode() if body is not None else raw
         request = urllib.request.Request(url, data=data, method=method)
         request.add_header("Accept", "application/json")
-        if data is not None:
+        if body is not None:
             request.add_header("Content-Type", "application/json")
         if self._authorization():
             request.add_header("Authorization", self._authorization())

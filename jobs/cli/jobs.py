@@ -5,6 +5,7 @@ import json
 
 from jobs.cli.client import Client
 from jobs.cli.exit_codes import Exit, exit_for_status
+from jobs.cli.items import submit_items
 from jobs.cli.output import print_job, print_json, print_table, progress_text, status_text, stdout
 from jobs.cli.watch import watch_job
 
@@ -17,6 +18,10 @@ def register(sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("--idempotency-key", default=None, help="a retried submit with the same key returns the same job")
     p.add_argument("--wait", action="store_true", help="watch the job until it is final (exit code by its status)")
     p.add_argument("--timeout", type=float, default=600, help="with --wait: give up after this many seconds")
+    p.add_argument("--items-file", default=None, help="an item job: an NDJSON file, one item per line (the payload holds the options)")
+    p.add_argument("--chunk-size", type=int, default=None, help="with --items-file: items per chunk (default: the type's)")
+    p.add_argument("--max-failed-ratio", type=float, default=None, help="with --items-file: FAILED above this share of failed items")
+    p.add_argument("--on-invalid", choices=["reject", "skip"], default=None, help="with --items-file: bad lines refuse the file, or fail alone")
     p.set_defaults(func=submit, parser=p)
 
     p = sub.add_parser("list", parents=[common], help="list jobs, newest first")
@@ -38,6 +43,8 @@ def register(sub, common: argparse.ArgumentParser) -> None:
 
 
 def submit(args, client: Client) -> int:
+    if args.items_file:
+        return submit_items(args, client)
     try:
         payload = json.loads(args.payload)
     except ValueError as exc:

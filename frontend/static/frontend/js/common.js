@@ -163,7 +163,7 @@ window.BatchLab = (function () {
   }
 
   return {
-    api: api, el: el, isFinal: isFinal, statusLabel: statusLabel, badge: badge, progressBar: progressBar,
+    api: api, csrfToken: csrfToken, el: el, isFinal: isFinal, statusLabel: statusLabel, badge: badge, progressBar: progressBar,
     time: time, duration: duration, pretty: pretty, Poller: Poller, pollOptions: pollOptions,
     describeProblem: describeProblem,
   };

@@ -24,6 +24,9 @@
   var typeSelect = document.getElementById("job-type");
   var typeHelp = document.getElementById("type-help");
   var payloadInput = document.getElementById("job-payload");
+  var itemsField = document.getElementById("items-field");
+  var itemsInput = document.getElementById("job-items");
+  var itemsFile = document.getElementById("job-items-file");
   var submitButton = document.getElementById("submit-button");
   var submitStatus = document.getElementById("submit-status");
   var formError = document.getElementById("form-error");
@@ -51,6 +54,12 @@
       return i % 2 ? el("code", { text: part }) : document.createTextNode(part);
     }));
     if (!type) return;
+    /* An item type: show the items box (with its example items unless the user wrote some). */
+    itemsField.hidden = !type.items;
+    if (type.items && (!itemsInput.value.trim() || itemsInput.value === state.lastItems)) {
+      itemsInput.value = (type.items.example_items || []).map(function (v) { return JSON.stringify(v); }).join("\n");
+      state.lastItems = itemsInput.value;
+    }
     var example = B.pretty(type.example || {});
     /* Replace the payload only if the user has not written their own. */
     if (force || !payloadInput.value.trim() || payloadInput.value === state.lastExample) {
@@ -83,7 +92,7 @@
 
   /* --- submitting ------------------------------------------------------------------------------ */
 
-  var FIELDS = { name: nameInput, type: typeSelect, payload: payloadInput };
+  var FIELDS = { name: nameInput, type: typeSelect, payload: payloadInput, items: itemsInput };
 
   function messagesOf(value) {
     if (Array.isArray(value)) return value.reduce(function (all, v) { return all.concat(messagesOf(v)); }, []);
@@ -147,9 +156,24 @@
       payloadInput.focus();
       return;
     }
+    var type = state.types[typeSelect.value];
+    var request;
+    if (type && type.items && itemsFile.files.length) {
+      request = submitFile(payload, itemsFile.files[0]);
+    } else if (type && type.items && itemsInput.value.trim()) {
+      var items = [], bad = [];
+      itemsInput.value.split("\n").forEach(function (line, i) {
+        if (!line.trim()) return;
+        try { items.push(JSON.parse(line)); } catch (err) { bad.push("line " + (i + 1) + ": not valid JSON"); }
+      });
+      if (bad.length) { showFieldError("items", bad.slice(0, 20)); itemsInput.focus(); return; }
+      request = B.api("POST", "/jobs", { name: nameInput.value, type: typeSelect.value, payload: payload, items: items });
+    } else {
+      request = B.api("POST", "/jobs", { name: nameInput.value, type: typeSelect.value, payload: payload });
+    }
     submitButton.disabled = true;
     submitStatus.textContent = "Submitting…";
-    B.api("POST", "/jobs", { name: nameInput.value, type: typeSelect.value, payload: payload }).then(function (response) {
+    request.then(function (response) {
       if (!response.ok) {
         submitStatus.textContent = "";
         showProblem(response.body || { detail: B.describeProblem(response) });
@@ -163,6 +187,25 @@
       showFormError("The server could not be reached; nothing was submitted. Try again.");
     }).finally(function () { submitButton.disabled = false; });
   });
+
+  /* An NDJSON file goes as multipart/form-data to /jobs/files (streamed to S3 by the server). */
+  function submitFile(payload, file) {
+    var data = new FormData();
+    data.append("name", nameInput.value);
+    data.append("type", typeSelect.value);
+    data.append("payload", JSON.stringify(payload));
+    data.append("file", file);
+    return fetch("/jobs/files", {
+      method: "POST", credentials: "same-origin", body: data,
+      headers: { "Accept": "application/json", "X-CSRFToken": B.csrfToken() },
+    }).then(function (response) {
+      return response.text().then(function (text) {
+        var body = null;
+        try { body = text ? JSON.parse(text) : null; } catch (e) { body = { detail: text.slice(0, 200) }; }
+        return { ok: response.ok, status: response.status, body: body };
+      });
+    });
+  }
 
   function addSubmitted(job) {
     var onFirstPage = state.cursor === null;

@@ -60,6 +60,8 @@
     document.getElementById("job-result").textContent =
       job.result === null || job.result === undefined ? (B.isFinal(job.status) ? "No result." : "Not finished yet.") : B.pretty(job.result);
 
+    if (window.BatchLabItems) window.BatchLabItems.render(job);
+
     var timeline = document.getElementById("job-timeline");
     timeline.replaceChildren.apply(timeline, (job.timeline || []).map(function (entry) {
       return el("li", { className: "timeline__entry", "data-event": entry.event }, [
@@ -76,7 +78,8 @@
     cancelButton.hidden = !cancellable;
     cancelButton.disabled = cancellable && job.cancel_requested;
     cancelButton.textContent = job.cancel_requested ? "Cancel requested" : "Cancel job";
-    retryButton.hidden = !(job.status === "FAILED" || job.status === "CANCELED");
+    retryButton.hidden = !(job.status === "FAILED" || job.status === "CANCELED" ||
+      (job.items && job.status === "COMPLETED" && job.items.failed > 0));
   }
 
   function refresh() {

@@ -1,0 +1,73 @@
+/* An item job on its page: a progress bar with counts, items/s and time left, a strip of chunks by state, the failed items. */
+"use strict";
+
+window.BatchLabItems = (function () {
+  var B = window.BatchLab, el = B.el;
+  var lastVersion = null;
+
+  function seconds(value) {
+    if (value === null || value === undefined) return "—";
+    if (value < 90) return Math.round(value) + " s";
+    return Math.round(value / 60) + " min";
+  }
+
+  function bar(items) {
+    var done = items.succeeded + items.failed + items.skipped;
+    var pct = items.total ? Math.floor((100 * done) / items.total) : 0;
+    return el("div", { className: "progress", role: "progressbar", "aria-valuemin": "0", "aria-valuemax": String(items.total),
+                       "aria-valuenow": String(done), "aria-label": "Items done" }, [
+      el("span", { className: "progress__bar" }, [el("span", { className: "progress__fill", style: "width:" + pct + "%" })]),
+      el("span", { className: "progress__text", text: done + "/" + items.total }),
+    ]);
+  }
+
+  function loadChunks(jobId) {
+    return B.api("GET", "/jobs/" + jobId + "/chunks?limit=1000").then(function (response) {
+      if (!response.ok) return;
+      var strip = document.getElementById("chunk-strip");
+      strip.replaceChildren.apply(strip, response.body.results.map(function (c) {
+        return el("span", { className: "chunk chunk--" + c.status.toLowerCase() + (c.failed ? " chunk--has-failed" : ""),
+                            "data-status": c.status,
+                            title: "Chunk " + c.number + " (lines " + c.first_line + "–" + c.last_line + "): " + c.status +
+                                   ", " + c.succeeded + " succeeded, " + c.failed + " failed" + (c.worker ? ", " + c.worker : "") });
+      }));
+    });
+  }
+
+  function loadFailed(jobId) {
+    return B.api("GET", "/jobs/" + jobId + "/items?status=failed&limit=50").then(function (response) {
+      if (!response.ok) return;
+      var body = document.getElementById("failed-items");
+      body.replaceChildren.apply(body, response.body.results.map(function (row) {
+        return el("tr", { "data-line": String(row.line) }, [
+          el("td", { className: "mono", text: String(row.line) }),
+          el("td", { className: "mono", text: JSON.stringify(row.input) }),
+          el("td", { text: (row.error.code ? row.error.code + ": " : "") + row.error.message }),
+        ]);
+      }));
+      document.getElementById("failed-items-more").textContent = response.body.next_cursor
+        ? "The first 50 are shown; GET /jobs/" + jobId + "/items?status=failed lists them all." : "";
+    });
+  }
+
+  function render(job) {
+    var section = document.getElementById("job-items");
+    if (!section) return;
+    section.hidden = !job.items;
+    if (!job.items || job.version === lastVersion) return;
+    lastVersion = job.version;
+    var items = job.items;
+    document.getElementById("items-progress").replaceChildren(bar(items));
+    document.getElementById("items-counts").textContent =
+      items.succeeded + " succeeded, " + items.failed + " failed, " + items.skipped + " skipped of " + items.total +
+      " · chunks " + items.chunks_done + "/" + items.chunks_total +
+      " · " + (items.items_per_second === null ? "—" : items.items_per_second) + " items/s" +
+      " · time left " + (B.isFinal(job.status) ? "0 s" : seconds(items.eta_seconds));
+    loadChunks(job.id);
+    document.getElementById("failed-items-table").hidden = !items.failed;
+    if (items.failed) loadFailed(job.id);
+    else document.getElementById("failed-items").replaceChildren();
+  }
+
+  return { render: render };
+})();
