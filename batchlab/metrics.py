@@ -16,7 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from jobs import selectors
+from jobs import selectors, selectors_schedules
 
 _lock = threading.Lock()
 _snapshot: dict = {"at": None, "value": None}
@@ -26,7 +26,8 @@ def _read_backends() -> dict:
     out: dict = {"up": {}}
     for backend, reads in (
         ("dynamodb", {"jobs": selectors.job_status_counts, "oldest_queued": selectors.oldest_queued_age,
-                      "workers": selectors.workers_count}),
+                      "workers": selectors.workers_count,
+                      "schedules": lambda: selectors_schedules.schedule_counters(now=time.time())}),
         ("sqs", {"queues": selectors.queue_counts, "oldest_dead_letter": selectors.dlq_oldest_age}),
     ):
         try:
@@ -65,6 +66,17 @@ class BackendCollector:
             for state, count in snap["workers"].items():
                 workers.add_metric([state], count)
             yield workers
+            counters = snap["schedules"]
+            schedules = GaugeMetricFamily("batchlab_schedules", "Schedules: active, paused, and due now (active with a"
+                                          " due time passed; more than briefly means no scheduler runs)", labels=["state"])
+            for state in ("active", "paused", "due"):
+                schedules.add_metric([state], counters[f"schedules_{state}"])
+            yield schedules
+            runs = GaugeMetricFamily("batchlab_schedule_runs", "Due times of the existing schedules, by outcome: fired,"
+                                     " skipped (overlap policy) or missed (no scheduler ran)", labels=["outcome"])
+            for outcome in ("fired", "skipped", "missed"):
+                runs.add_metric([outcome], counters[outcome])
+            yield runs
         if "queues" in snap:
             messages = GaugeMetricFamily("batchlab_queue_messages", "Approximate SQS messages (visible, in_flight, delayed)",
                                          labels=["queue", "state"])

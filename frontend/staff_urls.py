@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from frontend import staff
+from frontend import schedules, staff
 
 app_name = "staff"
 
@@ -11,4 +11,5 @@ urlpatterns = [
     path("jobs/action/", staff.job_action, name="job-action"),
     path("jobs/<str:job_id>/", staff.job_change, name="job-detail"),
     path("dead-letters/", staff.dead_letters, name="dead-letters"),
+    path("schedules/", schedules.staff_schedule_list, name="schedule-list"),
 ]

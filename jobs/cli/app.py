@@ -8,7 +8,7 @@ Adding a subcommand: one module with `register(sub, common)` that calls
 import argparse
 import sys
 
-from jobs.cli import job_types, jobs, watch, workers
+from jobs.cli import job_types, jobs, schedules, watch, workers
 from jobs.cli.client import ApiError, Client, Unreachable
 from jobs.cli.exit_codes import Exit
 from jobs.cli.output import print_error
@@ -18,6 +18,7 @@ COMMANDS = (
     watch,  # watch
     job_types,  # types
     workers,  # workers
+    schedules,  # schedules list|show|create|edit|pause|resume|run|delete
 )
 
 EPILOG = """\

@@ -16,6 +16,8 @@ def register(sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("payload", nargs="?", default="{}", help="the payload, a JSON object (default {})")
     p.add_argument("--name", default=None, help="a name for the job (default: '<type> from cli')")
     p.add_argument("--idempotency-key", default=None, help="a retried submit with the same key returns the same job")
+    p.add_argument("--delay", type=int, default=None, metavar="SECONDS", help="run it this many seconds from now")
+    p.add_argument("--at", default=None, metavar="RFC3339", help="run it at this time, e.g. 2030-01-01T09:00:00Z")
     p.add_argument("--wait", action="store_true", help="watch the job until it is final (exit code by its status)")
     p.add_argument("--timeout", type=float, default=600, help="with --wait: give up after this many seconds")
     p.add_argument("--items-file", default=None, help="an item job: an NDJSON file, one item per line (the payload holds the options)")
@@ -25,7 +27,7 @@ def register(sub, common: argparse.ArgumentParser) -> None:
     p.set_defaults(func=submit, parser=p)
 
     p = sub.add_parser("list", parents=[common], help="list jobs, newest first")
-    p.add_argument("--status", choices=["QUEUED", "PROCESSING", "COMPLETED", "FAILED", "CANCELED"])
+    p.add_argument("--status", choices=["SCHEDULED", "QUEUED", "PROCESSING", "COMPLETED", "FAILED", "CANCELED"])
     p.add_argument("--type")
     p.add_argument("--limit", type=int, default=20)
     p.add_argument("--cursor", help="the next_cursor of the previous page")
@@ -51,6 +53,10 @@ def submit(args, client: Client) -> int:
         args.parser.error(f"the payload is not JSON: {exc}")
     headers = {"Idempotency-Key": args.idempotency_key} if args.idempotency_key else None
     body = {"name": args.name or f"{args.type} from cli", "type": args.type, "payload": payload}
+    if args.delay is not None:
+        body["delay_seconds"] = args.delay
+    if args.at is not None:
+        body["run_at"] = args.at
     job = client.post("/jobs", body, headers=headers)
     if args.wait:
         if not args.json:

@@ -6,7 +6,7 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
-STATUS_STYLE = {"QUEUED": "cyan", "PROCESSING": "yellow", "COMPLETED": "green", "FAILED": "red", "CANCELED": "magenta"}
+STATUS_STYLE = {"SCHEDULED": "blue", "QUEUED": "cyan", "PROCESSING": "yellow", "COMPLETED": "green", "FAILED": "red", "CANCELED": "magenta"}
 
 
 def stdout() -> Console:

@@ -1,6 +1,7 @@
 """Schedules: request validation (every bad field listed) and the response shapes of /schedules."""
 
 import time
+from collections.abc import Mapping
 
 from django.conf import settings
 from rest_framework import serializers
@@ -67,26 +68,42 @@ class ScheduleWriteSerializer(serializers.Serializer):
             raise serializers.ValidationError(f"Unknown timezone {value[:64]!r} (use an IANA name such as Europe/Paris).")
         return value
 
+    def to_internal_value(self, data):
+        # DRF stops at the field errors; go on to unknown fields and to the payload as
+        # its job type reads it, so that one answer names every bad field.
+        if not isinstance(data, Mapping):
+            raise serializers.ValidationError({"non_field_errors": ["The body must be a JSON object."]})
+        try:
+            values, errors = super().to_internal_value(data), {}
+        except serializers.ValidationError as exc:
+            values, errors = None, dict(exc.detail)
+        known = ", ".join(self.fields)
+        errors.update({f: [f"Unknown field; the fields are {known}."] for f in data if f not in self.fields})
+        current = self.context.get("current")
+        if not errors.keys() & {"type", "payload"} and ("type" in data or "payload" in data or not self.partial):
+            try:
+                payload = job_type_get(data.get("type") or current.type).validate(
+                    data.get("payload", current.payload if current else {}))
+            except InvalidPayload as exc:
+                errors.update(exc.errors)
+            else:
+                if values is not None:
+                    values["payload"] = payload
+        if errors:
+            raise serializers.ValidationError(errors)
+        return values
+
     def validate(self, attrs):
         errors = {}
-        creating = self.instance is None and not self.partial
         given = [k for k in ("interval_seconds", "cron") if attrs.get(k) is not None]
         if len(given) == 2:
             errors.update({k: ["Give interval_seconds or cron, not both."] for k in given})
-        elif creating and not given:
+        elif not self.partial and not given:
             errors.update({k: ["Give interval_seconds or cron."] for k in ("interval_seconds", "cron")})
-        if "payload" in attrs or "type" in attrs:
-            current = self.context.get("current")
-            type_name = attrs.get("type") or (current.type if current else None)
-            payload = attrs.get("payload", current.payload if current else {})
-            try:
-                attrs["payload"] = job_type_get(type_name).validate(payload)
-            except InvalidPayload as exc:
-                errors.update(exc.errors)
         if errors:
             raise serializers.ValidationError(errors)
         if self.partial:  # an edit changes only what was sent, not the defaults
-            attrs = {k: v for k, v in attrs.items() if k in self.initial_data or k == "payload"}
+            attrs = {k: v for k, v in attrs.items() if k in self.initial_data}
         return attrs
 
 

@@ -20,7 +20,7 @@ GRACE = 3  # BATCHLAB_SCHEDULE_PENDING_GRACE_SECONDS on this stack
 @pytest.fixture(scope="module")
 def sched_stack(make_stack):
     return make_stack(workers=1, schedulers=2, BATCHLAB_SCHEDULE_MIN_INTERVAL_SECONDS=1,
-                      BATCHLAB_SCHEDULE_PENDING_GRACE_SECONDS=GRACE)
+                      BATCHLAB_SCHEDULE_PENDING_GRACE_SECONDS=GRACE, BATCHLAB_METRICS_CACHE_SECONDS=0)
 
 
 @pytest.fixture(scope="module")
@@ -147,6 +147,10 @@ def test_skip_policy_never_overlaps_a_5_s_job_on_a_2_s_schedule(api):
     assert skipped and all("still going" in r["message"] for r in skipped)
     spans = sorted((ts(j["started_at"]), ts(j["finished_at"])) for j in jobs_of(api, schedule["id"]))
     assert len(spans) >= 2 and all(a_end <= b_start for (_, a_end), (b_start, _) in zip(spans, spans[1:])), spans
+    metrics = api.get("/metrics").text
+    runs = {m.group(1): float(m.group(2)) for m in re.finditer(r'^batchlab_schedule_runs\{outcome="(\w+)"\} (\S+)$', metrics, re.M)}
+    assert runs["skipped"] >= len(skipped) and runs["fired"] >= len(spans), runs
+    assert re.search(r'^batchlab_schedules\{state="paused"\} [1-9]', metrics, re.M)
     api.session.delete(api.url(f"/schedules/{schedule['id']}"))
 
 
@@ -192,8 +196,11 @@ BAD = [
      {"payload.seconds"}),
     ("neither interval nor cron", "/schedules", {"name": "x", "type": "echo"}, {"interval_seconds", "cron"}),
     ("every field bad at once", "/schedules",
-     {"name": 5, "type": "nope", "cron": "bad", "timezone": "Nowhere/X", "overlap": "sometimes"},
-     {"name", "type", "cron", "timezone", "overlap"}),
+     {"name": 5, "type": "nope", "cron": "bad", "timezone": "Nowhere/X", "overlap": "sometimes", "color": "red"},
+     {"name", "type", "cron", "timezone", "overlap", "color"}),
+    ("field errors and a bad payload together", "/schedules",
+     {"name": "x", "type": "sleep", "payload": {"seconds": -1}, "interval_seconds": 0, "timezone": "Nowhere/X"},
+     {"payload.seconds", "interval_seconds", "timezone"}),
     ("run_at in the past", "/jobs", {"name": "x", "type": "echo", "run_at": "2001-01-01T00:00:00Z"}, {"run_at"}),
     ("run_at past retention", "/jobs", {"name": "x", "type": "echo", "run_at": "2099-01-01T00:00:00Z"}, {"run_at"}),
     ("run_at and delay", "/jobs", {"name": "x", "type": "echo", "run_at": "2099-01-01T00:00:00Z", "delay_seconds": 5},
@@ -215,3 +222,28 @@ def test_unknown_schedule_is_a_404_problem(api):
     for path in ("/schedules/not-an-id", "/schedules/00000000-0000-4000-8000-000000000000"):
         response = api.get(path)
         assert response.status_code == 404 and response.json()["code"] == "schedule_not_found"
+
+
+def test_the_cli_creates_edits_pauses_runs_and_deletes_a_schedule(api, capsys):
+    import json
+
+    from jobs.cli import main
+
+    base = ["--base-url", api.base, "--json"]
+    assert main([*base, "schedules", "create", "echo", '{"from": "cli"}', "--cron", "0 9 * * 1-5",
+                 "--timezone", "Europe/Paris", "--name", "weekday mornings"]) == 0
+    created = json.loads(capsys.readouterr().out)
+    assert created["cron"] == "0 9 * * 1-5" and created["timezone"] == "Europe/Paris" and created["payload"] == {"from": "cli"}
+    assert main([*base, "schedules", "edit", created["id"], "--every", "3600"]) == 0
+    edited = json.loads(capsys.readouterr().out)
+    assert edited["interval_seconds"] == 3600 and edited["cron"] is None
+    assert main([*base, "schedules", "pause", created["id"]]) == 0 and json.loads(capsys.readouterr().out)["paused"]
+    assert main([*base, "schedules", "run", created["id"]]) == 0
+    job = json.loads(capsys.readouterr().out)
+    assert job["schedule_id"] == created["id"] and api.wait(job["id"])["status"] == "COMPLETED"
+    assert main([*base, "schedules", "list"]) == 0
+    assert created["id"] in [s["id"] for s in json.loads(capsys.readouterr().out)["results"]]
+    assert main(["--base-url", api.base, "schedules", "create", "echo", "--cron", "every day"]) == 1
+    assert "cron" in capsys.readouterr().err  # the field is named
+    assert main([*base, "schedules", "delete", created["id"]]) == 0
+    assert main([*base, "schedules", "show", created["id"]]) == 1

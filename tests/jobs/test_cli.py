@@ -11,7 +11,7 @@ from jobs.cli.exit_codes import Exit, exit_for_status
 
 def test_every_documented_subcommand_is_there():
     sub = next(a for a in build_parser()._actions if a.dest == "command")
-    assert {"submit", "list", "show", "watch", "cancel", "retry", "types", "workers"} <= set(sub.choices)
+    assert {"submit", "list", "show", "watch", "cancel", "retry", "types", "workers", "schedules"} <= set(sub.choices)
 
 
 @pytest.mark.parametrize("argv", [[], ["submit"], ["submit", "echo", "{not json"], ["nope"], ["list", "--limit", "x"]])

@@ -3,7 +3,7 @@
 
 window.BatchLab = (function () {
   var FINAL = ["COMPLETED", "FAILED", "CANCELED"];
-  var ICONS = { QUEUED: "◷", PROCESSING: "↻", COMPLETED: "✓", FAILED: "✕", CANCELED: "⊘" };
+  var ICONS = { SCHEDULED: "⏲", QUEUED: "◷", PROCESSING: "↻", COMPLETED: "✓", FAILED: "✕", CANCELED: "⊘" };
 
   function csrfToken() {
     var match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);

@@ -9,6 +9,7 @@
 
   var cancelButton = document.getElementById("cancel-button");
   var retryButton = document.getElementById("retry-button");
+  var runNowButton = document.getElementById("run-now-button");
   var actionStatus = document.getElementById("action-status");
   var actionError = document.getElementById("action-error");
   var liveState = document.getElementById("live-state");
@@ -54,6 +55,10 @@
       field("Expires", B.time(job.expires_at)),
       field("Version", String(job.version)),
     ];
+    if (job.run_at) fields.splice(5, 0, field("Due", B.time(job.run_at)));
+    if (job.schedule_id) {
+      fields.splice(1, 0, field("Schedule", el("a", { href: "/ui/schedules/" + job.schedule_id, id: "schedule-link", text: "the schedule that fired it" })));
+    }
     document.getElementById("job-fields").replaceChildren.apply(document.getElementById("job-fields"), fields);
 
     document.getElementById("job-payload").textContent = B.pretty(job.payload);
@@ -73,8 +78,9 @@
       ]);
     }));
 
-    /* The buttons the API allows: cancel for QUEUED/PROCESSING, retry for FAILED/CANCELED. */
-    var cancellable = job.status === "QUEUED" || job.status === "PROCESSING";
+    /* The buttons the API allows: cancel for SCHEDULED/QUEUED/PROCESSING, run now for SCHEDULED, retry for FAILED/CANCELED. */
+    var cancellable = job.status === "SCHEDULED" || job.status === "QUEUED" || job.status === "PROCESSING";
+    runNowButton.hidden = job.status !== "SCHEDULED";
     cancelButton.hidden = !cancellable;
     cancelButton.disabled = cancellable && job.cancel_requested;
     cancelButton.textContent = job.cancel_requested ? "Cancel requested" : "Cancel job";
@@ -100,7 +106,7 @@
   function act(action, button) {
     actionError.hidden = true;
     button.disabled = true;
-    actionStatus.textContent = action === "cancel" ? "Canceling…" : "Retrying…";
+    actionStatus.textContent = { cancel: "Canceling…", retry: "Retrying…", "run-now": "Queuing…" }[action];
     B.api("POST", "/jobs/" + jobId + "/" + action).then(function (response) {
       actionStatus.textContent = "";
       if (!response.ok) {
@@ -109,7 +115,7 @@
         return refresh();
       }
       job = response.body;
-      actionStatus.textContent = action === "cancel" ? "Cancel sent." : "Queued again.";
+      actionStatus.textContent = { cancel: "Cancel sent.", retry: "Queued again.", "run-now": "Queued now." }[action];
       render();
       if (!B.isFinal(job.status)) poller.start();
     }, function () {
@@ -121,6 +127,7 @@
 
   cancelButton.addEventListener("click", function () { act("cancel", cancelButton); });
   retryButton.addEventListener("click", function () { act("retry", retryButton); });
+  runNowButton.addEventListener("click", function () { act("run-now", runNowButton); });
 
   render();
   if (!B.isFinal(job.status)) poller.start();
