@@ -85,15 +85,20 @@ def job_claim(*, job_id: str, worker: str) -> Claim | str:
     except UpdateError as exc:
         if not is_condition_failure(exc):
             raise
-        return _claim_refused(job_id=job_id)
+        return _claim_refused(job_id=job_id, token=token, worker=worker)
     return Claim(job=job, token=token, worker=worker)
 
 
-def _claim_refused(*, job_id: str) -> str:
+def _claim_refused(*, job_id: str, token: str, worker: str) -> Claim | str:
     try:
         job = Job.get(job_id, JOB_SK, consistent_read=True)
     except Job.DoesNotExist:
         return "missing"
+    if job.claim_token == token:
+        # Our claim was applied but its answer was lost (connection reset); the
+        # SDK's retry was then refused by the claim itself. The token says so.
+        logger.info("job %s: claim applied, its answer lost; recognised by its token", job_id)
+        return Claim(job=job, token=token, worker=worker)
     if is_final(job.status):
         return "final"
     if job.chunks_total is not None:
@@ -152,9 +157,30 @@ def _fenced_update(claim: Claim, transition: Transition, actions: list) -> None:
             add_version_condition=False,
         )
     except UpdateError as exc:
-        if is_condition_failure(exc):
+        if not is_condition_failure(exc):
+            raise
+        if not _applied_before(claim, transition):
             raise LeaseLost(f"job {claim.job_id}: the claim of {claim.worker} was taken over") from None
-        raise
+
+
+def _applied_before(claim: Claim, transition: Transition) -> bool:
+    """After a refused fenced write: did an earlier try of it apply (its answer lost, the SDK retried)?
+
+    The claim's token stays on the item through every worker write, so the item
+    still carrying our token and the transition's target status means our write
+    is the one that moved it; anything else means another claim took over.
+    """
+    if transition.target == JobStatus.PROCESSING:
+        return False  # a heartbeat's retry is not refused while the claim holds
+    try:
+        job = Job.get(claim.job_id, consistent_read=True)
+    except Job.DoesNotExist:
+        return False
+    if job.claim_token != claim.token or job.status != transition.target:
+        return False
+    logger.info("job %s: %s applied, its answer lost; recognised by the claim token", claim.job_id, transition.name)
+    claim.job = job
+    return True
 
 
 def job_log(*, claim: Claim, message: str) -> None:
@@ -239,7 +265,8 @@ def job_retry_later(*, claim: Claim, code: str, message: str) -> float:
             Job.error.set({"code": code, "message": message}),
             Job.available_at.set(int(time.time() + delay)),
             Job.lease_owner.remove(),
-            Job.claim_token.remove(),
+            # The token stays: QUEUED already fences this claim out, and a lost
+            # answer to this write is recognised by it (_applied_before).
             Job.lease_expires_at.remove(),
             Job.version.add(1),
             *_flush_log(claim, entry("retry_scheduled", status=RETRY_LATER.target, message=note, worker=claim.worker)),
