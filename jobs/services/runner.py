@@ -56,6 +56,11 @@ class JobContext:
         return self._claim.job_id
 
     @property
+    def claim_token(self) -> str:
+        """The fencing token of this run's claim: a sink can refuse writes of a run that lost the job."""
+        return self._claim.token
+
+    @property
     def attempt(self) -> int:
         return int(self._claim.job.attempts)
 
