@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 OPENAPI_ENV := env BATCHLAB_EMBEDDED=1 BATCHLAB_TEST_HANDLERS=0 DJANGO_SETTINGS_MODULE=batchlab.settings
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test test-fast bench install clean lint-imports openapi
+.PHONY: run test test-fast test-faults bench install clean lint-imports openapi
 
 $(PY):
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -30,8 +30,13 @@ run: $(STAMP)
 lint-imports: $(STAMP)
 	$(VENV)/bin/lint-imports
 
+# The long fault scenarios (marker faults_full) stay out of `make test`: `make test-faults` runs them.
 test: $(STAMP) /usr/bin/chromium lint-imports
-	$(PY) -m pytest
+	$(PY) -m pytest -m "not faults_full"
+
+# Every fault scenario (tests/faults), printing each checker table; replay one with BATCHLAB_FAULT_SEED=<seed>.
+test-faults: $(STAMP)
+	$(PY) -m pytest tests/faults -m faults -s -p no:cacheprovider
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -m "not e2e and not browser"

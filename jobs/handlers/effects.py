@@ -21,6 +21,7 @@ from django.conf import settings
 from rest_framework import serializers
 
 from jobs.handlers.registry import TransientError, job_type
+from jobs.tables import JOB_SK
 
 
 class FencedOut(TransientError):
@@ -48,7 +49,7 @@ def effect_commit(*, job_id: str, token: str) -> str:
     try:
         client.transact_write_items(TransactItems=[
             {"ConditionCheck": {
-                "TableName": settings.BATCHLAB_TABLE_NAME, "Key": {"JobId": {"S": job_id}},
+                "TableName": settings.BATCHLAB_TABLE_NAME, "Key": {"JobId": {"S": job_id}, "SK": {"S": JOB_SK}},
                 "ConditionExpression": "ClaimToken = :t AND #s = :p",
                 "ExpressionAttributeNames": {"#s": "Status"},
                 "ExpressionAttributeValues": {":t": {"S": token}, ":p": {"S": "PROCESSING"}},

@@ -8,13 +8,13 @@ lost its lease cannot overwrite the outcome of the job's new owner.
 import random
 import time
 import uuid
-from dataclasses import dataclass, field
 
 from django.conf import settings
 from pynamodb.exceptions import UpdateError
 
 from jobs.exceptions import QueueUnavailable
 from jobs.services import publishing
+from jobs.services._fencing import Claim, LeaseLost, fenced_update, read_quietly
 from jobs.services._store import allowed_by, append, entry, is_condition_failure, logger, moves_to, utcnow
 from jobs.states import (
     CLAIM,
@@ -25,28 +25,10 @@ from jobs.states import (
     RETRY_LATER,
     STOP_CANCELED,
     JobStatus,
-    Transition,
     is_final,
 )
 from jobs.tables import JOB_SK, Job
 
-
-@dataclass
-class Claim:
-    """What a worker holds while it runs a job: the fencing token and the job as claimed."""
-
-    job: Job
-    token: str
-    worker: str
-    pending_log: list = field(default_factory=list)
-
-    @property
-    def job_id(self) -> str:
-        return self.job.job_id
-
-
-class LeaseLost(Exception):
-    """The claim's token no longer matches: another worker owns the job now, or it was failed."""
 
 
 def _lease_deadline() -> int:
@@ -83,10 +65,17 @@ def job_claim(*, job_id: str, worker: str) -> Claim | str:
             & Job.chunks_total.does_not_exist(),  # an item job runs chunk by chunk, never whole
         )
     except UpdateError as exc:
-        if not is_condition_failure(exc):
+        if is_condition_failure(exc):
+            return _claim_refused(job_id=job_id, token=token, worker=worker)
+        # Every try failed in transit (the last answer lost too): one read tells
+        # whether a try was applied; if so the claim is ours, else re-raise.
+        landed = read_quietly(job_id)
+        if landed is None or landed.claim_token != token:
             raise
-        return _claim_refused(job_id=job_id, token=token, worker=worker)
+        logger.info("job %s: claim applied, every answer lost; recognised by its token", job_id)
+        return Claim(job=landed, token=token, worker=worker)
     return Claim(job=job, token=token, worker=worker)
+
 
 
 def _claim_refused(*, job_id: str, token: str, worker: str) -> Claim | str:
@@ -148,40 +137,6 @@ def _flush_log(claim: Claim, *entries) -> list:
     return [append(*pending)] if pending else []
 
 
-def _fenced_update(claim: Claim, transition: Transition, actions: list) -> None:
-    """One UpdateItem applied only while this claim still holds the job (else LeaseLost)."""
-    try:
-        claim.job.update(
-            actions=[*moves_to(transition), *actions, Job.updated_at.set(utcnow())],
-            condition=allowed_by(transition) & (Job.claim_token == claim.token),
-            add_version_condition=False,
-        )
-    except UpdateError as exc:
-        if not is_condition_failure(exc):
-            raise
-        if not _applied_before(claim, transition):
-            raise LeaseLost(f"job {claim.job_id}: the claim of {claim.worker} was taken over") from None
-
-
-def _applied_before(claim: Claim, transition: Transition) -> bool:
-    """After a refused fenced write: did an earlier try of it apply (its answer lost, the SDK retried)?
-
-    The claim's token stays on the item through every worker write, so the item
-    still carrying our token and the transition's target status means our write
-    is the one that moved it; anything else means another claim took over.
-    """
-    if transition.target == JobStatus.PROCESSING:
-        return False  # a heartbeat's retry is not refused while the claim holds
-    try:
-        job = Job.get(claim.job_id, consistent_read=True)
-    except Job.DoesNotExist:
-        return False
-    if job.claim_token != claim.token or job.status != transition.target:
-        return False
-    logger.info("job %s: %s applied, its answer lost; recognised by the claim token", claim.job_id, transition.name)
-    claim.job = job
-    return True
-
 
 def job_log(*, claim: Claim, message: str) -> None:
     """Queue a timeline line from the handler; it rides along with the claim's next write (no request)."""
@@ -193,7 +148,7 @@ def job_progress(*, claim: Claim, done: int, total: int) -> None:
 
     Raises LeaseLost if the claim was taken over (this worker must stop).
     """
-    _fenced_update(
+    fenced_update(
         claim,
         HEARTBEAT,
         [
@@ -208,7 +163,7 @@ def job_progress(*, claim: Claim, done: int, total: int) -> None:
 
 def job_heartbeat(*, claim: Claim) -> None:
     """Renew the lease (one fenced UpdateItem); also reads back CancelRequested."""
-    _fenced_update(claim, HEARTBEAT, [Job.lease_expires_at.set(_lease_deadline()), Job.version.add(1), *_flush_log(claim)])
+    fenced_update(claim, HEARTBEAT, [Job.lease_expires_at.set(_lease_deadline()), Job.version.add(1), *_flush_log(claim)])
 
 
 def job_complete(*, claim: Claim, result, progress: tuple[int, int] | None = None) -> None:
@@ -223,13 +178,13 @@ def job_complete(*, claim: Claim, result, progress: tuple[int, int] | None = Non
     ]
     if progress is not None:
         actions += [Job.progress_done.set(progress[0]), Job.progress_total.set(progress[1])]
-    _fenced_update(claim, COMPLETE, actions)
+    fenced_update(claim, COMPLETE, actions)
     logger.info("job %s COMPLETED attempt=%s", claim.job_id, int(claim.job.attempts))
 
 
 def job_fail(*, claim: Claim, code: str, message: str) -> None:
     """PROCESSING -> FAILED with {code, message} (one fenced UpdateItem); no more attempts."""
-    _fenced_update(
+    fenced_update(
         claim,
         FAIL,
         [
@@ -258,7 +213,7 @@ def job_retry_later(*, claim: Claim, code: str, message: str) -> float:
     """
     delay = retry_delay(attempt=int(claim.job.attempts))
     note = f"Attempt {int(claim.job.attempts)} failed: {message} Retrying in {delay:.1f} s."
-    _fenced_update(
+    fenced_update(
         claim,
         RETRY_LATER,
         [
@@ -284,7 +239,7 @@ def job_mark_canceled(*, claim: Claim, progress_done: int | None = None) -> None
     done = progress_done if progress_done is not None else int(claim.job.progress_done or 0)
     total = int(claim.job.progress_total or 0)
     what = f" after {done} of {total} units" if total else ""
-    _fenced_update(
+    fenced_update(
         claim,
         STOP_CANCELED,
         [

@@ -48,6 +48,7 @@ class Verdict:
     stuck: list = field(default_factory=list)
     messages: dict = field(default_factory=dict)
     effects: int = 0
+    reclaimed: list = field(default_factory=list)  # attempts > 1: a redelivery, a retry or a takeover
     extra: dict = field(default_factory=dict)  # scenario figures: faults by kind, times
 
     def table(self, title: str) -> str:
@@ -57,7 +58,7 @@ class Verdict:
         rows += [("lost", len(self.lost)), ("duplicated effects", len(self.duplicated)),
                  ("more than one terminal event", len(self.double_terminal)),
                  ("completed without its effect", len(self.missing_effect)), ("stuck", len(self.stuck)),
-                 ("effects committed", self.effects)]
+                 ("effects committed", self.effects), ("jobs claimed more than once", len(self.reclaimed))]
         rows += [(f"messages left: {q}", n) for q, n in self.messages.items()]
         rows += [(k, v) for k, v in self.extra.items()]
         width = max(len(r[0]) for r in rows)
@@ -123,6 +124,8 @@ def history_check(stack: EmbeddedStack, acknowledged: list[str]) -> Verdict:
             verdict.stuck.append(job_id)
             if no_message:
                 verdict.lost.append(job_id)
+        if job["attempts"] > 1:
+            verdict.reclaimed.append(job_id)
         if effects.get(job_id, 0) > 1:
             verdict.duplicated.append(job_id)
         if job["terminal_events"] > 1:

@@ -11,7 +11,7 @@ import pytest
 
 from jobs import services
 from jobs.services import execution
-from jobs.tables import Job
+from jobs.tables import JOB_SK, Job
 
 pytestmark = pytest.mark.usefixtures("aws")
 
@@ -28,7 +28,7 @@ def test_a_claim_whose_answer_was_lost_is_recognised_by_its_token_not_refused_as
     services.job_claim(job_id=job.job_id, worker="w1")  # applied; its answer "lost"
     retried = services.job_claim(job_id=job.job_id, worker="w1")
     assert isinstance(retried, services.Claim) and retried.token == token.hex
-    assert Job.get(job.job_id).attempts == 1  # one claim, one attempt
+    assert Job.get(job.job_id, JOB_SK).attempts == 1  # one claim, one attempt
 
 
 def test_a_claim_by_someone_else_is_still_busy(published):
@@ -42,18 +42,18 @@ def test_a_completion_whose_answer_was_lost_is_not_lease_lost(published):
     claim = services.job_claim(job_id=job.job_id, worker="w1")
     services.job_complete(claim=claim, result={"n": 1})
     services.job_complete(claim=claim, result={"n": 1})  # the retry: refused, recognised as ours
-    stored = Job.get(job.job_id)
+    stored = Job.get(job.job_id, JOB_SK)
     assert stored.status == "COMPLETED" and [e.event for e in stored.timeline].count("completed") == 1
 
 
 def test_a_retry_later_whose_answer_was_lost_still_publishes_the_job(published):
     job = queued(published)
     claim = services.job_claim(job_id=job.job_id, worker="w1")
-    execution._fenced_update(claim, execution.RETRY_LATER, [])  # the try that applied, answer lost
+    execution.fenced_update(claim, execution.RETRY_LATER, [])  # the try that applied, answer lost
     published.clear()
     services.job_retry_later(claim=claim, code="transient_error", message="x")
     assert [job_id for job_id, _ in published] == [job.job_id]  # before: LeaseLost and no message at all
-    assert Job.get(job.job_id).status == "QUEUED"
+    assert Job.get(job.job_id, JOB_SK).status == "QUEUED"
 
 
 def test_a_completion_after_a_takeover_is_still_lease_lost(published):
