@@ -7,6 +7,7 @@ the checker reads the moto servers directly. The seed comes from
 BATCHLAB_FAULT_SEED (to replay a run) or is drawn and printed.
 """
 
+import concurrent.futures
 import os
 import random
 import sys
@@ -32,12 +33,22 @@ def pytest_collection_modifyitems(config, items):
 class ProxiedStack(EmbeddedStack):
     sqs_proxy: FaultProxy | None = None
     dynamodb_proxy: FaultProxy | None = None
+    spawner: concurrent.futures.ThreadPoolExecutor | None = None
 
     def env(self) -> dict:
         env = super().env()
         env["AWS_ENDPOINT_URL_SQS"] = self.sqs_proxy.endpoint
         env["AWS_ENDPOINT_URL_DYNAMODB"] = self.dynamodb_proxy.endpoint
         return env
+
+    def restart_worker(self):
+        """Start a worker from the stack's long-lived spawner thread, callable from any thread.
+
+        The launcher asks the kernel to SIGTERM a child when its parent *thread*
+        exits (PR_SET_PDEATHSIG is per thread): a worker started from a
+        short-lived chaos thread would be stopped with that thread.
+        """
+        return self.spawner.submit(self.start_worker).result(timeout=60)
 
     def clear_faults(self) -> None:
         self.sqs_proxy.clear()
@@ -89,6 +100,7 @@ def fault_stack(tmp_path_factory, strays):
             recovery=False, web=web, log_dir=tmp / "log", extra_env=extra, quiet=True,
             sqs_proxy=FaultProxy(sqs_port, seed=seed, name="sqs"),
             dynamodb_proxy=FaultProxy(dynamodb_port, seed=seed + 1, name="dynamodb"),
+            spawner=concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="spawner"),
         )
         made.append(stack)
         stack.start()
@@ -104,4 +116,5 @@ def fault_stack(tmp_path_factory, strays):
         stack.stop()
         stack.sqs_proxy.close()
         stack.dynamodb_proxy.close()
+        stack.spawner.shutdown(wait=False)
 

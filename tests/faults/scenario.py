@@ -8,16 +8,25 @@ import requests
 from tests.faults.checker import Verdict, history_check, wait_terminal
 
 
-def submit_many(base_url: str, count: int, *, type: str = "effect", payload: dict | None = None,
+def api_token(stack, user: str = "demo") -> str:
+    """The user's API token (HTTP Basic would hash the password on every request: slow, and not what programs do)."""
+    if not hasattr(stack, "_tokens"):
+        stack._tokens = {}
+    if user not in stack._tokens:
+        stack._tokens[user] = stack.manage("batchlab_token", user).strip()
+    return stack._tokens[user]
+
+
+def submit_many(stack, count: int, *, type: str = "effect", payload: dict | None = None,
                 clients: int = 8, user: str = "demo") -> tuple[list[str], dict]:
     """POST /jobs `count` times from `clients` threads: (acknowledged job ids, answers by status code)."""
     answers: dict = {}
+    headers = {"Authorization": f"Token {api_token(stack, user)}"}
 
     def one(index: int):
-        session = requests.Session()
-        session.auth = (user, user)
         try:
-            response = session.post(f"{base_url}/jobs", json={"name": f"fault {index}", "type": type, "payload": payload or {}}, timeout=30)
+            response = requests.post(f"{stack.web_url}/jobs", json={"name": f"fault {index}", "type": type, "payload": payload or {}},
+                                     headers=headers, timeout=30)
         except requests.RequestException as exc:
             return exc.__class__.__name__, None
         return response.status_code, (response.json().get("id") if response.status_code == 201 else None)

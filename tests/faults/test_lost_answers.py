@@ -20,7 +20,7 @@ def test_lost_answers_on_claim_completion_and_effect_end_each_job_once(fault_sta
         Rule("apply_then_fail", 0.5, ops=("UpdateItem",), contains=b'"completed"'),
         Rule("apply_then_fail", 0.3, ops=("TransactWriteItems",)),
     )
-    ids, answers = submit_many(stack.web_url, 20)
+    ids, answers = submit_many(stack, 20)
     assert len(ids) == 20, answers
     verdict = close_with_check(stack, ids, "DynamoDB apply-then-fail on claim, completion, effect", timeout=120)
     injected = stack.dynamodb_proxy.injected["apply_then_fail"]
