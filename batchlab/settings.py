@@ -239,8 +239,8 @@ BATCHLAB_RUN_LOG = env_str("BATCHLAB_RUN_LOG", "")
 # The benchmark's meter (batchlab/awsmeter.py): when set, each process counts its AWS
 # requests and DynamoDB billing units and writes them to <dir>/<pid>.json. Off by default.
 BATCHLAB_AWS_METER_DIR = env_str("BATCHLAB_AWS_METER_DIR", "")
-# The fenced effect sink of the test-only `effect` job type (a DynamoDB table the fault tests create).
-BATCHLAB_EFFECT_SINK_TABLE = env_str("BATCHLAB_EFFECT_SINK_TABLE", "batchlab-test-effects")
+# More modules that register job types with @job_type (comma-separated), e.g. the fault tests' `effect`.
+BATCHLAB_HANDLER_MODULES = [m.strip() for m in env_str("BATCHLAB_HANDLER_MODULES", "").split(",") if m.strip()]
 
 LOGGING = {
     "version": 1,

@@ -90,7 +90,8 @@ def fault_stack(tmp_path_factory, strays):
 
     def start(*, workers: int = 2, recovery: bool = True, web: bool = True, **env) -> ProxiedStack:
         tmp = tmp_path_factory.mktemp("faults")
-        extra = dict(TEST_ENV, BATCHLAB_EFFECT_SINK_TABLE="batchlab-test-effects", BATCHLAB_RECOVERY_INTERVAL="2")
+        extra = dict(TEST_ENV, BATCHLAB_EFFECT_SINK_TABLE="batchlab-test-effects", BATCHLAB_RECOVERY_INTERVAL="2",
+                     BATCHLAB_HANDLER_MODULES="tests.faults.effect_sink")
         extra.update(BATCHLAB_SQLITE_PATH=str(tmp / "db.sqlite3"), BATCHLAB_RUN_LOG=str(tmp / "runs.log"))
         extra.update({k: str(v) for k, v in env.items()})
         sqs_port, dynamodb_port = free_port(), free_port()

@@ -25,5 +25,5 @@ def test_lost_answers_on_claim_completion_and_effect_end_each_job_once(fault_sta
     verdict = close_with_check(stack, ids, "DynamoDB apply-then-fail on claim, completion, effect", timeout=120)
     injected = stack.dynamodb_proxy.injected["apply_then_fail"]
     assert verdict.ok and verdict.by_status == {"COMPLETED": 20} and verdict.effects == 20, verdict.table("lost answers")
-    assert injected >= 5, stack.injected()
+    assert injected >= 3, stack.injected()
     assert verdict.reclaimed == [], verdict.table("lost answers")  # no claim mistaken for "busy" and run again

@@ -1,6 +1,8 @@
-"""The `effect` job type for fault tests: each run commits its effect to a fenced sink (test-only).
+"""The `effect` job type for fault tests: each run commits its effect to a fenced sink.
 
-The sink is a DynamoDB table (BATCHLAB_EFFECT_SINK_TABLE) keyed by job id and
+Registered in the stack's processes through BATCHLAB_HANDLER_MODULES (it is test
+code and imports boto3 and the table keys, which job handlers may not). The sink
+is a DynamoDB table (BATCHLAB_EFFECT_SINK_TABLE, created by the fault fixtures) keyed by job id and
 claim token. A run first looks for an effect of the job committed by an earlier
 attempt (then it has nothing to do: the effect is idempotent per job); otherwise
 it writes its own in one TransactWriteItems whose ConditionCheck requires the
@@ -23,6 +25,8 @@ from rest_framework import serializers
 from jobs.handlers.registry import TransientError, job_type
 from jobs.tables import JOB_SK
 
+SINK_TABLE = os.environ.get("BATCHLAB_EFFECT_SINK_TABLE", "batchlab-test-effects")
+
 
 class FencedOut(TransientError):
     """The sink refused the write: this run's claim no longer holds the job."""
@@ -35,7 +39,7 @@ def _client():
 
 def effects_of(client, job_id: str) -> list[dict]:
     items = client.query(
-        TableName=settings.BATCHLAB_EFFECT_SINK_TABLE, ConsistentRead=True,
+        TableName=SINK_TABLE, ConsistentRead=True,
         KeyConditionExpression="JobId = :j", ExpressionAttributeValues={":j": {"S": job_id}},
     )["Items"]
     return items
@@ -55,7 +59,7 @@ def effect_commit(*, job_id: str, token: str) -> str:
                 "ExpressionAttributeValues": {":t": {"S": token}, ":p": {"S": "PROCESSING"}},
             }},
             {"Put": {
-                "TableName": settings.BATCHLAB_EFFECT_SINK_TABLE,
+                "TableName": SINK_TABLE,
                 "Item": {"JobId": {"S": job_id}, "Token": {"S": token}, "Pid": {"N": str(os.getpid())},
                          "At": {"N": str(time.time())}},
                 "ConditionExpression": "attribute_not_exists(JobId)",
