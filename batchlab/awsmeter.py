@@ -16,7 +16,9 @@ per started 4 KB, half for an eventually consistent read. The item size is
 computed here from the attribute names and values as DynamoDB sizes them. The
 size before an UpdateItem is the size this process last saw for that key (its
 own earlier write), else the size after: BatchLab's writes only grow an item
-until it is final, so this is exact for the job's path.
+until it is final, so this is exact for the job's path. A write that asks for
+no item back (the final one) is sized as the size before plus the values it
+writes: an upper bound.
 """
 
 import atexit
@@ -145,8 +147,18 @@ class AwsMeter:
             # BatchLab puts only new items (condition: does not exist), so nothing is replaced.
             return write_units(item_size(params.get("Item")))
         if operation in ("UpdateItem", "DeleteItem"):
-            after = item_size(parsed.get("Attributes")) if not refused else 0
-            before = self._remember(table, params.get("Key"), after) if after else self._known(table, params.get("Key"))
+            key = params.get("Key")
+            before = self._known(table, key)
+            if refused:
+                return write_units(before)
+            if "Attributes" in parsed:
+                after = item_size(parsed["Attributes"])
+            else:
+                # No item asked back: at most the item before plus every value written
+                # (an upper bound; exact for values that are appended or added).
+                values = params.get("ExpressionAttributeValues") or {}
+                after = before + sum(value_size(v) for v in values.values())
+            self._remember(table, key, after)
             return write_units(max(before, after))
         if operation == "TransactWriteItems":
             total = 0

@@ -41,14 +41,20 @@ def read_quietly(job_id: str) -> Job | None:
         return None
 
 
-def fenced_update(claim: Claim, transition: Transition, actions: list) -> None:
-    """One UpdateItem applied only while this claim still holds the job (else LeaseLost)."""
+def fenced_update(claim: Claim, transition: Transition, actions: list, *, read_back: bool = True) -> None:
+    """One UpdateItem applied only while this claim still holds the job (else LeaseLost).
+
+    read_back: refresh claim.job from the item the write returns (a heartbeat sees
+    CancelRequested that way). A final write reads nothing back: it asks for no
+    item, which DynamoDB then need not send nor botocore parse nor PynamoDB build.
+    """
+    actions = [*moves_to(transition), *actions, Job.updated_at.set(utcnow())]
+    condition = allowed_by(transition) & (Job.claim_token == claim.token)
     try:
-        claim.job.update(
-            actions=[*moves_to(transition), *actions, Job.updated_at.set(utcnow())],
-            condition=allowed_by(transition) & (Job.claim_token == claim.token),
-            add_version_condition=False,
-        )
+        if read_back:
+            claim.job.update(actions=actions, condition=condition, add_version_condition=False)
+        else:
+            Job._get_connection().update_item(claim.job.job_id, range_key=claim.job.sk, actions=actions, condition=condition)
     except UpdateError as exc:
         if not is_condition_failure(exc):
             if _applied_before(claim, transition):

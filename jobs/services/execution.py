@@ -178,8 +178,8 @@ def job_complete(*, claim: Claim, result, progress: tuple[int, int] | None = Non
     ]
     if progress is not None:
         actions += [Job.progress_done.set(progress[0]), Job.progress_total.set(progress[1])]
-    fenced_update(claim, COMPLETE, actions)
-    logger.info("job %s COMPLETED attempt=%s", claim.job_id, int(claim.job.attempts))
+    fenced_update(claim, COMPLETE, actions, read_back=False)
+    logger.debug("job %s COMPLETED attempt=%s", claim.job_id, int(claim.job.attempts))  # the runner logs it at INFO
 
 
 def job_fail(*, claim: Claim, code: str, message: str) -> None:
