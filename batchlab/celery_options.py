@@ -9,6 +9,9 @@ https://docs.celeryq.dev/en/stable/userguide/configuration.html
 import os
 from urllib.parse import quote, urlsplit
 
+# kombu's polling_interval (BATCHLAB_SQS_POLLING_INTERVAL): see transport_options.
+DEFAULT_POLLING_INTERVAL = 0.1
+
 
 def broker_url(endpoint: str | None) -> str:
     """`sqs://` for real AWS; `sqs://KEY:SECRET@host:port` for a local endpoint.

@@ -5,6 +5,7 @@ See `.env.example` for the full list of variables with their defaults.
 
 from pathlib import Path
 
+from batchlab.celery_options import DEFAULT_POLLING_INTERVAL
 from batchlab.env import ConfigurationError, env_bool, env_float, env_int, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -202,7 +203,7 @@ BATCHLAB_STATUS_COUNTS_CACHE_SECONDS = env_int("BATCHLAB_STATUS_COUNTS_CACHE_SEC
 BATCHLAB_WORKER_CONCURRENCY = env_int("BATCHLAB_WORKER_CONCURRENCY", 1, minimum=1)
 # kombu's polling_interval: how soon a worker that just finished a job asks for the
 # next (see batchlab/celery_options.py; the figures that chose it in docs/benchmark.md).
-BATCHLAB_SQS_POLLING_INTERVAL = env_float("BATCHLAB_SQS_POLLING_INTERVAL", 0.1)
+BATCHLAB_SQS_POLLING_INTERVAL = env_float("BATCHLAB_SQS_POLLING_INTERVAL", DEFAULT_POLLING_INTERVAL)
 # Each worker records itself this often (one PutItem). A record older than two
 # intervals is shown as stale; after 40 intervals it expires (hidden at once,
 # deleted by DynamoDB's TTL sweeper later).

@@ -12,7 +12,7 @@ import os
 from celery import Celery
 
 from batchlab import awsmeter
-from batchlab.celery_options import CONSUMER_OPTIONS, broker_url, transport_options
+from batchlab.celery_options import CONSUMER_OPTIONS, DEFAULT_POLLING_INTERVAL, broker_url, transport_options
 
 from devstack.bare_names import CELERY_QUEUE as QUEUE
 from devstack.bare_names import CELERY_TASK as TASK
@@ -28,7 +28,7 @@ app.conf.update(
         region=os.environ.get("AWS_REGION", "us-east-1"),
         queue_name_prefix=os.environ.get("BATCHLAB_QUEUE_PREFIX", "batchlab-"),
         visibility_timeout=int(os.environ.get("BATCHLAB_VISIBILITY_TIMEOUT", "900")),
-        polling_interval=float(os.environ.get("BATCHLAB_SQS_POLLING_INTERVAL", "0.1")),
+        polling_interval=float(os.environ.get("BATCHLAB_SQS_POLLING_INTERVAL") or DEFAULT_POLLING_INTERVAL),
         endpoint=_endpoint,
     ),
     **CONSUMER_OPTIONS,

@@ -32,6 +32,8 @@ def parse_args(argv=None):
     parser.add_argument("--configs", default=",".join(f"{w}x{c}" for w, c in DRAIN_CONFIGS),
                         help="drain configurations WORKERSxCONCURRENCY, the last one stays up (default 2x1,2x4,1x1,1x4)")
     parser.add_argument("--warmup", type=int, default=32, help="POSTs per server and jobs drained first, not counted (default 32)")
+    parser.add_argument("--polling-interval", type=float,
+                        help="BATCHLAB_SQS_POLLING_INTERVAL for both systems' workers (default: the setting's default)")
     parser.add_argument("--payload", default='{"message": "hello"}', help="echo payload as JSON")
     return parser.parse_args(argv)
 
@@ -109,6 +111,8 @@ def main(argv=None) -> int:
         extra_env={"BATCHLAB_SQLITE_PATH": str(run_dir / "db.sqlite3"),
                    "BATCHLAB_AWS_METER_DIR": str(run_dir / "meter" / "batchlab")},
     )
+    if args.polling_interval is not None:
+        stack.extra_env["BATCHLAB_SQS_POLLING_INTERVAL"] = str(args.polling_interval)
     # The bare Celery app (imported by the scenarios) and this process's clients use the stack's SQS.
     os.environ.update(AWS_ENDPOINT_URL_SQS=stack.sqs_endpoint, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
                       AWS_REGION="us-east-1", BATCHLAB_AWS_METER_DIR=str(run_dir / "meter" / "bare"))
