@@ -192,7 +192,8 @@ class JobBulkView(APIView):
             except InvalidPayload as exc:
                 errors.update({f"jobs[{index}].{k}": v for k, v in exc.errors.items()})
                 continue
-            specs.append(BulkSpec(name=data["name"], type=data["type"], payload=payload, idempotency_key=data.get("idempotency_key")))
+            specs.append(BulkSpec(name=data["name"], type=data["type"], payload=payload, idempotency_key=data.get("idempotency_key"),
+                                  run_at=data.get("run_at")))
         if errors:
             return _bulk_invalid(errors)
         results = jobs_submit_bulk(owner=request.user.username, specs=specs)

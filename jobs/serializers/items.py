@@ -9,7 +9,7 @@ from rest_framework import serializers
 from jobs.exceptions import InvalidPayload, UnknownJobType
 from jobs.handlers.registry import job_type_get
 from jobs.items import ON_INVALID
-from jobs.serializers.request import JobSubmitSerializer
+from jobs.serializers.request import JobSubmitSerializer, run_at_errors
 
 MAX_CHUNK_SIZE = 1000
 MAX_BULK_JOBS = 100
@@ -44,6 +44,9 @@ class ItemJobSubmitSerializer(JobSubmitSerializer):
     chunk_size = serializers.IntegerField(min_value=1, max_value=MAX_CHUNK_SIZE, required=False)
     max_failed_ratio = serializers.FloatField(min_value=0, max_value=1, required=False)
     on_invalid = serializers.ChoiceField(choices=ON_INVALID, required=False, default="reject")
+    # Delayed item jobs are not supported yet: run_at / delay_seconds are unknown fields here.
+    run_at = None
+    delay_seconds = None
 
     @staticmethod
     def _validate_by_type(values: dict, errors: dict) -> UnknownJobType | None:
@@ -86,6 +89,14 @@ class BulkJobSerializer(serializers.Serializer):
     type = serializers.CharField(max_length=64)
     payload = serializers.JSONField(required=False, default=dict)
     idempotency_key = serializers.RegexField(r"^[\x21-\x7e]{1,255}$", required=False)
+    run_at = serializers.DateTimeField(required=False, help_text="A delayed job: when to run it (RFC 3339).")
+    delay_seconds = serializers.IntegerField(required=False, min_value=0, help_text="A delayed job: in this many seconds.")
+
+    def validate(self, attrs):
+        errors = run_at_errors(attrs)
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
 
 
 def _rate_and_eta(job) -> tuple[float | None, float | None]:

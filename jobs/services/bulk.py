@@ -6,8 +6,10 @@ checked and recorded atomically, which BatchWriteItem cannot do); the others
 share BatchWriteItem calls, whose unprocessed items PynamoDB retries.
 """
 
+import time
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from pynamodb.exceptions import PutError, PynamoDBConnectionError, PynamoDBException, TransactWriteError
 
@@ -15,6 +17,7 @@ from jobs.handlers.registry import job_type_get
 from jobs.services import publishing
 from jobs.services._store import logger, store_error
 from jobs.services.submission import job_build, submit_idempotent
+from jobs.states import JobStatus
 from jobs.tables import Job
 
 MAX_BULK = 100
@@ -26,10 +29,14 @@ class BulkSpec:
     type: str
     payload: dict
     idempotency_key: str | None = None
+    run_at: datetime | None = None  # a delayed job: SCHEDULED when far ahead, else an SQS delay
 
 
 def jobs_submit_bulk(*, owner: str, specs: list[BulkSpec]) -> list[tuple[Job, bool]]:
     """Store up to 100 QUEUED jobs and queue them; returns [(job, created)] in the order given.
+
+    A spec with `run_at` far ahead is stored SCHEDULED (the scheduler queues it when
+    due); one a few minutes ahead is queued with an SQS delay.
 
     The caller validated every payload (all-or-nothing: nothing is written when one
     is bad). Requests: ceil(n/25) BatchWriteItem + one TransactWriteItems per keyed
@@ -44,7 +51,8 @@ def jobs_submit_bulk(*, owner: str, specs: list[BulkSpec]) -> list[tuple[Job, bo
     try:
         plain = []
         for spec in specs:
-            job = job_build(job_id=str(uuid.uuid4()), owner=owner, name=spec.name, type=spec.type, payload=spec.payload)
+            job = job_build(job_id=str(uuid.uuid4()), owner=owner, name=spec.name, type=spec.type, payload=spec.payload,
+                            run_at=spec.run_at)
             if spec.idempotency_key is None:
                 plain.append(job)
                 out.append((job, True))
@@ -57,7 +65,12 @@ def jobs_submit_bulk(*, owner: str, specs: list[BulkSpec]) -> list[tuple[Job, bo
                 batch.save(job)
     except (PutError, PynamoDBConnectionError, TransactWriteError, PynamoDBException) as exc:
         raise store_error(exc) from exc
-    created = [job.job_id for job, new in out if new]
-    logger.info("bulk: %s jobs submitted by %s (%s new)", len(out), owner, len(created))
-    publishing.tasks_publish(messages=[(publishing.PROCESS_JOB_TASK, [job_id], job_id) for job_id in created])
+    created = [job for job, new in out if new and job.status == JobStatus.QUEUED]
+    logger.info("bulk: %s jobs submitted by %s (%s new)", len(out), owner, sum(new for _, new in out))
+    now = time.time()
+    later = [job for job in created if job.available_at > now + 1]  # delayed a few minutes: each with its SQS delay
+    publishing.tasks_publish(messages=[(publishing.PROCESS_JOB_TASK, [job.job_id], job.job_id)
+                                       for job in created if job not in later])
+    for job in later:
+        publishing.job_publish(job_id=job.job_id, delay_seconds=int(job.available_at - now))
     return out

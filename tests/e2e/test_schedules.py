@@ -206,6 +206,9 @@ BAD = [
     ("run_at and delay", "/jobs", {"name": "x", "type": "echo", "run_at": "2099-01-01T00:00:00Z", "delay_seconds": 5},
      {"run_at", "delay_seconds"}),
     ("negative delay", "/jobs", {"name": "x", "type": "echo", "delay_seconds": -5}, {"delay_seconds"}),
+    ("bulk job in the past", "/jobs/bulk", {"jobs": [{"name": "ok", "type": "echo"},
+                                                     {"name": "x", "type": "echo", "run_at": "2001-01-01T00:00:00Z"}]},
+     {"jobs[1].run_at"}),
 ]
 
 

@@ -179,3 +179,19 @@ def test_a_scheduled_job_can_be_canceled_or_run_now(published):
     with pytest.raises(JobStateConflict):
         services.job_run_now(job_id=first.job_id, owner="alice", actor="alice")
     assert services.jobs_release_due(now=run_at.timestamp() + 1) == []
+
+
+def test_bulk_jobs_far_ahead_are_scheduled_and_near_ones_ride_an_sqs_delay(monkeypatch):
+    from jobs.services import bulk, publishing
+
+    sent, batched = [], []
+    monkeypatch.setattr(publishing, "job_publish", lambda *, job_id, countdown=0, delay_seconds=0: sent.append((job_id, delay_seconds)))
+    monkeypatch.setattr(publishing, "tasks_publish", lambda *, messages: batched.extend(m[2] for m in messages))
+    now = datetime.now(timezone.utc)
+    specs = [bulk.BulkSpec(name="now", type="echo", payload={}),
+             bulk.BulkSpec(name="soon", type="echo", payload={}, run_at=now + timedelta(seconds=60)),
+             bulk.BulkSpec(name="later", type="echo", payload={}, run_at=now + timedelta(hours=3))]
+    (first, _), (soon, _), (later, _) = bulk.jobs_submit_bulk(owner="alice", specs=specs)
+    assert [first.status, soon.status, later.status] == ["QUEUED", "QUEUED", "SCHEDULED"]
+    assert batched == [first.job_id] and sent[0][0] == soon.job_id and 55 <= sent[0][1] <= 60
+    assert services.jobs_release_due(now=(now + timedelta(hours=3, seconds=1)).timestamp()) == [later.job_id]
