@@ -144,3 +144,25 @@ def test_cancel_in_the_middle_stops_between_chunks_and_counts_stay_consistent(ap
     assert len(ran) <= done_at_cancel + 2 < 40
     assert {c["status"] for c in rows} == {"DONE", "CANCELED"} and final["items"]["chunks_done"] == 40
     assert final["items"]["succeeded"] == sum(c["succeeded"] for c in rows) == sum(len(v) for v in runs.values())
+
+
+def test_command_line_submits_an_items_file_and_its_exit_code_says_items_failed(stack, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = dict(stack.env(), BATCHLAB_URL=stack.web_url, BATCHLAB_USER="demo", BATCHLAB_PASSWORD="demo")
+    cli = Path(sys.executable).parent / "batchlab"
+    good = tmp_path / "good.ndjson"
+    good.write_text("".join(json.dumps(f"s{i}") + "\n" for i in range(300)))
+    done = subprocess.run([str(cli), "submit", "checksum", "--items-file", str(good), "--wait", "--timeout", "120", "--json"],
+                          env=env, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    job = json.loads(done.stdout)
+    assert job["status"] == "COMPLETED" and job["items"]["succeeded"] == 300 and job["items"]["chunks_total"] == 3
+    mixed = tmp_path / "mixed.ndjson"
+    mixed.write_text("".join(json.dumps({"v": i, "fail": i == 5}) + "\n" for i in range(20)))
+    failed = subprocess.run([str(cli), "submit", "probe", "--items-file", str(mixed), "--chunk-size", "10", "--wait", "--timeout", "120"],
+                            env=env, capture_output=True, text=True, timeout=180)
+    assert failed.returncode == 6, failed.stderr  # COMPLETED, with one failed item
+    assert "1 items failed" in failed.stderr
