@@ -46,6 +46,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every log line of a request carries its id (X-Request-ID).
+    "batchlab.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # https://whitenoise.readthedocs.io/en/stable/django.html : serves static files under gunicorn.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -243,11 +245,21 @@ BATCHLAB_AWS_METER_DIR = env_str("BATCHLAB_AWS_METER_DIR", "")
 # More modules that register job types with @job_type (comma-separated), e.g. the fault tests' `effect`.
 BATCHLAB_HANDLER_MODULES = [m.strip() for m in env_str("BATCHLAB_HANDLER_MODULES", "").split(",") if m.strip()]
 
+# text (default): plain lines; json: one object per line with time, level, logger,
+# message, job_id, job_type, attempt, worker and request_id (batchlab/logs.py).
+BATCHLAB_LOG_FORMAT = env_str("BATCHLAB_LOG_FORMAT", "text")
+if BATCHLAB_LOG_FORMAT not in ("text", "json"):
+    raise ConfigurationError(f"BATCHLAB_LOG_FORMAT must be text or json (got {BATCHLAB_LOG_FORMAT!r}).")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "batchlab.logs.JsonLineFormatter"},
+    },
+    "filters": {"context": {"()": "batchlab.logs.ContextFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": BATCHLAB_LOG_FORMAT, "filters": ["context"]}},
     "root": {"handlers": ["console"], "level": env_str("BATCHLAB_LOG_LEVEL", "INFO")},
     "loggers": {
         "botocore": {"level": "WARNING"},

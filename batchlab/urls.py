@@ -2,9 +2,10 @@
 
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from batchlab import ops
+from batchlab.api_docs import RedocView
 
 urlpatterns = [
     path("", include("jobs.urls")),
@@ -12,8 +13,7 @@ urlpatterns = [
     path("api/schema", SpectacularAPIView.as_view(), name="openapi-schema-no-slash"),
     # Swagger UI and ReDoc, served from drf-spectacular-sidecar's static files (no CDN).
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="openapi-schema"), name="swagger-ui"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="openapi-schema", template_name="frontend/api/redoc.html"),
-         name="redoc"),
+    path("api/redoc/", RedocView.as_view(url_name="openapi-schema"), name="redoc"),
     path("healthz", ops.healthz, name="healthz"),
     path("readyz", ops.readyz, name="readyz"),
     path("metrics", ops.metrics, name="metrics"),

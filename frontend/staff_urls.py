@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from frontend import schedules, staff
+from frontend import schedules, staff, staff_workers
 
 app_name = "staff"
 
@@ -12,4 +12,5 @@ urlpatterns = [
     path("jobs/<str:job_id>/", staff.job_change, name="job-detail"),
     path("dead-letters/", staff.dead_letters, name="dead-letters"),
     path("schedules/", schedules.staff_schedule_list, name="schedule-list"),
+    path("workers/", staff_workers.workers, name="workers"),
 ]

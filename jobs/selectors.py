@@ -28,9 +28,15 @@ def job_get(*, job_id: str, owner: str | None) -> Job:
         raise JobNotFound(f"No job {job_id}.") from None
     except PynamoDBConnectionError as exc:
         raise StoreUnavailable() from exc
-    if owner is not None and job.owner != owner:
+    if (owner is not None and job.owner != owner) or _expired(job):
         raise JobNotFound(f"No job {job_id}.")
     return job
+
+
+def _expired(job: Job) -> bool:
+    """Past its retention (ExpiresAt): gone for every reader at once, although DynamoDB's TTL
+    sweeper may take up to two days to delete the item."""
+    return job.expires_at is not None and job.expires_at <= datetime.now(UTC)
 
 
 def jobs_get_many(*, job_ids: list[str], owner: str | None) -> list[Job]:
@@ -40,7 +46,8 @@ def jobs_get_many(*, job_ids: list[str], owner: str | None) -> list[Job]:
         found = {job.job_id: job for job in Job.batch_get([(job_id, JOB_SK) for job_id in wanted])}
     except PynamoDBConnectionError as exc:
         raise StoreUnavailable() from exc
-    return [found[i] for i in wanted if i in found and (owner is None or found[i].owner == owner)]
+    return [found[i] for i in wanted
+            if i in found and (owner is None or found[i].owner == owner) and not _expired(found[i])]
 
 
 @dataclass
@@ -81,6 +88,8 @@ def job_list(
         nonlocal condition
         condition = c if condition is None else condition & c
 
+    # Expired jobs (past ExpiresAt, not yet swept by DynamoDB's TTL) are left out at once.
+    not_expired = Job.expires_at > datetime.now(UTC)
     if type:
         add(Job.type == type)
     if name_contains:
@@ -94,11 +103,12 @@ def job_list(
     else:
         index, hash_key = Job.all_index, ALL_SHARD
     # With a filter, DynamoDB's Limit counts items before filtering: read bigger pages.
+    # (Expired items are few, TTL deletes them within days: that filter alone keeps the page size.)
     page_size = limit if condition is None else max(limit, 100)
     try:
         results = index.query(
             hash_key,
-            filter_condition=condition,
+            filter_condition=not_expired if condition is None else condition & not_expired,
             scan_index_forward=False,
             limit=limit,
             page_size=page_size,

@@ -16,7 +16,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from pynamodb.exceptions import UpdateError
 
-from jobs import metrics
+from jobs import log_context, metrics
 from jobs.handlers.registry import JobCanceled, PermanentError, TransientError, job_type_get
 from jobs.services import execution as services
 from jobs.services.execution import Claim, LeaseLost
@@ -153,20 +153,22 @@ def job_execute(*, job_id: str, worker: str | None = None) -> str:
     Never raises for a handler's error: each one ends in a recorded state.
     """
     worker = worker or worker_id()
-    claim = services.job_claim(job_id=job_id, worker=worker)
-    if isinstance(claim, str):
-        logger.info("job %s not claimed by %s: %s", job_id, worker, claim)
-        return f"skipped:{claim}"
-    job = claim.job
-    # One INFO line per job, at its end (each line costs the worker ~0.1 ms of CPU).
-    logger.debug("job %s claimed by %s attempt=%s/%s type=%s", job_id, worker, int(job.attempts), int(job.max_attempts), job.type)
-    metrics.job_claim_observe(type=job.type, due_at=job.available_at)
-    started = time.monotonic()
-    try:
-        outcome = _run_claimed(claim)
-    except LeaseLost as exc:
-        logger.warning("job %s: %s; its outcome is left to the new owner", job_id, exc)
-        outcome = "lease_lost"
+    with log_context.bound(job_id=job_id, worker=worker):
+        claim = services.job_claim(job_id=job_id, worker=worker)
+        if isinstance(claim, str):
+            logger.info("job %s not claimed by %s: %s", job_id, worker, claim)
+            return f"skipped:{claim}"
+        job = claim.job
+        with log_context.bound(job_type=job.type, attempt=int(job.attempts)):
+            # One INFO line per job, at its end (each line costs the worker ~0.1 ms of CPU).
+            logger.debug("job %s claimed by %s attempt=%s/%s type=%s", job_id, worker, int(job.attempts), int(job.max_attempts), job.type)
+            metrics.job_claim_observe(type=job.type, due_at=job.available_at)
+            started = time.monotonic()
+            try:
+                outcome = _run_claimed(claim)
+            except LeaseLost as exc:
+                logger.warning("job %s: %s; its outcome is left to the new owner", job_id, exc)
+                outcome = "lease_lost"
     error = claim.job.error.as_dict() if outcome == "failed" and claim.job.error else {}
     metrics.job_outcome_observe(type=job.type, outcome=outcome, run_seconds=time.monotonic() - started,
                                 error_code=error.get("code"))

@@ -45,6 +45,8 @@ def stack(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("browser-stack")
     extra = dict(TEST_ENV)
     extra.update(BATCHLAB_SQLITE_PATH=str(tmp / "db.sqlite3"), BATCHLAB_RUN_LOG=str(tmp / "runs.log"))
+    # The workers page shows what a worker runs as of its last heartbeat: beat every second here.
+    extra.update(BATCHLAB_WORKER_HEARTBEAT_SECONDS="1")
     stack = EmbeddedStack(
         web_port=free_port(), sqs_port=free_port(), dynamodb_port=free_port(),
         workers=1, recovery=False, web=True, log_dir=tmp / "log", extra_env=extra, quiet=True,

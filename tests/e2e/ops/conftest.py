@@ -1,7 +1,7 @@
 """One real stack for every operations test (CLI, health, workers, metrics), started once for the package.
 
 Heartbeats every second (a stale worker shows within seconds), two prefork
-children per worker (metrics must add up across them), no metrics cache.
+children per worker (metrics must add up across them), no metrics cache, JSON logs.
 """
 
 import os
@@ -19,6 +19,7 @@ OPS_ENV = {
     "BATCHLAB_WORKER_HEARTBEAT_SECONDS": "1",
     "BATCHLAB_WORKER_CONCURRENCY": "2",
     "BATCHLAB_METRICS_CACHE_SECONDS": "0",
+    "BATCHLAB_LOG_FORMAT": "json",
 }
 
 
