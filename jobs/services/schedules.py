@@ -15,6 +15,7 @@ from jobs.tables_schedules import ACTIVE_SHARD, Schedule, ScheduleEdit, Schedule
 
 EDITABLE = ("name", "type", "payload", "interval_seconds", "cron", "timezone", "overlap")
 TIMING_FIELDS = ("interval_seconds", "cron", "timezone")
+HISTORY_KEPT = 100
 
 
 def _timing(schedule: Schedule) -> timing.Timing:
@@ -68,7 +69,8 @@ def _update(schedule: Schedule, actions: list, *, edit: ScheduleEdit) -> Schedul
     """One conditional UpdateItem on the version that was read (ScheduleStateConflict if it moved)."""
     try:
         schedule.update(
-            actions=[*actions, Schedule.history.set(Schedule.history.append([edit])),
+            # The whole list, trimmed: the write is conditional on the version that was read.
+            actions=[*actions, Schedule.history.set([*(schedule.history or []), edit][-HISTORY_KEPT:]),
                      Schedule.updated_at.set(utcnow()), Schedule.version.add(1)],
             condition=Schedule.version == schedule.version,
             add_version_condition=False,
