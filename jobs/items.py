@@ -48,9 +48,23 @@ def lines_of(data: bytes) -> list[bytes]:
     return [line[:-1] if line.endswith(b"\r") else line for line in lines]
 
 
-def iter_lines(stream, *, block: int = 1 << 16):
-    """The raw lines of a binary stream, each with its b"\n" (the last may lack it); reads `block` bytes at a time."""
-    pending = b""
+class OversizedLine:
+    """Stands for a line longer than the limit: only its length (with its newline) is kept, never its bytes."""
+
+    def __init__(self, length: int):
+        self.length = length
+
+    def __len__(self) -> int:
+        return self.length
+
+
+def iter_lines(stream, *, block: int = 1 << 16, max_line: int | None = None):
+    """The raw lines of a binary stream, each with its b"\\n" (the last may lack it); reads `block` bytes at a time.
+
+    A line longer than `max_line` comes back as an OversizedLine: memory stays bounded
+    by `max_line` + `block` whatever the file holds.
+    """
+    pending, skipped = b"", 0  # skipped: bytes of an oversized line already dropped
     while True:
         data = stream.read(block)
         if not data:
@@ -61,8 +75,19 @@ def iter_lines(stream, *, block: int = 1 << 16):
             end = pending.find(b"\n", start)
             if end < 0:
                 break
-            yield pending[start:end + 1]
+            if skipped:
+                yield OversizedLine(skipped + end + 1 - start)
+                skipped = 0
+            elif max_line is not None and end + 1 - start > max_line:
+                yield OversizedLine(end + 1 - start)
+            else:
+                yield pending[start:end + 1]
             start = end + 1
         pending = pending[start:]
-    if pending:
+        if max_line is not None and len(pending) > max_line:
+            skipped += len(pending)
+            pending = b""
+    if skipped or (max_line is not None and len(pending) > max_line):
+        yield OversizedLine(skipped + len(pending))
+    elif pending:
         yield pending

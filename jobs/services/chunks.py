@@ -172,10 +172,14 @@ def job_items_finish_if_done(*, job_id: str) -> str | None:
     job = Job.get(job_id, JOB_SK, consistent_read=True)
     if job.status not in (JobStatus.QUEUED, JobStatus.PROCESSING) or int(job.chunks_done or 0) < int(job.chunks_total or 0):
         return None
+    if job.status == JobStatus.QUEUED and not job.cancel_requested:
+        # Its chunks ran but its start was never recorded (a worker died in between): start it first.
+        job_items_start(job=job)
+        job = Job.get(job_id, JOB_SK, consistent_read=True)
     total, failed = int(job.items_total or 0), int(job.items_failed or 0)
     ratio = failed / total if total else 0.0
     counts = f"{int(job.items_succeeded or 0)} succeeded, {failed} failed, {int(job.items_skipped or 0)} skipped of {total}"
-    if job.cancel_requested or job.status == JobStatus.QUEUED:
+    if job.cancel_requested:
         transition, error, message = STOP_ITEMS, None, f"Stopped on request: {counts}."
     elif ratio > float(job.max_failed_ratio if job.max_failed_ratio is not None else 1.0):
         message = f"{failed} of {total} items failed ({ratio:.1%}), over max_failed_ratio {float(job.max_failed_ratio):g}."

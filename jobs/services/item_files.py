@@ -13,7 +13,7 @@ from django.conf import settings
 from jobs import objects
 from jobs.exceptions import EmptyItemsFile, InvalidPayload, TooManyLines
 from jobs.handlers.registry import job_type_get
-from jobs.items import BadItem, iter_lines, parse_line
+from jobs.items import BadItem, OversizedLine, iter_lines, parse_line
 from jobs.services.item_submission import ItemsSource, item_check, items_refuse, job_submit_items
 from jobs.tables import Job
 
@@ -31,7 +31,7 @@ def items_file_scan(*, type: str, stream, chunk_size: int, on_invalid: str) -> I
     ranges = []
     offset = chunk_start = 0
     line_no = chunk_first = 0
-    for raw in iter_lines(stream):
+    for raw in iter_lines(stream, max_line=settings.BATCHLAB_MAX_ITEM_BYTES + 2):
         line_no += 1
         if line_no > limit:
             raise TooManyLines(f"The file has more than {limit} lines; split it into several jobs.")
@@ -40,11 +40,10 @@ def items_file_scan(*, type: str, stream, chunk_size: int, on_invalid: str) -> I
                 ranges.append((chunk_first, line_no - chunk_first, chunk_start, offset - chunk_start))
             chunk_first, chunk_start = line_no, offset
         offset += len(raw)
-        body = raw.rstrip(b"\r\n")
         try:
-            if len(body) > settings.BATCHLAB_MAX_ITEM_BYTES:
-                raise BadItem(f"The line is {len(body)} bytes; an item may have {settings.BATCHLAB_MAX_ITEM_BYTES}.")
-            item_check(job_type, parse_line(body))
+            if isinstance(raw, OversizedLine):
+                raise BadItem(f"The line is {len(raw)} bytes; an item may have {settings.BATCHLAB_MAX_ITEM_BYTES}.")
+            item_check(job_type, parse_line(raw.rstrip(b"\r\n")))
         except Exception as exc:  # BadItem or the type's InvalidItem
             bad_count += 1
             if on_invalid == "skip" or len(invalid) < 20:

@@ -132,3 +132,71 @@ def test_transform_applies_declared_operations_and_fails_items_alone(aws, chunk_
     assert outcomes[0] == {"r": {"name": "ADA", "age": 36}}
     assert outcomes[1]["e"]["code"] == "permanent_error" and "not a number" in outcomes[1]["e"]["message"]
     assert chunk_services.job_items_finish_if_done(job_id=job.job_id) is None  # already ended, once
+
+
+def test_large_outcomes_go_to_s3_and_results_read_them_back_in_order(aws, chunk_messages, settings):
+    from jobs import item_selectors
+
+    settings.BATCHLAB_INLINE_OUTCOMES_BYTES = 200
+    items = [f"s{i}" for i in range(30)]
+    job = _submit(items=items, chunk_size=10)
+    _run_all(chunk_messages)
+    chunk = Chunk.get(job.job_id, "CHUNK#000002")
+    assert chunk.outcomes is None and chunk.outcomes_object == f"outcomes/{job.job_id}/000002.json"
+    rows = list(item_selectors.job_results(job=Job.get(job.job_id, JOB_SK)))
+    assert [r["line"] for r in rows] == list(range(1, 31))
+    assert [r["result"]["sha256"] for r in rows] == [hashlib.sha256(s.encode()).hexdigest() for s in items]
+
+
+def test_recovery_requeues_a_chunk_whose_lease_expired_and_ends_a_job_left_done_but_open(aws, chunk_messages):
+    import time
+
+    job = _submit(items=["a", "b", "c"], chunk_size=1)
+    claim = chunk_services.chunk_claim(job_id=job.job_id, number=1, worker="dead")
+    Chunk(job.job_id, "CHUNK#000001").update(actions=[Chunk.lease_expires_at.set(int(time.time()) - 1)])
+    chunk_messages.clear()
+    report = services.jobs_recover()
+    assert report.chunks_requeued == [f"{job.job_id}#1"] and chunk_messages == [(job.job_id, 1)]
+    assert Chunk.get(job.job_id, "CHUNK#000001").chunk_status == "PENDING"
+    with pytest.raises(services.LeaseLost):  # the dead worker's late finish is fenced out
+        chunk_services.chunk_finish(claim=claim, outcomes=[{"r": 1}], outcomes_object=None, counts=(1, 0, 0))
+    for number in (1, 2, 3):
+        assert services.chunk_execute(job_id=job.job_id, number=number, worker="w") == "done"
+    assert Job.get(job.job_id, JOB_SK).items_succeeded == 3
+    # A worker that died between its chunk's transaction and ending the job: recovery ends it.
+    other = _submit(items=["x"])
+    other_claim = chunk_services.chunk_claim(job_id=other.job_id, number=1, worker="w")
+    chunk_services.chunk_finish(claim=other_claim, outcomes=[{"r": 1}], outcomes_object=None, counts=(1, 0, 0))
+    assert Job.get(other.job_id, JOB_SK).status == "QUEUED"
+    assert services.jobs_recover().items_ended == [other.job_id]
+    ended = Job.get(other.job_id, JOB_SK)
+    assert (ended.status, ended.items_succeeded) == ("COMPLETED", 1)
+
+
+def test_reading_lines_keeps_memory_bounded_and_offsets_exact():
+    import io
+
+    from jobs.items import OversizedLine, iter_lines
+
+    data = b'"a"\n' + b"x" * 1000 + b'\n"b"\n' + b"y" * 700
+    lines = list(iter_lines(io.BytesIO(data), block=64, max_line=100))
+    assert lines[0] == b'"a"\n' and lines[2] == b'"b"\n'
+    assert isinstance(lines[1], OversizedLine) and len(lines[1]) == 1001
+    assert isinstance(lines[3], OversizedLine) and len(lines[3]) == 700
+    assert sum(len(line) for line in lines) == len(data)
+
+
+def test_a_file_scan_names_bad_lines_and_splits_chunks_by_byte_range(settings):
+    import io
+
+    from jobs.services.item_files import items_file_scan
+
+    settings.BATCHLAB_MAX_ITEM_BYTES = 50
+    lines = [b'"a"\n', b'"' + b"z" * 80 + b'"\n', b'"c"\n', b"nope\n", b'"e"']
+    with pytest.raises(InvalidItems) as refused:
+        items_file_scan(type="checksum", stream=io.BytesIO(b"".join(lines)), chunk_size=2, on_invalid="reject")
+    assert refused.value.errors["items"] == ["line 2: The line is 83 bytes; an item may have 50.",
+                                             "line 4: Not valid JSON: Expecting value: line 1 column 1 (char 0)."]
+    source = items_file_scan(type="checksum", stream=io.BytesIO(b"".join(lines)), chunk_size=2, on_invalid="skip")
+    assert source.total == 5 and sorted(source.invalid) == [2, 4]
+    assert source.ranges == [(1, 2, 0, 87), (3, 2, 87, 9), (5, 1, 96, 3)]
