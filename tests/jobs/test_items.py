@@ -200,3 +200,11 @@ def test_a_file_scan_names_bad_lines_and_splits_chunks_by_byte_range(settings):
     source = items_file_scan(type="checksum", stream=io.BytesIO(b"".join(lines)), chunk_size=2, on_invalid="skip")
     assert source.total == 5 and sorted(source.invalid) == [2, 4]
     assert source.ranges == [(1, 2, 0, 87), (3, 2, 87, 9), (5, 1, 96, 3)]
+
+
+def test_bootstrap_creates_the_bucket_with_a_lifecycle_rule_of_the_retention(aws, settings):
+    from jobs import objects
+
+    rules = objects.s3_client().get_bucket_lifecycle_configuration(Bucket=settings.BATCHLAB_BUCKET)["Rules"]
+    assert [(r["Status"], r["Expiration"]["Days"]) for r in rules] == [("Enabled", 7)]
+    assert objects.bucket_bootstrap().endswith("exists, objects expire after 7 day(s)")  # idempotent
