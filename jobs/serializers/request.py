@@ -152,6 +152,9 @@ def run_at_errors(attrs: dict, *, now: datetime | None = None) -> dict:
     run_at, delay = attrs.get("run_at"), attrs.pop("delay_seconds", None)
     if run_at is not None and delay is not None:
         return {"run_at": ["Give run_at or delay_seconds, not both."], "delay_seconds": ["Give run_at or delay_seconds, not both."]}
+    if delay is not None and delay > settings.BATCHLAB_RETENTION_DAYS * 86400:
+        # Checked before the addition: a huge delay overflowed datetime (a 500, found by fuzzing POST /jobs/bulk).
+        return {"delay_seconds": [f"Must be within the retention period ({settings.BATCHLAB_RETENTION_DAYS:g} days) from now."]}
     if delay is not None:
         attrs["run_at"] = run_at = now + timedelta(seconds=delay)
     if run_at is None:

@@ -208,3 +208,13 @@ def test_bootstrap_creates_the_bucket_with_a_lifecycle_rule_of_the_retention(aws
     rules = objects.s3_client().get_bucket_lifecycle_configuration(Bucket=settings.BATCHLAB_BUCKET)["Rules"]
     assert [(r["Status"], r["Expiration"]["Days"]) for r in rules] == [("Enabled", 7)]
     assert objects.bucket_bootstrap().endswith("exists, objects expire after 7 day(s)")  # idempotent
+
+
+@pytest.mark.parametrize("delay", [70368744177664, 10**20])
+def test_a_huge_delay_is_a_validation_error_not_an_overflow(delay):
+    from jobs.serializers import JobSubmitSerializer
+    from jobs.serializers.items import BulkJobSerializer
+
+    for serializer in (JobSubmitSerializer, BulkJobSerializer):
+        form = serializer(data={"name": "a", "type": "echo", "delay_seconds": delay})
+        assert not form.is_valid() and "retention period" in str(form.errors["delay_seconds"])
