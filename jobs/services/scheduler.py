@@ -200,15 +200,19 @@ def schedules_tick(*, now: float | None = None, limit: int = 100) -> TickReport:
     except (QueryError, PynamoDBConnectionError) as exc:
         raise store_error(exc) from exc
     report.due = len(due)
+    # queue_one: a held run goes first once its previous run ended, so that a due time
+    # coming at the same moment sees it running (that schedule's read below is then
+    # stale: its claim fails and the next tick acts on it).
+    for schedule in pending:
+        if schedule.pending_kind == "held":
+            _release_held(schedule, now, report)
     for schedule in due:
         schedule_fire_due(schedule=schedule, now=now, report=report)
     due_ids = {s.schedule_id for s in due}
     for schedule in pending:
-        if schedule.schedule_id in due_ids:
-            continue  # handled above with a fresher read
-        if schedule.pending_kind == "held":
-            _release_held(schedule, now, report)
-        elif schedule.pending_since is not None and schedule.pending_since <= now - grace:
+        if schedule.schedule_id in due_ids or schedule.pending_kind == "held":
+            continue  # handled above (a due schedule with a fresher read)
+        if schedule.pending_since is not None and schedule.pending_since <= now - grace:
             logger.warning("schedule %s: completing the firing of due %s left by another scheduler",
                            schedule.schedule_id, schedule.pending_due_at)
             _create_pending(schedule, report)

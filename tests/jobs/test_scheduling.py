@@ -87,6 +87,19 @@ def test_queue_one_holds_one_due_time_until_the_previous_run_ends(published):
     assert [r.outcome for r in fresh(schedule).runs] == ["fired", "held", "skipped", "fired"]
 
 
+def test_queue_one_runs_the_held_time_first_when_the_previous_run_ends_as_a_new_time_comes(published):
+    schedule = make(overlap="queue_one")
+    due = int(schedule.next_run_at)
+    services.schedules_tick(now=due)
+    services.schedules_tick(now=due + 60)  # held
+    finish(published[0][0])
+    first = services.schedules_tick(now=due + 120)  # the held run fires; the new due time waits a tick
+    assert [f[1] for f in first.fired] == [due + 60]
+    services.schedules_tick(now=due + 121)  # the new due time: the held run is going, so it is held in turn
+    assert [(r.due_at, r.outcome) for r in fresh(schedule).runs][-2:] == [(due + 60, "fired"), (due + 120, "held")]
+    assert len(published) == 2
+
+
 def test_allow_policy_overlaps(published):
     schedule = make(overlap="allow")
     due = int(schedule.next_run_at)
