@@ -29,7 +29,9 @@ QUEUE_WAIT_SECONDS = Histogram(
     ["type"], buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600),
 )
 
-FAILED_OUTCOMES = {"failed"}
+CHUNKS = Counter("batchlab_chunks", "Chunks of item jobs finished by a worker: outcome=done, or canceled (stopped by a cancel)",
+                 ["type", "outcome"])
+ITEMS = Counter("batchlab_items", "Items of item jobs run by a worker, by outcome (succeeded, failed, skipped)", ["type", "outcome"])
 
 
 def job_outcome_observe(*, type: str, outcome: str, run_seconds: float, error_code: str | None = None) -> None:
@@ -51,3 +53,11 @@ def job_claim_observe(*, type: str, due_at: float | None) -> None:
     """A claim: how long the job waited since it was due (epoch seconds)."""
     if due_at is not None:
         QUEUE_WAIT_SECONDS.labels(type=type).observe(max(0.0, time.time() - float(due_at)))
+
+
+def chunk_observe(*, type: str, outcome: str, items: list[int]) -> None:
+    """One chunk run in a worker: its outcome and its items' (succeeded, failed, skipped) added by this run."""
+    CHUNKS.labels(type=type, outcome=outcome).inc()
+    for name, count in zip(("succeeded", "failed", "skipped"), items):
+        if count > 0:
+            ITEMS.labels(type=type, outcome=name).inc(count)

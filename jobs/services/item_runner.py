@@ -14,7 +14,7 @@ import time
 
 from django.conf import settings
 
-from jobs import objects
+from jobs import metrics, objects
 from jobs.chunk_content import chunk_items, chunk_outcomes
 from jobs.handlers.registry import PermanentError, TransientError, job_type_get
 from jobs.items import BadItem, split_item
@@ -156,5 +156,8 @@ def _run_claimed(claim: chunks.ChunkClaim) -> str:
             item_keys.key_record(job=job, key=key)
     stored, object_key = _store_outcomes(job.job_id, number, outcomes)
     transition = CHUNK_STOP if stopped else CHUNK_FINISH
+    before = (int(chunk.succeeded or 0), int(chunk.failed or 0), int(chunk.skipped or 0))
     chunks.chunk_finish(claim=claim, outcomes=stored, outcomes_object=object_key, counts=_counts(outcomes), transition=transition)
+    metrics.chunk_observe(type=job.type, outcome="canceled" if stopped else "done",
+                          items=[after - was for after, was in zip(_counts(outcomes), before)])
     return "canceled" if stopped else "done"

@@ -77,3 +77,21 @@ def test_web_metrics_count_submissions_and_read_the_store_and_queues(stack, api,
             assert (("batchlab_queue_messages", frozenset({"queue": queue, "state": state}.items()))) in after
         assert value(after, "batchlab_queue_oldest_age_seconds", queue=queue) >= 0
     api.wait(job["id"])
+
+
+def test_item_jobs_count_chunks_and_items_by_outcome(stack, api):
+    port = stack.worker_metrics_ports["worker1"]
+    wait_for_port("127.0.0.1", port, timeout=60, proc=stack.processes["worker1"], name="worker metrics")
+    endpoint = f"http://127.0.0.1:{port}/metrics"
+    before = samples(endpoint)
+    response = api.post("/jobs", json={"name": "counted items", "type": "checksum", "items": [f"i{n}" for n in range(20)],
+                                       "chunk_size": 5})
+    assert response.status_code == 201, response.text
+    assert api.wait(response.json()["id"], timeout=60)["items"]["succeeded"] == 20
+
+    def delta(name, **labels):
+        return value(samples(endpoint), name, **labels) - value(before, name, **labels)
+
+    wait_for(lambda: delta("batchlab_chunks_total", type="checksum", outcome="done") == 4, what="4 chunks counted")
+    assert delta("batchlab_items_total", type="checksum", outcome="succeeded") == 20
+    assert delta("batchlab_items_total", type="checksum", outcome="failed") == 0
