@@ -25,7 +25,7 @@ _snapshot: dict = {"at": None, "value": None}
 def _read_backends() -> dict:
     out: dict = {"up": {}}
     for backend, reads in (
-        ("dynamodb", {"jobs": selectors.job_status_counts, "oldest_queued": selectors.oldest_queued_age,
+        ("dynamodb", {"jobs": selectors.job_unfinished_counts, "oldest_queued": selectors.oldest_queued_age,
                       "workers": selectors.workers_count,
                       "schedules": lambda: selectors_schedules.schedule_counters(now=time.time())}),
         ("sqs", {"queues": selectors.queue_counts, "oldest_dead_letter": selectors.dlq_oldest_age}),
@@ -58,7 +58,7 @@ class BackendCollector:
             up.add_metric([backend], value)
         yield up
         if "jobs" in snap:
-            jobs = GaugeMetricFamily("batchlab_jobs", "Jobs stored, by status", labels=["status"])
+            jobs = GaugeMetricFamily("batchlab_jobs", "Unfinished jobs stored, by status (final ones: see the job counters)", labels=["status"])
             for status, count in snap["jobs"].items():
                 jobs.add_metric([status], count)
             yield jobs
