@@ -9,6 +9,7 @@ before any error answer goes out (see batchlab.parsers.drain_unread_body).
 import logging
 from http import HTTPStatus
 
+from django.conf import settings
 from django.http import Http404, JsonResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema_field
 from rest_framework import exceptions as drf
@@ -113,7 +114,9 @@ def problem_exception_handler(exc, context):
         drain_unread_body(context["request"])
     if isinstance(exc, domain.JobError):
         status = STATUS_BY_EXCEPTION.get(type(exc), 400)
-        return problem_response(status, code=exc.code, detail=exc.detail, **exc.extra)
+        # A 503 (store or queue unavailable or throttled) says when to try again.
+        headers = {"Retry-After": str(settings.BATCHLAB_RETRY_AFTER_SECONDS)} if status == 503 else None
+        return problem_response(status, code=exc.code, detail=exc.detail, headers=headers, **exc.extra)
     if isinstance(exc, Http404):
         exc = drf.NotFound()
     if isinstance(exc, drf.APIException):

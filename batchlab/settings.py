@@ -242,6 +242,8 @@ BATCHLAB_RUN_LOG = env_str("BATCHLAB_RUN_LOG", "")
 # The benchmark's meter (batchlab/awsmeter.py): when set, each process counts its AWS
 # requests and DynamoDB billing units and writes them to <dir>/<pid>.json. Off by default.
 BATCHLAB_AWS_METER_DIR = env_str("BATCHLAB_AWS_METER_DIR", "")
+# Seconds in the Retry-After header of a 503 (DynamoDB or SQS unavailable or throttled).
+BATCHLAB_RETRY_AFTER_SECONDS = env_int("BATCHLAB_RETRY_AFTER_SECONDS", 5, minimum=1)
 # More modules that register job types with @job_type (comma-separated), e.g. the fault tests' `effect`.
 BATCHLAB_HANDLER_MODULES = [m.strip() for m in env_str("BATCHLAB_HANDLER_MODULES", "").split(",") if m.strip()]
 

@@ -44,7 +44,7 @@ def job_submit(
     job = job_build(job_id=str(uuid.uuid4()), owner=owner, name=name, type=type, payload=payload, run_at=run_at)
     try:
         if idempotency_key is None:
-            job.save(condition=Job.job_id.does_not_exist())
+            _save_new(job)
         else:
             body = {"name": name, "type": type, "payload": payload}
             existing = submit_idempotent(job=job, owner=owner, key=idempotency_key, body=body)
@@ -138,3 +138,19 @@ def submit_idempotent(*, job: Job, owner: str, key: str, body: dict) -> Job | No
         return Job.get(seen.job_id, JOB_SK, consistent_read=True)
     except Job.DoesNotExist:
         raise JobNotFound(f"Job {seen.job_id} of this Idempotency-Key has expired.") from None
+
+
+def _save_new(job: Job) -> None:
+    """PutItem of a job with a fresh id, on condition that the id is new.
+
+    The condition can only fail if an earlier try of this same PutItem was
+    applied and its answer lost (the SDK retried): the id is a fresh uuid4, so the
+    item that exists is ours. Answering 503 there would tell the client that
+    nothing was stored while the job sits QUEUED (a client retry would make two).
+    """
+    try:
+        job.save(condition=Job.job_id.does_not_exist())
+    except PutError as exc:
+        if not is_condition_failure(exc):
+            raise
+        logger.info("job %s: PutItem applied, its answer lost; the retry was refused by the job itself", job.job_id)

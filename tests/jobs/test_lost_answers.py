@@ -64,3 +64,16 @@ def test_a_completion_after_a_takeover_is_still_lease_lost(published):
     services.job_complete(claim=new, result={})
     with pytest.raises(services.LeaseLost):
         services.job_complete(claim=old, result={})
+
+
+def test_a_submission_whose_putitem_answer_was_lost_is_stored_and_published_not_503(published, monkeypatch):
+    real_save = Job.save
+
+    def applied_then_retried(self, *args, **kwargs):
+        real_save(self, *args, **kwargs)  # applied; its answer lost
+        return real_save(self, *args, **kwargs)  # the SDK's retry, refused by its own condition
+
+    monkeypatch.setattr(Job, "save", applied_then_retried)
+    job, created = services.job_submit(owner="alice", name="t", type="echo", payload={"x": 1})
+    assert created and [job_id for job_id, *_ in published] == [job.job_id]
+    assert Job.get(job.job_id, JOB_SK).status == "QUEUED"
