@@ -173,18 +173,25 @@ BATCHLAB_MAX_ITEM_BYTES = env_int("BATCHLAB_MAX_ITEM_BYTES", 64 * 1024, minimum=
 BATCHLAB_ITEM_ATTEMPTS = env_int("BATCHLAB_ITEM_ATTEMPTS", 3, minimum=1)
 # A chunk's outcomes (results and errors) stay in its DynamoDB item up to this size, else go to S3.
 BATCHLAB_INLINE_OUTCOMES_BYTES = env_int("BATCHLAB_INLINE_OUTCOMES_BYTES", 100 * 1024, minimum=1)
-# Longest a handler may run; Celery's hard time limit. The SQS visibility
-# timeout must exceed it, or a running job's message is delivered again.
+# Longest a handler may run; Celery's hard time limit. Without the visibility
+# heartbeat the SQS visibility timeout must exceed it, or a running job's
+# message is delivered again; with it (the default) the worker keeps a running
+# job's message hidden, and the timeout may be shorter than a job.
 BATCHLAB_MAX_JOB_SECONDS = env_int("BATCHLAB_MAX_JOB_SECONDS", 600, minimum=1)
 BATCHLAB_VISIBILITY_TIMEOUT = env_int("BATCHLAB_VISIBILITY_TIMEOUT", 900, minimum=1)
-if BATCHLAB_VISIBILITY_TIMEOUT <= BATCHLAB_MAX_JOB_SECONDS:
+BATCHLAB_VISIBILITY_HEARTBEAT = env_bool("BATCHLAB_VISIBILITY_HEARTBEAT", True)
+if BATCHLAB_VISIBILITY_TIMEOUT <= BATCHLAB_MAX_JOB_SECONDS and not BATCHLAB_VISIBILITY_HEARTBEAT:
     raise ConfigurationError(
         "BATCHLAB_VISIBILITY_TIMEOUT must be longer than BATCHLAB_MAX_JOB_SECONDS "
-        f"(got {BATCHLAB_VISIBILITY_TIMEOUT} and {BATCHLAB_MAX_JOB_SECONDS})."
+        f"(got {BATCHLAB_VISIBILITY_TIMEOUT} and {BATCHLAB_MAX_JOB_SECONDS}) unless BATCHLAB_VISIBILITY_HEARTBEAT is on."
     )
-# Celery's hard time limit (the child is killed) sits between the soft limit and
-# the visibility timeout: up to 30 s after the soft limit.
-BATCHLAB_HARD_LIMIT_MARGIN = max(0, min(30, (BATCHLAB_VISIBILITY_TIMEOUT - BATCHLAB_MAX_JOB_SECONDS) // 2))
+# Celery's hard time limit (the child is killed) sits after the soft limit:
+# before the visibility timeout (up to 30 s after the soft limit) when it is
+# longer than a job, else 10 s after it (the visibility heartbeat hides the message).
+BATCHLAB_HARD_LIMIT_MARGIN = (
+    max(0, min(30, (BATCHLAB_VISIBILITY_TIMEOUT - BATCHLAB_MAX_JOB_SECONDS) // 2))
+    if BATCHLAB_VISIBILITY_TIMEOUT > BATCHLAB_MAX_JOB_SECONDS else 10
+)
 # A claim holds a lease; a heartbeat renews it every third of this while the
 # handler runs. An expired lease means the worker died.
 BATCHLAB_LEASE_SECONDS = env_int("BATCHLAB_LEASE_SECONDS", 60, minimum=2)
@@ -242,6 +249,9 @@ BATCHLAB_RUN_LOG = env_str("BATCHLAB_RUN_LOG", "")
 # The benchmark's meter (batchlab/awsmeter.py): when set, each process counts its AWS
 # requests and DynamoDB billing units and writes them to <dir>/<pid>.json. Off by default.
 BATCHLAB_AWS_METER_DIR = env_str("BATCHLAB_AWS_METER_DIR", "")
+# A worker idle with no successful SQS receive for this long is stuck (a stalled
+# socket, a wedged consumer): it stops so that its supervisor restarts it. 0: off.
+BATCHLAB_RECEIVE_WATCHDOG_SECONDS = env_int("BATCHLAB_RECEIVE_WATCHDOG_SECONDS", 300, minimum=0)
 # Seconds in the Retry-After header of a 503 (DynamoDB or SQS unavailable or throttled).
 BATCHLAB_RETRY_AFTER_SECONDS = env_int("BATCHLAB_RETRY_AFTER_SECONDS", 5, minimum=1)
 # More modules that register job types with @job_type (comma-separated), e.g. the fault tests' `effect`.
