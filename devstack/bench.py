@@ -31,7 +31,9 @@ def parse_args(argv=None):
     parser.add_argument("--idle-seconds", type=float, default=60, help="idle window; >= 40 to see the long polls (default 60)")
     parser.add_argument("--configs", default=",".join(f"{w}x{c}" for w, c in DRAIN_CONFIGS),
                         help="drain configurations WORKERSxCONCURRENCY, the last one stays up (default 2x1,2x4,1x1,1x4)")
-    parser.add_argument("--warmup", type=int, default=32, help="POSTs per server and jobs drained first, not counted (default 32)")
+    parser.add_argument("--warmup", type=int, default=32, help="POSTs per server first, not counted (default 32)")
+    parser.add_argument("--batch-items", type=int, default=1000, help="items of the item job (checksum) measured per item; 0 skips (default 1000)")
+    parser.add_argument("--chunk-size", type=int, default=100, help="chunk size of that item job (default 100)")
     parser.add_argument("--polling-interval", type=float,
                         help="BATCHLAB_SQS_POLLING_INTERVAL for both systems' workers (default: the setting's default)")
     parser.add_argument("--payload", default='{"message": "hello"}', help="echo payload as JSON")
@@ -54,16 +56,20 @@ def run(args, stack: EmbeddedStack, run_dir) -> dict:
 
     bench = sc.Bench(stack=stack, token=stack.manage("batchlab_token", "demo").strip(),
                      bare_url=sc.start_bare_web(stack, _free_port(), run_dir / "meter" / "bare"),
-                     meter_dirs={"batchlab": run_dir / "meter" / "batchlab", "bare": run_dir / "meter" / "bare"})
+                     meter_dirs={"batchlab": run_dir / "meter" / "batchlab", "bare": run_dir / "meter" / "bare",
+                                 "scheduler": run_dir / "meter" / "scheduler"})
     payload = json.loads(args.payload)
-    # Warm up both servers' threads and the AWS connections (not counted).
-    if args.warmup:
-        for target in ("batchlab", "bare-validate", "bare-store"):
-            sc.submit(bench, target, n=args.warmup, clients=args.clients, payload=payload)
-        warm = sc.drain(bench, "batchlab", n=args.warmup, workers=1, concurrency=1, meter0=bench.meter("batchlab"))
-        sc.log(f"warm-up done ({warm['seconds']} s for {args.warmup} jobs)")
-
+    # Warm up both servers' threads and the AWS connections (not counted), then submit
+    # from one client with no worker running: the jobs wait in the queue, and the
+    # warm-up drain runs them all.
     result = {"drains": [], "submits": [], "steady": [], "latency": None, "idle": None}
+    for target in ("batchlab", "bare-validate", "bare-store") if args.warmup else ():
+        sc.submit(bench, target, n=args.warmup, clients=args.clients, payload=payload)
+    for target in ("bare-validate", "batchlab", "bare-store"):
+        result["submits"].append(sc.submit(bench, target, n=args.submit_jobs, clients=1, payload=payload))
+    # Those jobs are queued already: the first round's backlog is that much larger, for both systems.
+    queued = args.warmup + args.submit_jobs
+
     configs = _configs(args.configs)
     for round_no, (workers, concurrency) in enumerate(configs):
         last = round_no == len(configs) - 1
@@ -74,18 +80,22 @@ def run(args, stack: EmbeddedStack, run_dir) -> dict:
                 for target in ("bare-validate", "bare-store"):
                     result["submits"].append(sc.submit(bench, target, n=args.submit_jobs, clients=args.clients, payload=payload))
             meter0 = bench.meter(system)
+            extra = queued if round_no == 0 else 0
+            if system == "bare" and extra:
+                sc.fill(bench, system, extra, args.clients, payload)
             submitted = sc.fill(bench, system, args.drain_jobs, args.clients, payload)
             if submitted:
                 result["submits"].append(submitted)
-            figures = sc.drain(bench, system, n=args.drain_jobs, workers=workers, concurrency=concurrency, meter0=meter0, keep=last)
+            figures = sc.drain(bench, system, n=args.drain_jobs + extra, workers=workers, concurrency=concurrency, meter0=meter0, keep=last)
             result["drains"].append(figures)
             sc.log(f"drain {system} {workers}x{concurrency}: {figures['per_second']}/s, "
                    f"worker CPU {figures['worker_cpu_ms_per_job']} ms/job")
-    # The last configuration's workers are up (both systems): one client, steady rate, latency, idle.
-    for target in ("bare-validate", "batchlab", "bare-store"):
-        result["submits"].append(sc.submit(bench, target, n=args.submit_jobs, clients=1, payload=payload))
+    # The last configuration's workers are up (both systems): steady rate, an item job, latency, idle.
     for system in ("bare", "batchlab"):
         result["steady"].append(sc.steady(bench, system, rate=args.steady_rate, seconds=args.steady_seconds, payload=payload))
+    if args.batch_items:
+        result["batch"] = sc.batch(bench, items=args.batch_items, chunk_size=args.chunk_size)
+        sc.log(f"batch: {result['batch']}")
     result["latency"] = sc.low_load_latency(bench, jobs=args.latency_jobs, gap=0.2, payload=payload)
     sc.log(f"latency: {result['latency']}")
     if args.idle_seconds > 0:
@@ -107,7 +117,7 @@ def main(argv=None) -> int:
     run_dir = ROOT / "var" / "bench" / datetime.now().strftime("%Y%m%d-%H%M%S")
     stack = EmbeddedStack(
         web_port=_free_port(), sqs_port=_free_port(), dynamodb_port=_free_port(),
-        workers=0, recovery=False, web=True, demo_users=True, quiet=True, log_dir=run_dir / "log",
+        workers=0, recovery=False, schedulers=0, web=True, demo_users=True, quiet=True, log_dir=run_dir / "log",
         extra_env={"BATCHLAB_SQLITE_PATH": str(run_dir / "db.sqlite3"),
                    "BATCHLAB_AWS_METER_DIR": str(run_dir / "meter" / "batchlab")},
     )
@@ -120,6 +130,8 @@ def main(argv=None) -> int:
     began = time.monotonic()
     try:
         stack.start()
+        # The scheduler's ticks cost requests by the clock, not by the job: counted on their own.
+        stack.start_scheduler(env=stack.env() | {"BATCHLAB_AWS_METER_DIR": str(run_dir / "meter" / "scheduler")})
         result = run(args, stack, run_dir)
     finally:
         stack.stop()

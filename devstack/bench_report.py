@@ -90,6 +90,13 @@ def table(r: dict) -> str:
                           _g(ours["receives_per_worker_minute"]), _ratio(ours["receives_per_worker_minute"], base["receives_per_worker_minute"]), "target <= 3"))
         lines.append(_row("idle: worker CPU per minute (ms)", _g(base["cpu_ms_per_minute"]), _g(ours["cpu_ms_per_minute"]),
                           _ratio(ours["cpu_ms_per_minute"], base["cpu_ms_per_minute"])))
+        every = lambda d: ", ".join(f"{k} {_g(v)}" for k, v in d.items()) or "none"  # noqa: E731
+        lines.append(_row("idle: all AWS requests of the workers per minute", every(base["requests_per_minute"]),
+                          every(ours["requests_per_minute"]), None, "BatchLab's include each worker's heartbeat record"))
+        sched = r["idle"].get("scheduler")
+        if sched:
+            lines.append(_row("idle: the scheduler's requests per minute", "-", every(sched["requests_per_minute"]), None,
+                              f"read units per minute {_g(round(sum(sched['read_units_per_minute'].values()), 2))}"))
     lines += _requests_section(r)
     return "\n".join(lines)
 
@@ -105,6 +112,14 @@ def _requests_section(r: dict) -> list[str]:
                      + ", ".join(f"{k} {_g(v)}" for k, v in d["requests_per_job"].items())
                      + f" | {_g(round(sum(d['write_units_per_job'].values()), 3))} | {_g(round(sum(d['read_units_per_job'].values()), 3))} | "
                      f"{cost['total']:.3f} (SQS {cost['sqs']:.3f}, DynamoDB writes {cost['dynamodb_writes']:.3f}, reads {cost['dynamodb_reads']:.3f}) |")
+    if r.get("batch"):
+        b = r["batch"]
+        cost = cost_per_million(b["requests_per_item"], b["write_units_per_item"], b["read_units_per_item"])
+        lines.append(f"| item job, {b['items']} checksum items in chunks of {b['chunk_size']} | batchlab, per item | "
+                     + ", ".join(f"{k} {_g(v)}" for k, v in b["requests_per_item"].items())
+                     + f" | {_g(round(sum(b['write_units_per_item'].values()), 4))} | {_g(round(sum(b['read_units_per_item'].values()), 4))} | "
+                     f"{cost['total']:.3f} per million items (SQS {cost['sqs']:.3f}, DynamoDB writes {cost['dynamodb_writes']:.3f}, "
+                     f"reads {cost['dynamodb_reads']:.3f}); {b['items_per_second']} items/s, {b['status']}; includes the benchmark's status polls |")
     lines.append(f"Prices ({PRICES_AS_OF}): SQS standard ${PRICES['sqs_request']}/M requests, DynamoDB on-demand "
                  f"${PRICES['dynamodb_write_unit']}/M write units, ${PRICES['dynamodb_read_unit']}/M read units; free tiers ignored.")
     return lines

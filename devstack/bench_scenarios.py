@@ -153,6 +153,8 @@ def fill(bench: Bench, system: str, n: int, clients: int, payload: dict) -> dict
     are returned), bare through send_task from here."""
     bench.wait_for_ghost_polls(system)
     if system == "batchlab":
+        # The first round's requests and units count the already queued jobs' POSTs only by
+        # their number: per job they are the same requests.
         figures = submit(bench, "batchlab", n=n, clients=clients, payload=payload)
         if figures["failed"]:
             raise SystemExit(f"{figures['failed']} of {n} POSTs failed; see {bench.stack.log_dir}")
@@ -255,6 +257,30 @@ def low_load_latency(bench: Bench, *, jobs: int, gap: float, payload: dict) -> d
             "seen_ms_p50": round(1000 * percentile(seen, 50), 1), "seen_ms_p95": round(1000 * percentile(seen, 95), 1)}
 
 
+def batch(bench: Bench, *, items: int, chunk_size: int) -> dict:
+    """One item job of `items` checksum items with the workers running: items/s, requests and units per item."""
+    meter0, began = bench.meter("batchlab"), time.perf_counter()
+    response = bench.session.post(f"{bench.stack.web_url}/jobs", json={
+        "name": "bench batch", "type": "checksum", "items": [f"item {i}" for i in range(items)], "chunk_size": chunk_size,
+    }, timeout=60)
+    if response.status_code != 201:
+        raise SystemExit(f"the item job was refused: {response.status_code} {response.text[:300]}")
+    job_id, job = response.json()["id"], {}
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and job.get("status") not in ("COMPLETED", "FAILED", "CANCELED"):
+        time.sleep(0.2)
+        job = bench.session.get(f"{bench.stack.web_url}/jobs/{job_id}", timeout=30).json()
+    elapsed = time.perf_counter() - began
+    time.sleep(awsmeter.FLUSH_SECONDS + 0.3)
+    meter = _meter_delta(meter0, bench.meter("batchlab"))
+    # The benchmark's own status polls (GetItem per GET /jobs/{id}) are not the job's.
+    requests_ = {k: v for k, v in meter.get("requests", {}).items() if k not in PROBES}
+    return {"items": items, "chunk_size": chunk_size, "status": job.get("status"), "seconds": round(elapsed, 2),
+            "items_per_second": round(items / elapsed, 1), "requests_per_item": _per(requests_, items),
+            "write_units_per_item": _per(meter.get("write_units", {}), items),
+            "read_units_per_item": _per(meter.get("read_units", {}), items), "status_polls": "included (GetItem)"}
+
+
 def steady(bench: Bench, system: str, *, rate: float, seconds: float, payload: dict) -> dict:
     """Jobs at a fixed rate with the workers already running; worker CPU per job and the backlog left at the end."""
     n = int(rate * seconds)
@@ -283,6 +309,7 @@ def idle(bench: Bench, *, seconds: float, workers: dict) -> dict:
     """Both systems' workers with nothing to do: ReceiveMessage per worker process per minute, and CPU."""
     groups = bench.groups()
     meters0 = {s: bench.meter(s) for s in workers}
+    scheduler0 = bench.meter("scheduler")
     cpu0 = cpu_sample(groups)
     time.sleep(seconds)
     cpu = cpu_seconds(cpu0, cpu_sample(groups))
@@ -293,7 +320,11 @@ def idle(bench: Bench, *, seconds: float, workers: dict) -> dict:
         receives = delta.get("requests", {}).get("sqs.ReceiveMessage", 0)
         group = "workers" if system == "batchlab" else "bare-workers"
         out[system] = {"receives_per_worker_minute": round(receives * 60 / seconds / count, 2),
-                       "requests": delta.get("requests", {}), "cpu_ms_per_minute": round(1000 * cpu[group] * 60 / seconds, 1)}
+                       "requests_per_minute": _per(delta.get("requests", {}), seconds / 60),
+                       "cpu_ms_per_minute": round(1000 * cpu[group] * 60 / seconds, 1)}
+    scheduler = _meter_delta(scheduler0, bench.meter("scheduler"))
+    out["scheduler"] = {"requests_per_minute": _per(scheduler.get("requests", {}), seconds / 60),
+                        "read_units_per_minute": _per(scheduler.get("read_units", {}), seconds / 60)}
     return out
 
 
