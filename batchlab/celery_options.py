@@ -10,7 +10,7 @@ import os
 from urllib.parse import quote, urlsplit
 
 # kombu's polling_interval (BATCHLAB_SQS_POLLING_INTERVAL): see transport_options.
-DEFAULT_POLLING_INTERVAL = 0.1
+DEFAULT_POLLING_INTERVAL = 0.02
 
 
 def broker_url(endpoint: str | None) -> str:
@@ -43,8 +43,11 @@ def transport_options(
         # After an empty long poll, and while every slot is busy, the consumer
         # looks again after this many seconds. So it is also how late a worker
         # that just finished a job asks for the next one: at 1 s (kombu's
-        # default) one process never ran more than ~1 job/s. Chosen from the
-        # benchmark's figures (docs/benchmark.md, BATCHLAB_SQS_POLLING_INTERVAL).
+        # default) one process never ran more than ~1 job/s, at 0.1 s ~9. At
+        # 0.02 s the drain of one worker x 1 went 7.7 -> 13.3 jobs/s, 2 x 1
+        # 9.5 -> 28.3, with no more CPU per job (a busy process looks 50 times
+        # a second, without a request) and the same idle requests
+        # (docs/benchmark.md, BATCHLAB_SQS_POLLING_INTERVAL).
         "polling_interval": polling_interval,
         # botocore's defaults (60 s timeouts, several retries) would hold a POST for
         # minutes when SQS is unreachable; fail fast and let recovery republish.

@@ -63,6 +63,7 @@ def run(args, stack: EmbeddedStack, run_dir) -> dict:
     # from one client with no worker running: the jobs wait in the queue, and the
     # warm-up drain runs them all.
     result = {"drains": [], "submits": [], "steady": [], "latency": None, "idle": None}
+    meter_before_queued = bench.meter("batchlab")  # the first round's BatchLab drain counts from here
     for target in ("batchlab", "bare-validate", "bare-store") if args.warmup else ():
         sc.submit(bench, target, n=args.warmup, clients=args.clients, payload=payload)
     for target in ("bare-validate", "batchlab", "bare-store"):
@@ -79,8 +80,8 @@ def run(args, stack: EmbeddedStack, run_dir) -> dict:
             if system == "bare":  # the bare DRF rounds at the same client count, in turn with BatchLab's fill
                 for target in ("bare-validate", "bare-store"):
                     result["submits"].append(sc.submit(bench, target, n=args.submit_jobs, clients=args.clients, payload=payload))
-            meter0 = bench.meter(system)
             extra = queued if round_no == 0 else 0
+            meter0 = meter_before_queued if system == "batchlab" and extra else bench.meter(system)
             if system == "bare" and extra:
                 sc.fill(bench, system, extra, args.clients, payload)
             submitted = sc.fill(bench, system, args.drain_jobs, args.clients, payload)
