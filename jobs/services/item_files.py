@@ -6,6 +6,7 @@ are then recorded as failed items); a bad line is named by its line number.
 The size limit (BATCHLAB_MAX_FILE_BYTES) is checked by the view before reading.
 """
 
+import hashlib
 import uuid
 
 from django.conf import settings
@@ -31,8 +32,10 @@ def items_file_scan(*, type: str, stream, chunk_size: int, on_invalid: str) -> I
     ranges = []
     offset = chunk_start = 0
     line_no = chunk_first = 0
+    digest = hashlib.sha256()
     for raw in iter_lines(stream, max_line=settings.BATCHLAB_MAX_ITEM_BYTES + 2):
         line_no += 1
+        digest.update(raw if isinstance(raw, bytes) else f"<{len(raw)} bytes>".encode())
         if line_no > limit:
             raise TooManyLines(f"The file has more than {limit} lines; split it into several jobs.")
         if (line_no - 1) % chunk_size == 0:  # this line starts a chunk
@@ -53,7 +56,7 @@ def items_file_scan(*, type: str, stream, chunk_size: int, on_invalid: str) -> I
     ranges.append((chunk_first, line_no - chunk_first + 1, chunk_start, offset - chunk_start))
     if bad_count and on_invalid != "skip":
         raise items_refuse(invalid, total_bad=bad_count)
-    return ItemsSource(total=line_no, ranges=ranges, invalid=invalid)
+    return ItemsSource(total=line_no, ranges=ranges, invalid=invalid, digest=digest.hexdigest())
 
 
 def job_submit_file(

@@ -35,6 +35,8 @@ class ItemsSource:
     ranges: list = field(default_factory=list)
     # line (1-based) -> why it was refused; with on_invalid=skip these become failed items
     invalid: dict = field(default_factory=dict)
+    # SHA-256 of a file's content: what an Idempotency-Key replay of the same upload is compared by
+    digest: str | None = None
 
 
 def item_problem(line: int, message: str) -> str:
@@ -136,7 +138,8 @@ def job_submit_items(
         if idempotency_key is None:
             job.save(condition=Job.job_id.does_not_exist())
         else:
-            body = {"name": name, "type": type, "payload": payload, "items": source.values, "file": source.object_key}
+            body = {"name": name, "type": type, "payload": payload, "items": source.values, "file": source.digest,
+                    "chunk_size": size, "max_failed_ratio": max_failed_ratio}
             existing = submit_idempotent(job=job, owner=owner, key=idempotency_key, body=body)
             if existing is not None:
                 return existing, False

@@ -218,3 +218,19 @@ def test_a_huge_delay_is_a_validation_error_not_an_overflow(delay):
     for serializer in (JobSubmitSerializer, BulkJobSerializer):
         form = serializer(data={"name": "a", "type": "echo", "delay_seconds": delay})
         assert not form.is_valid() and "retention period" in str(form.errors["delay_seconds"])
+
+
+def test_a_file_upload_retried_with_its_idempotency_key_returns_the_first_job(aws, chunk_messages):
+    import io
+
+    from jobs.exceptions import IdempotencyKeyReused
+    from jobs.services.item_files import job_submit_file
+
+    def upload(content: bytes):
+        return job_submit_file(owner="u", name="f", type="checksum", payload={}, stream=io.BytesIO(content), idempotency_key="k1")
+
+    first, created = upload(b'"a"\n"b"\n')
+    again, created_again = upload(b'"a"\n"b"\n')
+    assert created and not created_again and again.job_id == first.job_id
+    with pytest.raises(IdempotencyKeyReused):
+        upload(b'"a"\n"c"\n')
