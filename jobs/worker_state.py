@@ -3,6 +3,9 @@
 Kept in the Celery main process, where kombu's consumer long-polls SQS
 (batchlab.celery records each ReceiveMessage outcome here). The heartbeat
 writes it to the workers table; a watchdog can ask `seconds_since_receive()`.
+An idle worker's long poll answers every 20 s (ReceiveMessageWaitTimeSeconds), so
+up to ~20 s between successful receives is normal; much more means the consumer
+is stuck (or SQS unreachable: then `receive_failures` grows).
 Pure bookkeeping: no I/O, nothing of ours imported.
 """
 

@@ -1,7 +1,9 @@
-"""Worker heartbeats on real processes: GET /workers lists live workers and what they run, marks a killed one stale,
-forgets one that stopped; the CLI shows the same."""
+"""Worker heartbeats on real processes: GET /workers lists live workers and what they run, marks a frozen one
+stale (SIGSTOP: hung or dead, its heartbeat stops), forgets one that stopped; the CLI shows the same."""
 
 import json
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -39,20 +41,22 @@ def test_workers_is_for_staff_only(api):
     assert response.headers["Content-Type"].startswith("application/problem+json")
 
 
-def test_a_killed_worker_turns_stale_and_a_stopped_one_disappears(stack, staff_api):
-    killed = stack.start_worker().pid
-    wait_for(lambda: (w := by_pid(workers(staff_api), killed)) and w["alive"], what="the second worker alive")
-    stack.kill_process(next(n for n, p in stack.processes.items() if p.pid == killed))  # kill -9, no goodbye
-    stale = wait_for(lambda: (w := by_pid(workers(staff_api), killed)) and not w["alive"] and w,
-                     timeout=20, what="the killed worker stale")
+def test_a_frozen_worker_turns_stale_recovers_and_a_stopped_one_disappears(stack, staff_api):
+    name = "worker2"
+    pid = stack.start_worker(2).pid
+    wait_for(lambda: (w := by_pid(workers(staff_api), pid)) and w["alive"], what="the second worker alive")
+    os.kill(pid, signal.SIGSTOP)  # hung: its heartbeat thread stops with it, no goodbye
+    try:
+        stale = wait_for(lambda: (w := by_pid(workers(staff_api), pid)) and not w["alive"] and w,
+                         timeout=20, what="the frozen worker stale")
+        listing = workers(staff_api)
+    finally:
+        os.kill(pid, signal.SIGCONT)
     assert stale["seconds_since_seen"] > 2 * stale["heartbeat_seconds"]
-    listing = workers(staff_api)
     assert listing["stale"] >= 1 and by_pid(listing, stack.processes["worker1"].pid)["alive"]
-
-    stopped = stack.start_worker().pid
-    wait_for(lambda: by_pid(workers(staff_api), stopped), what="the third worker listed")
-    stack.stop_process(next(n for n, p in stack.processes.items() if p.pid == stopped))  # SIGTERM: warm shutdown
-    wait_for(lambda: by_pid(workers(staff_api), stopped) is None, timeout=20, what="the stopped worker gone")
+    wait_for(lambda: (w := by_pid(workers(staff_api), pid)) and w["alive"], what="the worker alive again")
+    stack.stop_process(name)  # SIGTERM: warm shutdown, the worker removes its record
+    wait_for(lambda: by_pid(workers(staff_api), pid) is None, timeout=20, what="the stopped worker gone")
 
 
 def test_the_cli_lists_the_workers(stack):
