@@ -1,4 +1,4 @@
-"""A write applied by DynamoDB whose answer was lost: the SDK's retry is refused, the worker must see it was applied.
+"""Lost answers and lost messages: a write applied whose answer was lost must be recognised; recovery must not flood a backlog.
 
 The SDK retries a request whose connection failed after sending it; the retry is
 the same request again. Each test replays that: the same write twice, the first
@@ -77,3 +77,16 @@ def test_a_submission_whose_putitem_answer_was_lost_is_stored_and_published_not_
     job, created = services.job_submit(owner="alice", name="t", type="echo", payload={"x": 1})
     assert created and [job_id for job_id, *_ in published] == [job.job_id]
     assert Job.get(job.job_id, JOB_SK).status == "QUEUED"
+
+
+def test_recovery_leaves_stale_queued_jobs_alone_while_messages_wait_in_the_queue(published):
+    from jobs import queues
+
+    job = queued(published)
+    client = queues.sqs_client()
+    url = client.get_queue_url(QueueName=queues.queue_name())["QueueUrl"]
+    client.send_message(QueueUrl=url, MessageBody="a message waiting in a backlog")
+    published.clear()
+    assert services.jobs_recover(stale_queued_seconds=-10).republished == []  # it may just be waiting
+    client.purge_queue(QueueUrl=url)
+    assert services.jobs_recover(stale_queued_seconds=-10).republished == [job.job_id]  # drained: now it is lost
