@@ -238,8 +238,9 @@ def test_queue_outage_answers_503_then_recovery_publishes_the_job_and_it_runs_on
 
 
 def test_cancel_of_a_queued_job_is_immediate_and_its_message_is_skipped(api, stack):
-    # Long enough that no blocker finishes before the victim is canceled, even on a loaded machine.
-    blockers = [api.submit("countrun", {"seconds": 8}) for _ in live_workers(stack)]
+    # Long enough that no blocker finishes before the victim is canceled, even on a loaded machine,
+    # and within BATCHLAB_MAX_JOB_SECONDS (6 s here): an 8 s blocker hit the soft time limit and FAILED.
+    blockers = [api.submit("countrun", {"seconds": 5}) for _ in live_workers(stack)]
     wait_until(lambda: all(api.get(f"/jobs/{b['id']}").json()["status"] == "PROCESSING" for b in blockers),
                timeout=30, what="every worker busy")
     victim = api.submit("countrun", {"seconds": 0})
