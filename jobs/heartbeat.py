@@ -80,12 +80,19 @@ class Heartbeat:
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop beating and remove the record; bounded, so a DynamoDB that hangs never holds up a shutdown."""
         self._stop.set()
-        self._thread.join(timeout=5)
+        if self._thread.is_alive():
+            self._thread.join(timeout=2)
+        retire = threading.Thread(target=self._retire, name="batchlab-heartbeat-retire", daemon=True)
+        retire.start()
+        retire.join(timeout=3)
+
+    def _retire(self) -> None:
         try:
             services.worker_retire(worker_id=self.worker_id)
         except Exception as exc:
-            logger.warning("could not remove the record of %s (%s); it expires on its own", self.worker_id, exc)
+            logger.warning("could not remove the record of %s (%s); it is stale until it expires", self.worker_id, exc)
 
 
 _heartbeat: Heartbeat | None = None
