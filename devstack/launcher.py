@@ -311,7 +311,13 @@ def main() -> int:
     try:
         while not stopping:
             for name, proc in list(stack.processes.items()):
-                if proc.poll() is not None:
+                if proc.poll() is not None and name.startswith("worker"):
+                    # As a supervisor would: a worker that stopped (its receive watchdog
+                    # saw a stuck consumer, or it crashed) is started again.
+                    stack.processes.pop(name)
+                    restarted = stack.start_worker()
+                    print(f"{name} exited with {proc.returncode}; started again (pid {restarted.pid}).", flush=True)
+                elif proc.poll() is not None:
                     print(f"{name} exited with {proc.returncode}; stopping.", flush=True)
                     stopping.append(name)
                     break

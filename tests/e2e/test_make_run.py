@@ -68,6 +68,14 @@ def test_make_run_starts_the_stack_and_sigterm_stops_every_process(tmp_path):
             time.sleep(0.2)
         assert all(status[i] == "COMPLETED" for i in short), status
         assert status[long["id"]] in ("QUEUED", "PROCESSING"), "the short jobs waited for the 8 s job"
+        # A worker that stops (its receive watchdog, a crash) is started again, as a supervisor would.
+        worker = int(re.search(r"worker\s+pid (\d+)", output).group(1))
+        os.killpg(worker, signal.SIGKILL)  # the worker and its prefork child (its own process group)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and "started again" not in (tmp_path / "make-run.log").read_text():
+            time.sleep(0.5)
+        assert f"worker1 exited with -9; started again" in (tmp_path / "make-run.log").read_text()
+        assert make.poll() is None
         started = _descendants(make.pid)
         assert len(started) >= 6  # launcher, 2 moto, worker (+ child), recovery, gunicorn (+ workers)
     finally:
