@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 from devstack.launcher import EmbeddedStack, free_port
 
@@ -37,6 +39,10 @@ class Api:
         self.base = base
         self.session = requests.Session()
         self.session.auth = (user, password or user)
+        # gunicorn closes an idle keep-alive connection after 2 s; a GET sent on it just
+        # then is reset. Only idempotent GETs are tried again; a POST never is.
+        retry = Retry(total=2, connect=2, read=2, status=0, other=0, allowed_methods=frozenset({"GET", "HEAD"}))
+        self.session.mount("http://", HTTPAdapter(max_retries=retry))
 
     def url(self, path: str) -> str:
         return self.base + path
