@@ -41,7 +41,10 @@ class Api:
         self.session.auth = (user, password or user)
         # gunicorn closes an idle keep-alive connection after 2 s; a GET sent on it just
         # then is reset. Only idempotent GETs are tried again; a POST never is.
-        retry = Retry(total=2, connect=2, read=2, status=0, other=0, allowed_methods=frozenset({"GET", "HEAD"}))
+        retry = Retry(
+            total=2, connect=2, read=2, status=0, other=0, allowed_methods=frozenset({"GET", "HEAD"}),
+            respect_retry_after_header=False,  # a 503 with Retry-After is an answer the test reads, not a retry
+        )
         self.session.mount("http://", HTTPAdapter(max_retries=retry))
 
     def url(self, path: str) -> str:
