@@ -10,7 +10,7 @@ job to be PROCESSING under this run's claim token. A worker that lost its claim
 (stopped past its lease, then resumed) is refused there, so the fault checker
 sees more than one effect for a job only if fencing failed. A transaction whose
 answer was lost (applied, then the connection failed) is recognised on re-read
-by its token.
+by its token, whether the SDK's retry was refused or every try failed in transit.
 """
 
 import os
@@ -18,7 +18,8 @@ import time
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 from django.conf import settings
 from rest_framework import serializers
 
@@ -71,6 +72,11 @@ def effect_commit(*, job_id: str, token: str) -> str:
         if any(item["Token"]["S"] == token for item in effects_of(client, job_id)):
             return "written"  # an earlier try of this transaction was applied; its answer was lost
         raise FencedOut(f"job {job_id}: the sink refused the effect of claim {token[:8]}") from None
+    except (HTTPClientError, BotoConnectionError):
+        # Every try failed in transit (the last answer lost too): one read tells whether a try was applied.
+        if any(item["Token"]["S"] == token for item in effects_of(client, job_id)):
+            return "written"
+        raise
     return "written"
 
 
