@@ -48,13 +48,32 @@ def _owner(request) -> str | None:
     return None if request.user.is_staff else request.user.username
 
 
-def item_job_submit(request, *, idempotency_key: str | None) -> Response:
-    """POST /jobs with "items": one item job of up to BATCHLAB_MAX_INLINE_ITEMS items (called by the jobs view)."""
-    if isinstance(request.data.get("items"), list):
-        size = payload_size(request.data["items"])
+def inline_items_size_check(data, *, upload: str = "POST /jobs/files") -> None:
+    """PayloadTooLarge when a body's inline `items` are over BATCHLAB_MAX_INLINE_ITEMS_BYTES."""
+    if isinstance(data, dict) and isinstance(data.get("items"), list):
+        size = payload_size(data["items"])
         if size > settings.BATCHLAB_MAX_INLINE_ITEMS_BYTES:
             raise PayloadTooLarge(f"The items are {size} bytes; the inline limit is {settings.BATCHLAB_MAX_INLINE_ITEMS_BYTES} "
-                                  "bytes. Upload a file (POST /jobs/files) for more.")
+                                  f"bytes. Upload a file ({upload}) for more.")
+
+
+def upload_length_check(request) -> None:
+    """FileTooLarge before reading a multipart body whose Content-Length is past BATCHLAB_MAX_FILE_BYTES (and a form's margin)."""
+    limit = settings.BATCHLAB_MAX_FILE_BYTES
+    length = int(request.META.get("CONTENT_LENGTH") or 0)
+    if length > limit + 64 * 1024:
+        raise FileTooLarge(f"The upload is {length} bytes; a file may have at most {limit} bytes.")
+
+
+def upload_size_check(upload) -> None:
+    limit = settings.BATCHLAB_MAX_FILE_BYTES
+    if upload.size > limit:
+        raise FileTooLarge(f"The file is {upload.size} bytes; a file may have at most {limit} bytes.")
+
+
+def item_job_submit(request, *, idempotency_key: str | None) -> Response:
+    """POST /jobs with "items": one item job of up to BATCHLAB_MAX_INLINE_ITEMS items (called by the jobs view)."""
+    inline_items_size_check(request.data)
     form = ItemJobSubmitSerializer(data=request.data)
     form.is_valid(raise_exception=True)
     data = form.validated_data
@@ -62,6 +81,7 @@ def item_job_submit(request, *, idempotency_key: str | None) -> Response:
     job, created = services.job_submit_items(
         owner=request.user.username, name=data["name"], type=data["type"], payload=data["payload"], source=source,
         chunk_size=data.get("chunk_size"), max_failed_ratio=data.get("max_failed_ratio"), idempotency_key=idempotency_key,
+        run_at=data.get("run_at"),
     )
     return Response(job_detail(job), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
                     headers={"Location": f"/jobs/{job.job_id}"})
@@ -136,24 +156,21 @@ class JobFileView(APIView):
 
     @extend_schema(operation_id="jobs_submit_file", summary="Submit an item job from an NDJSON file (one item per line)",
                    request={"multipart/form-data": FileSubmitSerializer},
-                   responses={201: OpenApiResponse(JobSerializer, description="Stored as QUEUED, its chunks queued."),
+                   responses={201: OpenApiResponse(JobSerializer, description="Stored as QUEUED, its chunks queued (with run_at"
+                                                               " further ahead than 15 minutes: SCHEDULED, queued when due)."),
                               200: OpenApiResponse(JobSerializer, description="An Idempotency-Key seen before: its job."),
                               **problem_responses({**SUBMIT_ERRORS, 415: "`unsupported_media_type`: send multipart/form-data."})})
     def post(self, request):
-        limit = settings.BATCHLAB_MAX_FILE_BYTES
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
-        if length > limit + 64 * 1024:
-            raise FileTooLarge(f"The upload is {length} bytes; a file may have at most {limit} bytes.")
+        upload_length_check(request)
         form = FileSubmitSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         data = form.validated_data
         upload = data["file"]
-        if upload.size > limit:
-            raise FileTooLarge(f"The file is {upload.size} bytes; a file may have at most {limit} bytes.")
+        upload_size_check(upload)
         job, created = job_submit_file(
             owner=request.user.username, name=data["name"], type=data["type"], payload=data["payload"], stream=upload,
             chunk_size=data.get("chunk_size"), max_failed_ratio=data.get("max_failed_ratio"), on_invalid=data["on_invalid"],
-            idempotency_key=request.headers.get("Idempotency-Key"),
+            idempotency_key=request.headers.get("Idempotency-Key"), run_at=data.get("run_at"),
         )
         return Response(job_detail(job), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
                         headers={"Location": f"/jobs/{job.job_id}"})

@@ -4,15 +4,19 @@ import uuid
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from batchlab.errors import problem_responses
 from jobs import selectors_schedules, services
 from jobs.api import CONFLICT, NOT_FOUND, QUEUE_DOWN, STORE_DOWN, UNAUTHENTICATED, _checked_id, visible_owner
-from jobs.exceptions import ScheduleNotFound
+from jobs.api_items import inline_items_size_check, upload_length_check, upload_size_check
+from jobs.exceptions import InvalidPayload, ScheduleNotFound
 from jobs.serializers import JobSerializer, job_detail
 from jobs.serializers.schedules import (
+    ScheduleFileSerializer,
+    ScheduleItemsFileSerializer,
     ScheduleListSerializer,
     ScheduleSerializer,
     ScheduleWriteSerializer,
@@ -20,7 +24,9 @@ from jobs.serializers.schedules import (
     schedule_summary,
 )
 
-INVALID = {400: "`validation_error`: every bad field in `errors` (cron, interval out of range, timezone, type, payload.*)."}
+INVALID = {400: "`validation_error`: every bad field in `errors` (cron, interval out of range, timezone, type, payload.*,"
+                " items); `invalid_items`: bad items by line number in `errors.items`; `empty_file`.",
+           413: "`payload_too_large` (inline items over their byte limit), `file_too_large`, `too_many_lines`."}
 NO_SCHEDULE = {404: "`schedule_not_found`: no such schedule among those this user may see."}
 SCHEDULE_CONFLICT = {409: "`schedule_state_conflict`: changed meanwhile (try again), or the previous run is still going."}
 
@@ -39,6 +45,12 @@ def _detail(request, schedule_id: str, status_code: int = 200) -> Response:
     return Response(schedule_detail(view), status=status_code)
 
 
+def _created(request, schedule) -> Response:
+    response = _detail(request, schedule.schedule_id, status.HTTP_201_CREATED)
+    response["Location"] = f"/schedules/{schedule.schedule_id}"
+    return response
+
+
 class ScheduleListCreateView(APIView):
     @extend_schema(
         operation_id="schedules_create", summary="Create a recurring schedule (interval or cron + timezone)",
@@ -48,12 +60,11 @@ class ScheduleListCreateView(APIView):
                    **problem_responses({**INVALID, **UNAUTHENTICATED, **STORE_DOWN})},
     )
     def post(self, request):
+        inline_items_size_check(request.data, upload="POST /schedules/files")
         serializer = ScheduleWriteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         schedule = services.schedule_create(owner=request.user.username, **serializer.validated_data)
-        response = _detail(request, schedule.schedule_id, status.HTTP_201_CREATED)
-        response["Location"] = f"/schedules/{schedule.schedule_id}"
-        return response
+        return _created(request, schedule)
 
     @extend_schema(
         operation_id="schedules_list", summary="List schedules, newest first (staff: every schedule)",
@@ -133,3 +144,50 @@ class JobRunNowView(APIView):
     def post(self, request, job_id: str):
         job = services.job_run_now(job_id=_checked_id(job_id), owner=visible_owner(request), actor=request.user.username)
         return Response(job_detail(job), status=status.HTTP_202_ACCEPTED)
+
+
+class ScheduleFileCreateView(APIView):
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(
+        operation_id="schedules_create_file", summary="Create a recurring schedule of an item type, its items from an NDJSON file",
+        request={"multipart/form-data": ScheduleFileSerializer},
+        responses={201: OpenApiResponse(ScheduleSerializer, description="Stored, its items in S3; every run is an item job."),
+                   **problem_responses({**INVALID, **UNAUTHENTICATED, **STORE_DOWN,
+                                        415: "`unsupported_media_type`: send multipart/form-data."})},
+    )
+    def post(self, request):
+        upload_length_check(request)
+        serializer = ScheduleFileSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        upload = data.pop("file")
+        upload_size_check(upload)
+        schedule = services.schedule_create(owner=request.user.username, items_file=upload, **data)
+        return _created(request, schedule)
+
+
+class ScheduleItemsView(APIView):
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(
+        operation_id="schedules_items_replace", summary="Replace a schedule's items with an NDJSON file (from its next run)",
+        request={"multipart/form-data": ScheduleItemsFileSerializer},
+        responses={200: ScheduleSerializer,
+                   **problem_responses({**INVALID, **UNAUTHENTICATED, **NO_SCHEDULE, **SCHEDULE_CONFLICT, **STORE_DOWN,
+                                        415: "`unsupported_media_type`: send multipart/form-data."})},
+    )
+    def put(self, request, schedule_id: str):
+        owner = visible_owner(request)
+        upload_length_check(request)
+        current = selectors_schedules.schedule_get(schedule_id=_checked_schedule_id(schedule_id), owner=owner, with_jobs=False)
+        serializer = ScheduleItemsFileSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        if not current.schedule.items_object:
+            raise InvalidPayload({"file": [f"Job type {current.schedule.type!r} does not take items; this schedule runs a payload."]})
+        upload = data.pop("file")
+        upload_size_check(upload)
+        services.schedule_update(schedule_id=schedule_id, owner=owner, actor=request.user.username,
+                                 changes={"items_file": upload, **data})
+        return _detail(request, schedule_id)

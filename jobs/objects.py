@@ -1,4 +1,4 @@
-"""S3 through boto3: uploaded item files and large chunk outcomes (the only module that talks to S3)."""
+"""S3 through boto3: uploaded item files, large chunk outcomes, schedules' items (the only module that talks to S3)."""
 
 import functools
 import json
@@ -10,6 +10,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 
 from jobs.exceptions import StoreUnavailable
+
+# Where a job's objects go (its uploaded items, large chunk outcomes): they expire.
+EXPIRING_PREFIXES = ("items/", "outcomes/")
 
 
 @functools.cache
@@ -34,14 +37,19 @@ def bucket_bootstrap() -> str:
             "CreateBucketConfiguration": {"LocationConstraint": settings.AWS_REGION}}
         client.create_bucket(Bucket=bucket, **kwargs)
         state = "created"
-    days = max(1, math.ceil(settings.BATCHLAB_RETENTION_DAYS))
+    # A job lives up to its delay (at most the retention period) plus the retention
+    # period: its objects are kept twice the retention. A schedule's items
+    # (schedules/) stay as long as the schedule; its edits and deletion remove them.
+    days = max(1, math.ceil(2 * settings.BATCHLAB_RETENTION_DAYS))
     client.put_bucket_lifecycle_configuration(
         Bucket=bucket,
-        LifecycleConfiguration={"Rules": [{
-            "ID": "batchlab-retention", "Status": "Enabled", "Filter": {"Prefix": ""}, "Expiration": {"Days": days},
-        }]},
+        LifecycleConfiguration={"Rules": [
+            {"ID": f"batchlab-retention-{prefix.rstrip('/')}", "Status": "Enabled", "Filter": {"Prefix": prefix},
+             "Expiration": {"Days": days}}
+            for prefix in EXPIRING_PREFIXES
+        ]},
     )
-    return f"bucket {bucket}: {state}, objects expire after {days} day(s)"
+    return f"bucket {bucket}: {state}, objects under {', '.join(EXPIRING_PREFIXES)} expire after {days} day(s)"
 
 
 def object_upload(*, key: str, stream, content_type: str = "application/x-ndjson") -> None:
@@ -56,6 +64,20 @@ def object_read_range(*, key: str, offset: int, length: int) -> bytes:
     """Bytes [offset, offset+length) of an object (one ranged GetObject)."""
     response = s3_client().get_object(Bucket=settings.BATCHLAB_BUCKET, Key=key, Range=f"bytes={offset}-{offset + length - 1}")
     return response["Body"].read()
+
+
+def object_copy(*, source: str, target: str) -> None:
+    """Copy an object within the bucket (server side: one CopyObject, multipart past 8 MB)."""
+    try:
+        s3_client().copy({"Bucket": settings.BATCHLAB_BUCKET, "Key": source}, settings.BATCHLAB_BUCKET, target)
+    except (BotoCoreError, ClientError) as exc:
+        raise StoreUnavailable("The file store is unavailable; try again shortly.") from exc
+
+
+def objects_delete(*, keys: list[str]) -> None:
+    """Delete objects (one DeleteObjects); a missing one is no error."""
+    if keys:
+        s3_client().delete_objects(Bucket=settings.BATCHLAB_BUCKET, Delete={"Objects": [{"Key": k} for k in keys], "Quiet": True})
 
 
 def json_put(*, key: str, value) -> None:

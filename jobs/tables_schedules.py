@@ -92,6 +92,14 @@ class Schedule(Model):
     owner = UnicodeAttribute(attr_name="Owner")
     type = UnicodeAttribute(attr_name="Type")
     payload = JSONAttribute(attr_name="Payload")
+    # A schedule of an item type: its items live in S3 (NDJSON plus a chunk index,
+    # jobs.services.schedule_items), never in this item, which every firing rewrites.
+    items_object = UnicodeAttribute(attr_name="ItemsObject", null=True)
+    items_total = NumberAttribute(attr_name="ItemsTotal", null=True)
+    items_invalid = NumberAttribute(attr_name="ItemsInvalid", null=True)
+    chunk_size = NumberAttribute(attr_name="ChunkSize", null=True)
+    max_failed_ratio = NumberAttribute(attr_name="MaxFailedRatio", null=True)
+    on_invalid = UnicodeAttribute(attr_name="OnInvalid", null=True)
     # Exactly one of: an interval in seconds, or a cron expression read in `timezone`.
     interval_seconds = NumberAttribute(attr_name="IntervalSeconds", null=True)
     cron = UnicodeAttribute(attr_name="Cron", null=True)

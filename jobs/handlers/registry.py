@@ -75,6 +75,10 @@ class JobType:
             raise InvalidPayload({f"payload.{k}": v for k, v in serializer.errors.items()})
         return payload
 
+    def validate_any(self, payload: Any) -> dict:
+        """The payload of either kind of job of this type: an item type's options, else a job's payload (InvalidPayload)."""
+        return self.validate_options(payload) if self.items is not None else self.validate(payload)
+
     def validate(self, payload: Any) -> dict:
         """Return the cleaned payload or raise InvalidPayload listing every bad field."""
         if not isinstance(payload, dict):

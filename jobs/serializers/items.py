@@ -44,9 +44,7 @@ class ItemJobSubmitSerializer(JobSubmitSerializer):
     chunk_size = serializers.IntegerField(min_value=1, max_value=MAX_CHUNK_SIZE, required=False)
     max_failed_ratio = serializers.FloatField(min_value=0, max_value=1, required=False)
     on_invalid = serializers.ChoiceField(choices=ON_INVALID, required=False, default="reject")
-    # Delayed item jobs are not supported yet: run_at / delay_seconds are unknown fields here.
-    run_at = None
-    delay_seconds = None
+    # run_at / delay_seconds (from JobSubmitSerializer): a delayed item job, like a delayed job.
 
     @staticmethod
     def _validate_by_type(values: dict, errors: dict) -> UnknownJobType | None:

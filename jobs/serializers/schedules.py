@@ -1,5 +1,6 @@
 """Schedules: request validation (every bad field listed) and the response shapes of /schedules."""
 
+import json
 import time
 from collections.abc import Mapping
 
@@ -10,6 +11,8 @@ from jobs import timing
 from jobs.exceptions import InvalidPayload, UnknownJobType
 from jobs.handlers.registry import job_type_get
 from jobs.handlers.fields import StrictCharField
+from jobs.items import ON_INVALID
+from jobs.serializers.items import MAX_CHUNK_SIZE, ItemsField
 from jobs.serializers.request import CONTROL_CHARS, MAX_NAME_LENGTH
 
 OVERLAP_POLICIES = ("skip", "allow", "queue_one")
@@ -34,6 +37,15 @@ class ScheduleWriteSerializer(serializers.Serializer):
     timezone = StrictCharField(required=False, default="UTC", max_length=64)
     overlap = serializers.ChoiceField(choices=OVERLAP_POLICIES, required=False, default="skip")
     paused = serializers.BooleanField(required=False, default=False)
+    items = ItemsField(required=False, allow_null=True, help_text=(
+        "For a type that runs item by item: the items of every run (checked now, stored in S3). In an edit they replace "
+        "the schedule's items; null drops them. For more, upload a file: POST /schedules/files, PUT /schedules/{id}/items."))
+    chunk_size = serializers.IntegerField(min_value=1, max_value=MAX_CHUNK_SIZE, required=False,
+                                          help_text="Items per chunk (with items; default: the type's).")
+    max_failed_ratio = serializers.FloatField(min_value=0, max_value=1, required=False, allow_null=True,
+                                              help_text="A run FAILs when more of its items failed (with items; default 1).")
+    on_invalid = serializers.ChoiceField(choices=ON_INVALID, required=False,
+                                         help_text="reject (default): one bad item refuses them all; skip: it fails in every run.")
 
     def validate_name(self, value: str) -> str:
         if CONTROL_CHARS.search(value):
@@ -82,7 +94,7 @@ class ScheduleWriteSerializer(serializers.Serializer):
         current = self.context.get("current")
         if not errors.keys() & {"type", "payload"} and ("type" in data or "payload" in data or not self.partial):
             try:
-                payload = job_type_get(data.get("type") or current.type).validate(
+                payload = job_type_get(data.get("type") or current.type).validate_any(
                     data.get("payload", current.payload if current else {}))
             except InvalidPayload as exc:
                 errors.update(exc.errors)
@@ -100,11 +112,74 @@ class ScheduleWriteSerializer(serializers.Serializer):
             errors.update({k: ["Give interval_seconds or cron, not both."] for k in given})
         elif not self.partial and not given:
             errors.update({k: ["Give interval_seconds or cron."] for k in ("interval_seconds", "cron")})
+        errors.update(self._items_errors(attrs))
         if errors:
             raise serializers.ValidationError(errors)
         if self.partial:  # an edit changes only what was sent, not the defaults
             attrs = {k: v for k, v in attrs.items() if k in self.initial_data}
         return attrs
+
+    def _items_errors(self, attrs) -> dict:
+        """A type that runs item by item needs items; any other type takes none. The item options come with items."""
+        current = self.context.get("current")
+        given = self.initial_data
+        try:
+            job_type = job_type_get(attrs.get("type") or current.type)
+        except (UnknownJobType, AttributeError):
+            return {}
+        new_items = given.get("items") is not None or attrs.get("file") is not None
+        if "items" in given or "file" in given or current is None:
+            has_items = new_items
+        else:
+            has_items = bool(current.items_object)
+        how = "give items (a JSON array), or upload a file (POST /schedules/files; PUT /schedules/{id}/items)"
+        if job_type.items is not None and not has_items:
+            return {"items": [f"Job type {job_type.name!r} runs item by item: {how}."]}
+        if job_type.items is None and has_items:
+            drop = " (send items: null to drop the schedule's items)" if current is not None and "items" not in given else ""
+            return {"items": [f"Job type {job_type.name!r} does not take items; send a payload{drop}."]}
+        errors = {}
+        for name in ("chunk_size", "on_invalid"):
+            if name in given and not new_items:
+                errors[name] = ["Give it with the items: they are split into chunks and checked when stored."]
+        if given.get("max_failed_ratio") is not None and not has_items:
+            errors["max_failed_ratio"] = ["Only for a schedule with items."]
+        return errors
+
+
+class ScheduleFileSerializer(ScheduleWriteSerializer):
+    """A schedule whose items come from an NDJSON file (multipart form): the fields of a schedule, `file` instead of `items`."""
+
+    items = None
+    file = serializers.FileField(allow_empty_file=True, help_text="NDJSON: one item per line.")
+
+    def to_internal_value(self, data):
+        # A form carries the payload as JSON text, and empty inputs for what is not given.
+        if hasattr(data, "getlist"):
+            data = {k: data.get(k) for k in data}
+        data = {k: v for k, v in data.items() if not (isinstance(v, str) and not v.strip() and k != "name")}
+        if isinstance(data.get("payload"), str):
+            try:
+                data["payload"] = json.loads(data["payload"])
+            except ValueError:
+                raise serializers.ValidationError({"payload": ["Must be a JSON object."]}) from None
+        return super().to_internal_value(data)
+
+
+class ScheduleItemsFileSerializer(serializers.Serializer):
+    """PUT /schedules/{id}/items: new items for every later run, from an NDJSON file."""
+
+    file = serializers.FileField(allow_empty_file=True, help_text="NDJSON: one item per line.")
+    chunk_size = serializers.IntegerField(min_value=1, max_value=MAX_CHUNK_SIZE, required=False)
+    on_invalid = serializers.ChoiceField(choices=ON_INVALID, required=False)
+
+
+class ScheduleItemsSerializer(serializers.Serializer):
+    total = serializers.IntegerField()
+    invalid = serializers.IntegerField(help_text="Lines refused and kept as failed items (on_invalid=skip).")
+    chunk_size = serializers.IntegerField()
+    max_failed_ratio = serializers.FloatField()
+    on_invalid = serializers.ChoiceField(choices=ON_INVALID)
 
 
 class ScheduleRunSerializer(serializers.Serializer):
@@ -140,6 +215,7 @@ class ScheduleSummarySerializer(serializers.Serializer):
     next_run_at = serializers.DateTimeField(allow_null=True)
     next_run_in_seconds = serializers.IntegerField(allow_null=True)
     last_run = ScheduleRunSerializer(allow_null=True)
+    items = ScheduleItemsSerializer(allow_null=True, help_text="A schedule of an item type: its items (null: a payload job).")
     fired_count = serializers.IntegerField()
     skipped_count = serializers.IntegerField()
     missed_count = serializers.IntegerField()
@@ -185,6 +261,10 @@ def schedule_summary(view, *, now: float | None = None) -> dict:
         "next_run_at": None if s.paused else _epoch_iso(s.next_run_at),
         "next_run_in_seconds": None if s.paused or s.next_run_at is None else max(0, int(s.next_run_at - now)),
         "last_run": _run(last, view.jobs) if last else None,
+        "items": None if not s.items_object else {
+            "total": int(s.items_total or 0), "invalid": int(s.items_invalid or 0), "chunk_size": int(s.chunk_size or 0),
+            "max_failed_ratio": float(1.0 if s.max_failed_ratio is None else s.max_failed_ratio),
+            "on_invalid": s.on_invalid or "reject"},
         "fired_count": int(s.fired_count or 0), "skipped_count": int(s.skipped_count or 0),
         "missed_count": int(s.missed_count or 0),
         "created_at": _iso(s.created_at), "updated_at": _iso(s.updated_at), "version": int(s.version or 0),

@@ -6,7 +6,7 @@ from django.conf import settings
 from pynamodb.exceptions import PynamoDBConnectionError, UpdateError
 
 from jobs import metrics
-from jobs.exceptions import JobNotFound, JobStateConflict
+from jobs.exceptions import JobNotFound, JobStateConflict, QueueUnavailable
 from jobs.services import publishing
 from jobs.services._store import allowed_by, append, entry, is_condition_failure, logger, moves_to, store_error, utcnow
 from jobs.services.item_actions import job_retry_items
@@ -47,6 +47,7 @@ def job_cancel(*, job_id: str, owner: str | None, actor: str) -> Job:
             Job.cancel_requested.set(True),
             append(entry("cancel_requested", status=REQUEST_CANCEL.target, message=f"Cancel requested by {actor}.")),
         ]
+    was = job.status
     try:
         job.update(
             actions=[*moves_to(transition), *actions, Job.updated_at.set(now), Job.version.add(1)],
@@ -58,10 +59,23 @@ def job_cancel(*, job_id: str, owner: str | None, actor: str) -> Job:
             # It moved between our read and write (claimed or finished): the caller may try again.
             raise JobStateConflict(f"Job {job_id} changed state while being canceled; try again.") from None
         raise store_error(exc) from exc
-    logger.info("job %s cancel by %s (was %s)", job_id, actor, job.status)
+    logger.info("job %s cancel by %s (was %s)", job_id, actor, was)
     if transition is CANCEL:
         metrics.JOBS_CANCELED.labels(type=job.type).inc()
+        if was == JobStatus.SCHEDULED and job.chunks_total is not None:
+            _chunks_stop_later(job)
     return job
+
+
+def _chunks_stop_later(job: Job) -> None:
+    """A SCHEDULED item job's chunks were never queued: queue them now, so that workers mark each one CANCELED.
+
+    That is what a cancel of a QUEUED item job leads to, and what lets a retry run them later.
+    """
+    try:
+        publishing.chunks_publish(job_id=job.job_id, numbers=list(range(1, int(job.chunks_total) + 1)))
+    except QueueUnavailable:
+        logger.warning("job %s: its canceled chunks could not be queued; they stay PENDING", job.job_id)
 
 
 def job_retry(*, job_id: str, owner: str | None, actor: str) -> Job:

@@ -1,4 +1,4 @@
-"""Delayed jobs stored SCHEDULED: released to the queue when due (the scheduler) or at once (run now)."""
+"""Delayed jobs stored SCHEDULED: released to the queue when due (the scheduler) or at once (run now); an item job's chunks go out together."""
 
 import time
 
@@ -32,11 +32,15 @@ def _release(*, job: Job, transition: Transition, message: str, now: float) -> b
         if is_condition_failure(exc):
             return False  # another scheduler released it, or it was canceled meanwhile
         raise store_error(exc) from exc
-    remaining = int(job.due_at or 0) - int(now) if transition is RELEASE_DUE else 0
+    remaining = max(0, int(job.due_at or 0) - int(now)) if transition is RELEASE_DUE else 0
     try:
-        publishing.job_publish(job_id=job.job_id, delay_seconds=max(0, remaining))
+        if job.chunks_total is not None:  # an item job: a message per chunk (written PENDING at submission)
+            publishing.chunks_publish(job_id=job.job_id, numbers=list(range(1, int(job.chunks_total) + 1)),
+                                      delay_seconds=remaining)
+        else:
+            publishing.job_publish(job_id=job.job_id, delay_seconds=remaining)
     except QueueUnavailable:
-        pass  # QUEUED now: the recovery pass publishes it
+        pass  # QUEUED now: the recovery pass publishes it (or its chunks)
     return True
 
 

@@ -8,6 +8,7 @@ The size limit (BATCHLAB_MAX_FILE_BYTES) is checked by the view before reading.
 
 import hashlib
 import uuid
+from datetime import datetime
 
 from django.conf import settings
 
@@ -62,6 +63,7 @@ def items_file_scan(*, type: str, stream, chunk_size: int, on_invalid: str) -> I
 def job_submit_file(
     *, owner: str, name: str, type: str, payload: dict, stream, chunk_size: int | None = None,
     max_failed_ratio: float | None = None, on_invalid: str = "reject", idempotency_key: str | None = None,
+    run_at: datetime | None = None,
 ) -> tuple[Job, bool]:
     """Check the file, store it in S3 (streamed, multipart when large), then submit the item job over its byte ranges.
 
@@ -76,4 +78,4 @@ def job_submit_file(
     source.object_key = f"items/{uuid.uuid4()}.ndjson"
     objects.object_upload(key=source.object_key, stream=stream)
     return job_submit_items(owner=owner, name=name, type=type, payload=payload, source=source, chunk_size=size,
-                            max_failed_ratio=max_failed_ratio, idempotency_key=idempotency_key)
+                            max_failed_ratio=max_failed_ratio, idempotency_key=idempotency_key, run_at=run_at)

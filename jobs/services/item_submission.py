@@ -5,9 +5,10 @@ items retried by PynamoDB), one PutItem for the job (a TransactWriteItems with
 an Idempotency-Key), ceil(C / 10) SendMessageBatch.
 """
 
+import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timezone
 
 from django.conf import settings
 from pynamodb.exceptions import PutError, PynamoDBConnectionError, PynamoDBException, TransactWriteError
@@ -16,10 +17,10 @@ from jobs.exceptions import InvalidItems, InvalidPayload
 from jobs.handlers.registry import job_type_get
 from jobs.items import ON_INVALID, BadItem, split_item
 from jobs.services import publishing
-from jobs.services._store import entry, logger, store_error, utcnow
-from jobs.services.submission import submit_idempotent
+from jobs.services._store import entry, is_condition_failure, logger, store_error, utcnow
+from jobs.services.submission import due_plan, expires_after, submit_idempotent
 from jobs.states import ChunkStatus, JobStatus
-from jobs.tables import Chunk, Job, chunk_sk
+from jobs.tables import DUE_SHARD, JOB_SK, Chunk, Job, chunk_sk
 
 MAX_BAD_LINES_LISTED = 20
 
@@ -76,7 +77,7 @@ def items_inline(*, type: str, values: list, on_invalid: str = "reject") -> Item
     return ItemsSource(total=len(values), values=values, invalid=invalid)
 
 
-def _chunks(job_id: str, source: ItemsSource, chunk_size: int, expires) -> list[Chunk]:
+def _chunks(job_id: str, source: ItemsSource, chunk_size: int, expires, available_at: int) -> list[Chunk]:
     chunks = []
     if source.values is not None:
         specs = [(start + 1, len(source.values[start:start + chunk_size]), None) for start in range(0, source.total, chunk_size)]
@@ -94,7 +95,7 @@ def _chunks(job_id: str, source: ItemsSource, chunk_size: int, expires) -> list[
             job_id, chunk_sk(number), number=number, chunk_status=ChunkStatus.PENDING, first_line=first_line,
             item_count=count, items=source.values[first_line - 1:first_line - 1 + count] if source.values is not None else None,
             items_range=byte_range, outcomes=outcomes, failed=failed, succeeded=0, skipped=0, attempts=0,
-            available_at=int(utcnow().timestamp()), expires_at=expires,
+            available_at=available_at, expires_at=expires,
         ))
     return chunks
 
@@ -102,13 +103,21 @@ def _chunks(job_id: str, source: ItemsSource, chunk_size: int, expires) -> list[
 def job_submit_items(
     *, owner: str, name: str, type: str, payload: dict, source: ItemsSource, chunk_size: int | None = None,
     max_failed_ratio: float | None = None, idempotency_key: str | None = None, publish: bool = True,
+    run_at: datetime | None = None, job_id: str | None = None, schedule_id: str | None = None, message: str | None = None,
+    due_at: int | None = None,
 ) -> tuple[Job, bool]:
-    """Store a new QUEUED item job with its chunks, then queue its chunks; return (job, created).
+    """Store a new QUEUED (or SCHEDULED) item job with its chunks, then queue its chunks; return (job, created).
 
     Items are checked before (items_inline / the file reader); the payload holds
     the type's options (InvalidPayload). Chunks are written first, the job last,
     so that a job is never seen without its chunks. If queueing fails the job
     stays QUEUED and QueueUnavailable is raised: recovery queues its chunks.
+    With `run_at` (a delayed item job): up to BATCHLAB_SCHEDULED_THRESHOLD_SECONDS
+    ahead the chunks' messages carry an SQS delay; further ahead the job is stored
+    SCHEDULED with its chunks and nothing is published until the scheduler
+    releases it (jobs.services.delayed). `job_id` (a schedule's run: derived from
+    the schedule and the due time, `due_at`) makes the creation happen once: if a
+    job with that id exists, it comes back with created=False.
     """
     job_type = job_type_get(type)
     payload = job_type.validate_options(payload)
@@ -116,27 +125,34 @@ def job_submit_items(
     if source.total == 0:
         raise InvalidPayload({"items": ["Give at least one item."]})
     now = utcnow()
-    expires = timedelta(days=settings.BATCHLAB_RETENTION_DAYS)
-    job_id = str(uuid.uuid4())
-    chunks = _chunks(job_id, source, size, expires)
+    due, status = due_plan(run_at=run_at, now=now)
+    available = max(int(now.timestamp()), due or 0)
+    expires = expires_after(run_at=run_at, now=now)
+    derived, job_id = job_id is not None, job_id or str(uuid.uuid4())
+    chunks = _chunks(job_id, source, size, expires, available)
+    text = (message or f"Submitted by {owner or 'anonymous'}").rstrip(".")
+    text += f": {source.total} items in {len(chunks)} chunks"
+    text += f", {len(source.invalid)} invalid items recorded as failed." if source.invalid else "."
+    if due is not None:
+        text += f" Due at {datetime.fromtimestamp(due, tz=timezone.utc).isoformat(timespec='seconds')}."
     job = Job(
-        job_id=job_id, name=name, type=type, payload=payload, status=JobStatus.QUEUED, owner=owner,
-        created_at=now, updated_at=now, available_at=int(now.timestamp()), attempts=0,
+        job_id=job_id, name=name, type=type, payload=payload, status=status, owner=owner,
+        created_at=now, updated_at=now, available_at=available, attempts=0,
         max_attempts=settings.BATCHLAB_MAX_ATTEMPTS, expires_at=expires,
         items_total=source.total, items_succeeded=0, items_failed=len(source.invalid), items_skipped=0,
         chunks_total=len(chunks), chunks_done=0, chunk_size=size,
         max_failed_ratio=1.0 if max_failed_ratio is None else float(max_failed_ratio),
         items_object=source.object_key, progress_total=source.total,
-        timeline=[entry("submitted", status=JobStatus.QUEUED,
-                        message=f"Submitted by {owner or 'anonymous'}: {source.total} items in {len(chunks)} chunks"
-                        + (f", {len(source.invalid)} invalid items recorded as failed." if source.invalid else "."))],
+        due_at=due if due is not None else due_at, due_shard=DUE_SHARD if status == JobStatus.SCHEDULED else None, schedule_id=schedule_id,
+        timeline=[entry("submitted", status=status, message=text)],
     )
     try:
         with Chunk.batch_write() as batch:
             for chunk in chunks:
                 batch.save(chunk)
         if idempotency_key is None:
-            job.save(condition=Job.job_id.does_not_exist())
+            if not _save_new(job) and derived:
+                return Job.get(job_id, JOB_SK, consistent_read=True), False
         else:
             body = {"name": name, "type": type, "payload": payload, "items": source.values, "file": source.digest,
                     "chunk_size": size, "max_failed_ratio": max_failed_ratio}
@@ -145,10 +161,29 @@ def job_submit_items(
                 return existing, False
     except (PutError, PynamoDBConnectionError, TransactWriteError, PynamoDBException) as exc:
         raise store_error(exc) from exc
-    logger.info("item job %s submitted type=%s owner=%s items=%s chunks=%s", job_id, type, owner, source.total, len(chunks))
-    if publish:
-        publishing.chunks_publish(job_id=job_id, numbers=[c.number for c in chunks])
+    logger.info("item job %s submitted type=%s owner=%s items=%s chunks=%s status=%s",
+                job_id, type, owner, source.total, len(chunks), status)
+    if publish and status == JobStatus.QUEUED:
+        publishing.chunks_publish(job_id=job_id, numbers=[c.number for c in chunks],
+                                  delay_seconds=max(0, available - int(time.time())))
     return job, True
+
+
+def _save_new(job: Job) -> bool:
+    """PutItem of the job on condition that its id is new; False if it exists.
+
+    With a fresh uuid4 the item that exists is ours (an earlier try of this
+    PutItem applied, its answer lost: go on as created); with a schedule's
+    derived id it is the run another scheduler created (the caller returns it).
+    """
+    try:
+        job.save(condition=Job.job_id.does_not_exist())
+    except PutError as exc:
+        if not is_condition_failure(exc):
+            raise
+        logger.info("item job %s exists already: this PutItem was refused by the job itself", job.job_id)
+        return False
+    return True
 
 
 __all__ = ["ON_INVALID", "BadItem", "ItemsSource", "item_check", "items_inline", "items_refuse", "job_submit_items"]

@@ -52,7 +52,7 @@ class _Capture:
         return getattr(self.client, name)
 
 
-def tasks_publish(*, messages: list[tuple[str, list, str]]) -> int:
+def tasks_publish(*, messages: list[tuple[str, list, str]], delay_seconds: int = 0) -> int:
     """Send Celery task messages `(task name, args, task id)`, ten per SendMessageBatch; returns the requests made.
 
     Celery builds each message exactly as send_task would (same body, headers
@@ -60,8 +60,10 @@ def tasks_publish(*, messages: list[tuple[str, list, str]]) -> int:
     transport's SendMessage calls are captured and sent in batches of ten, which
     cuts SQS requests (the bill) tenfold. Entries SQS refuses are retried once
     one by one; QueueUnavailable if any still fails (the caller's recovery
-    pass publishes what is left PENDING).
+    pass publishes what is left PENDING). `delay_seconds` (at most 900) is an SQS
+    delay on every message.
     """
+    options = {"delay_seconds": min(900, int(delay_seconds))} if delay_seconds > 0 else {}
     if not messages:
         return 0
     requests = 0
@@ -73,7 +75,7 @@ def tasks_publish(*, messages: list[tuple[str, list, str]]) -> int:
             channel.sqs = lambda queue=None: capture  # this producer is ours alone while acquired
             try:
                 for name, args, task_id in messages:
-                    current_app.send_task(name, args=args, task_id=task_id, producer=producer, retry=False)
+                    current_app.send_task(name, args=args, task_id=task_id, producer=producer, retry=False, **options)
             finally:
                 del channel.sqs
         for start in range(0, len(capture.sent), SQS_BATCH):
@@ -91,6 +93,10 @@ def tasks_publish(*, messages: list[tuple[str, list, str]]) -> int:
     return requests
 
 
-def chunks_publish(*, job_id: str, numbers: list[int]) -> int:
-    """Queue chunks of a job, one message per chunk, ten per SendMessageBatch; returns the SQS requests made."""
-    return tasks_publish(messages=[(PROCESS_CHUNK_TASK, [job_id, n], f"{job_id}#{n}") for n in numbers])
+def chunks_publish(*, job_id: str, numbers: list[int], delay_seconds: int = 0) -> int:
+    """Queue chunks of a job, one message per chunk, ten per SendMessageBatch; returns the SQS requests made.
+
+    `delay_seconds` (at most 900): the messages stay invisible that long (a delayed item job).
+    """
+    messages = [(PROCESS_CHUNK_TASK, [job_id, n], f"{job_id}#{n}") for n in numbers]
+    return tasks_publish(messages=messages, delay_seconds=delay_seconds)

@@ -20,6 +20,7 @@ from jobs.exceptions import QueueUnavailable
 from jobs.services import publishing
 from jobs.services._store import is_condition_failure, logger, store_error, utcnow
 from jobs.services.delayed import jobs_release_due
+from jobs.services.schedule_items import schedule_items_job_create
 from jobs.services.submission import job_build
 from jobs.states import JobStatus, is_final
 from jobs.tables import JOB_SK, Job
@@ -50,7 +51,10 @@ def previous_run_running(schedule: Schedule) -> bool:
 
 
 def schedule_job_create(*, schedule: Schedule, job_id: str, due_at: int, message: str | None = None) -> Job:
-    """Create (once: the id is derived) and publish the job of one run of the schedule."""
+    """Create (once: the id is derived) and publish the job of one run of the schedule (an item job if it has items)."""
+    if schedule.items_object:
+        return schedule_items_job_create(schedule=schedule, job_id=job_id, due_at=due_at,
+                                         message=message or f"Fired by schedule {schedule.name!r}.")
     job = job_build(
         job_id=job_id, owner=schedule.owner, name=schedule.name, type=schedule.type, payload=schedule.payload,
         schedule_id=schedule.schedule_id, message=message or f"Fired by schedule {schedule.name!r}.",

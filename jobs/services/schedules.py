@@ -9,12 +9,14 @@ from jobs import timing
 from jobs.exceptions import ScheduleNotFound, ScheduleStateConflict
 from jobs.handlers.registry import job_type_get
 from jobs.services._store import is_condition_failure, logger, store_error, utcnow
+from jobs.services.schedule_items import StoredItems, items_stream, schedule_items_delete, schedule_items_store
 from jobs.services.scheduler import RUNS_KEPT, previous_run_running, schedule_job_create
 from jobs.tables import Job
 from jobs.tables_schedules import ACTIVE_SHARD, Schedule, ScheduleEdit, ScheduleRun
 
-EDITABLE = ("name", "type", "payload", "interval_seconds", "cron", "timezone", "overlap")
+EDITABLE = ("name", "type", "payload", "interval_seconds", "cron", "timezone", "overlap", "max_failed_ratio")
 TIMING_FIELDS = ("interval_seconds", "cron", "timezone")
+ITEMS_FIELDS = ("items_object", "items_total", "items_invalid", "chunk_size", "max_failed_ratio", "on_invalid")
 HISTORY_KEPT = 100
 
 
@@ -39,27 +41,46 @@ def schedule_get_visible(*, schedule_id: str, owner: str | None) -> Schedule:
     return schedule
 
 
+def _items_fields(stored: StoredItems | None, *, max_failed_ratio: float | None, on_invalid: str) -> dict:
+    if stored is None:
+        return dict.fromkeys(ITEMS_FIELDS)
+    return {"items_object": stored.items_object, "items_total": stored.items_total, "items_invalid": stored.items_invalid,
+            "chunk_size": stored.chunk_size, "max_failed_ratio": max_failed_ratio, "on_invalid": on_invalid}
+
+
 def schedule_create(
     *, owner: str, name: str, type: str, payload: dict, interval_seconds: int | None = None, cron: str | None = None,
-    timezone: str = "UTC", overlap: str = "skip", paused: bool = False,
+    timezone: str = "UTC", overlap: str = "skip", paused: bool = False, items: list | None = None, items_file=None,
+    chunk_size: int | None = None, max_failed_ratio: float | None = None, on_invalid: str = "reject",
 ) -> Schedule:
     """Store a new schedule; its first due time is one interval (or the next cron time) from now.
 
     The caller validated the timing (interval bounds, cron, timezone); the payload
-    is validated here by its job type. One PutItem.
+    is validated here by its job type. One PutItem. A type that runs item by item
+    takes `items` (inline values) or `items_file` (a seekable NDJSON file): every
+    item is checked, then they are stored in S3 (jobs.services.schedule_items)
+    and every run is an item job over them.
     """
-    payload = job_type_get(type).validate(payload)
+    payload = job_type_get(type).validate_any(payload)
+    schedule_id = str(uuid.uuid4())
+    stored = None
+    if items is not None or items_file is not None:
+        stream = items_file if items_file is not None else items_stream(items)
+        stored = schedule_items_store(schedule_id=schedule_id, type=type, stream=stream, chunk_size=chunk_size,
+                                      on_invalid=on_invalid)
     now = utcnow()
     schedule = Schedule(
-        schedule_id=str(uuid.uuid4()), name=name, owner=owner, type=type, payload=payload,
+        schedule_id=schedule_id, name=name, owner=owner, type=type, payload=payload,
         interval_seconds=interval_seconds if not cron else None, cron=cron or None, timezone=timezone or "UTC",
         overlap=overlap, paused=paused, active_shard=None if paused else ACTIVE_SHARD,
         created_at=now, updated_at=now, history=[_edit(owner, "created")],
+        **_items_fields(stored, max_failed_ratio=max_failed_ratio, on_invalid=on_invalid),
     )
     schedule.next_run_at = None if paused else timing.next_after(_timing(schedule), after=now.timestamp())
     try:
         schedule.save(condition=Schedule.schedule_id.does_not_exist())
     except (PutError, PynamoDBConnectionError) as exc:
+        schedule_items_delete(items_object=stored.items_object if stored else None)
         raise store_error(exc) from exc
     logger.info("schedule %s created by %s: %s", schedule.schedule_id, owner, name)
     return schedule
@@ -88,25 +109,53 @@ def schedule_update(*, schedule_id: str, owner: str | None, actor: str, changes:
     Takes effect at the schedulers' next tick: they read the schedule every time.
     """
     schedule = schedule_get_visible(schedule_id=schedule_id, owner=owner)
+    replaced, stored = _items_replace(schedule, changes)
     changes = {k: v for k, v in changes.items() if k in EDITABLE}
     if "cron" in changes and changes["cron"]:
         changes["interval_seconds"] = None
     elif changes.get("interval_seconds"):
         changes["cron"] = None
     if "payload" in changes or "type" in changes:
-        changes["payload"] = job_type_get(changes.get("type", schedule.type)).validate(changes.get("payload", schedule.payload))
+        changes["payload"] = job_type_get(changes.get("type", schedule.type)).validate_any(changes.get("payload", schedule.payload))
     diff = {k: [getattr(schedule, k), v] for k, v in changes.items() if getattr(schedule, k) != v}
+    if stored is not None:  # new items, or none (items: null)
+        diff["items"] = [f"{int(schedule.items_total)} items" if schedule.items_object else None,
+                         f"{stored.items_total} items" if stored.items_object else None]
+        changes.update(_items_fields(stored if stored.items_object else None, **replaced))
     if not diff:
         return schedule
     actions = [getattr(Schedule, k).set(v) if v is not None else getattr(Schedule, k).remove() for k, v in changes.items()
-               if k in diff]
-    for key, (_, new) in diff.items():
-        setattr(schedule, key, new)
+               if k in diff or k in ITEMS_FIELDS]
+    old_items = schedule.items_object
+    for key, value in changes.items():
+        setattr(schedule, key, value)
     if any(k in diff for k in TIMING_FIELDS) and not schedule.paused:
         schedule.next_run_at = timing.next_after(_timing(schedule), after=time.time())
         actions.append(Schedule.next_run_at.set(schedule.next_run_at))
     logger.info("schedule %s edited by %s: %s", schedule_id, actor, sorted(diff))
-    return _update(schedule, actions, edit=_edit(actor, "edited", diff))
+    try:
+        schedule = _update(schedule, actions, edit=_edit(actor, "edited", diff))
+    except Exception:
+        if stored is not None:
+            schedule_items_delete(items_object=stored.items_object)
+        raise
+    if stored is not None:
+        schedule_items_delete(items_object=old_items)  # runs already created have their own copies
+    return schedule
+
+
+def _items_replace(schedule: Schedule, changes: dict) -> tuple[dict, StoredItems | None]:
+    """An edit's new items (`items`, `items_file`; `items: None` drops them): stored before the write; else (.., None)."""
+    if "items" not in changes and changes.get("items_file") is None:
+        return {}, None
+    options = {"max_failed_ratio": changes.get("max_failed_ratio", schedule.max_failed_ratio),
+               "on_invalid": changes.get("on_invalid") or schedule.on_invalid or "reject"}
+    if changes.get("items_file") is None and changes.get("items") is None:
+        return options, StoredItems(items_object=None, items_total=0, items_invalid=0, chunk_size=0)
+    stream = changes["items_file"] if changes.get("items_file") is not None else items_stream(changes["items"])
+    stored = schedule_items_store(schedule_id=schedule.schedule_id, type=changes.get("type", schedule.type), stream=stream,
+                                  chunk_size=changes.get("chunk_size") or schedule.chunk_size, on_invalid=options["on_invalid"])
+    return options, stored
 
 
 def schedule_pause(*, schedule_id: str, owner: str | None, actor: str) -> Schedule:
@@ -138,6 +187,7 @@ def schedule_delete(*, schedule_id: str, owner: str | None, actor: str) -> None:
         if is_condition_failure(exc):
             return
         raise store_error(exc) from exc
+    schedule_items_delete(items_object=schedule.items_object)
     logger.info("schedule %s deleted by %s", schedule_id, actor)
 
 

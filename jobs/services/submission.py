@@ -68,9 +68,8 @@ def job_build(
 ) -> Job:
     """A new job item (not saved): QUEUED, or SCHEDULED when `run_at` is beyond the SQS delay threshold."""
     now = utcnow()
-    due = int(math.ceil(run_at.timestamp())) if run_at is not None else None
-    later = due is not None and due - now.timestamp() > settings.BATCHLAB_SCHEDULED_THRESHOLD_SECONDS
-    status = JobStatus.SCHEDULED if later else JobStatus.QUEUED
+    due, status = due_plan(run_at=run_at, now=now)
+    later = status == JobStatus.SCHEDULED
     if message is None:
         message = f"Submitted by {owner or 'anonymous'}."
         if due is not None:
@@ -92,8 +91,20 @@ def job_build(
         due_at=due,
         due_shard=DUE_SHARD if later else None,
         schedule_id=schedule_id,
-        expires_at=timedelta(days=settings.BATCHLAB_RETENTION_DAYS) + max(timedelta(0), (run_at or now) - now),
+        expires_at=expires_after(run_at=run_at, now=now),
     )
+
+
+def due_plan(*, run_at: datetime | None, now: datetime) -> tuple[int | None, JobStatus]:
+    """(due time in epoch seconds or None, first status): SCHEDULED beyond BATCHLAB_SCHEDULED_THRESHOLD_SECONDS, else QUEUED."""
+    due = int(math.ceil(run_at.timestamp())) if run_at is not None else None
+    later = due is not None and due - now.timestamp() > settings.BATCHLAB_SCHEDULED_THRESHOLD_SECONDS
+    return due, JobStatus.SCHEDULED if later else JobStatus.QUEUED
+
+
+def expires_after(*, run_at: datetime | None, now: datetime) -> timedelta:
+    """A job is kept for the retention period after its due time (a delayed job lives that much longer)."""
+    return timedelta(days=settings.BATCHLAB_RETENTION_DAYS) + max(timedelta(0), (run_at or now) - now)
 
 
 def _idempotency_record_key(owner: str, key: str) -> str:

@@ -168,6 +168,44 @@ def test_a_job_delayed_20_minutes_is_scheduled_then_published_when_due_and_compl
     assert [e["event"] for e in done["timeline"]][:2] == ["submitted", "release_due"]
 
 
+def test_an_item_job_delayed_20_minutes_is_scheduled_then_its_chunks_run_when_due(api, sched_stack):
+    body = {"name": "items in 20 min", "type": "checksum", "items": [f"line {i}" for i in range(25)], "chunk_size": 10,
+            "delay_seconds": 1200}
+    response = api.post("/jobs", json=body)
+    assert response.status_code == 201, response.text
+    job = response.json()
+    assert job["status"] == "SCHEDULED" and job["items"]["chunks_total"] == 3
+    time.sleep(2)
+    assert api.get(f"/jobs/{job['id']}").json()["status"] == "SCHEDULED"  # no chunk ran
+    sched_stack.manage("batchlab_scheduler", "--once", "--clock-offset", "1201")
+    done = api.wait(job["id"], timeout=60)
+    assert done["status"] == "COMPLETED" and done["items"]["succeeded"] == 25, done
+    assert [e["event"] for e in done["timeline"]][:2] == ["submitted", "release_due"]
+
+
+def test_a_schedule_of_items_fires_item_jobs_over_its_items_and_takes_new_items_without_a_restart(api):
+    schedule = create(api, name="items every 2 s", type="checksum", payload={}, items=["a", "b", "c"], chunk_size=2)
+    assert schedule["items"]["total"] == 3
+    wait_until(lambda: len(fired(detail(api, schedule["id"]))) >= 1, timeout=30, what="the first run of the item schedule")
+    first = api.wait(fired(detail(api, schedule["id"]))[0]["job_id"], timeout=60)
+    assert first["status"] == "COMPLETED" and first["items"]["succeeded"] == 3 and first["schedule_id"] == schedule["id"]
+    results = api.get(f"/jobs/{first['id']}/results").text.splitlines()
+    assert len(results) == 3
+    replaced = api.session.put(api.url(f"/schedules/{schedule['id']}/items"), timeout=30,
+                               files={"file": ("new.ndjson", b'"x"\n"y"\n"z"\n"w"\n"v"\n')})
+    assert replaced.status_code == 200, replaced.text
+    assert replaced.json()["items"]["total"] == 5
+    edited_at = time.time()
+
+    def a_run_of_five():
+        runs = [r for r in fired(detail(api, schedule["id"])) if ts(r["due_at"]) > edited_at + 1]
+        return runs and api.get(f"/jobs/{runs[0]['job_id']}").json()["items"]["total"] == 5
+
+    wait_until(a_run_of_five, timeout=30, what="a run over the new items")
+    assert api.session.delete(api.url(f"/schedules/{schedule['id']}"), timeout=30).status_code == 204
+    assert api.get(f"/jobs/{first['id']}/results").status_code == 200  # a run keeps its own copy of the items
+
+
 def test_a_few_seconds_delay_rides_on_the_sqs_message(api):
     job = api.post("/jobs", json={"name": "in 3 s", "type": "echo", "payload": {}, "delay_seconds": 3}).json()
     assert job["status"] == "QUEUED"
@@ -206,6 +244,13 @@ BAD = [
     ("run_at and delay", "/jobs", {"name": "x", "type": "echo", "run_at": "2099-01-01T00:00:00Z", "delay_seconds": 5},
      {"run_at", "delay_seconds"}),
     ("negative delay", "/jobs", {"name": "x", "type": "echo", "delay_seconds": -5}, {"delay_seconds"}),
+    ("item type without items", "/schedules", {"name": "x", "type": "checksum", "interval_seconds": 60}, {"items"}),
+    ("items for a payload type", "/schedules", {"name": "x", "type": "echo", "interval_seconds": 60, "items": [1]},
+     {"items"}),
+    ("item options without items", "/schedules",
+     {"name": "x", "type": "echo", "interval_seconds": 60, "chunk_size": 5, "on_invalid": "skip"}, {"chunk_size", "on_invalid"}),
+    ("item job in the past", "/jobs", {"name": "x", "type": "checksum", "items": ["a"], "run_at": "2001-01-01T00:00:00Z"},
+     {"run_at"}),
     ("bulk job in the past", "/jobs/bulk", {"jobs": [{"name": "ok", "type": "echo"},
                                                      {"name": "x", "type": "echo", "run_at": "2001-01-01T00:00:00Z"}]},
      {"jobs[1].run_at"}),
@@ -219,6 +264,15 @@ def test_bad_schedule_and_delay_input_is_a_400_problem_listing_every_field(api, 
     assert response.headers["Content-Type"].startswith("application/problem+json")
     problem = response.json()
     assert problem["code"] == "validation_error" and set(problem["errors"]) == fields, problem
+
+
+def test_a_schedule_with_a_bad_item_is_refused_by_line_and_nothing_is_stored(api):
+    before = len(api.get("/schedules").json()["results"])
+    response = api.post("/schedules", json={"name": "x", "type": "checksum", "interval_seconds": 60, "items": ["ok", 7, "ok"]})
+    assert response.status_code == 400 and response.headers["Content-Type"].startswith("application/problem+json")
+    problem = response.json()
+    assert problem["code"] == "invalid_items" and problem["errors"]["items"][0].startswith("line 2:"), problem
+    assert len(api.get("/schedules").json()["results"]) == before
 
 
 def test_unknown_schedule_is_a_404_problem(api):

@@ -15,7 +15,7 @@ from jobs.tables import CHUNK_SK_PREFIX, JOB_SK, Chunk, Job
 def chunk_messages(monkeypatch):
     sent = []
 
-    def fake(*, job_id, numbers):
+    def fake(*, job_id, numbers, delay_seconds=0):
         sent.extend((job_id, n) for n in numbers)
         return 0
 
@@ -202,12 +202,14 @@ def test_a_file_scan_names_bad_lines_and_splits_chunks_by_byte_range(settings):
     assert source.ranges == [(1, 2, 0, 87), (3, 2, 87, 9), (5, 1, 96, 3)]
 
 
-def test_bootstrap_creates_the_bucket_with_a_lifecycle_rule_of_the_retention(aws, settings):
+def test_bootstrap_creates_the_bucket_with_lifecycle_rules_for_job_objects_only(aws, settings):
+    """A job lives up to its delay (<= retention) plus the retention: its objects are kept twice that; a schedule's never expire."""
     from jobs import objects
 
     rules = objects.s3_client().get_bucket_lifecycle_configuration(Bucket=settings.BATCHLAB_BUCKET)["Rules"]
-    assert [(r["Status"], r["Expiration"]["Days"]) for r in rules] == [("Enabled", 7)]
-    assert objects.bucket_bootstrap().endswith("exists, objects expire after 7 day(s)")  # idempotent
+    assert [(r["Filter"]["Prefix"], r["Status"], r["Expiration"]["Days"]) for r in rules] == [
+        ("items/", "Enabled", 14), ("outcomes/", "Enabled", 14)]
+    assert objects.bucket_bootstrap().endswith("exists, objects under items/, outcomes/ expire after 14 day(s)")  # idempotent
 
 
 @pytest.mark.parametrize("delay", [70368744177664, 10**20])

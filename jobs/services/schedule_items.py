@@ -1,0 +1,129 @@
+"""The items of a recurring schedule: checked and stored in S3 once, copied into each run's item job.
+
+A schedule of an item type keeps its items as two objects under
+`schedules/<schedule id>/`: the NDJSON itself and its chunk index (line count,
+chunk byte ranges, lines refused with on_invalid=skip). The schedule item in
+DynamoDB only names them, so the conditional write of every firing stays small.
+A run copies the NDJSON to `items/<job id>.ndjson` (one CopyObject, server side)
+and submits an item job over the stored ranges: the job owns its copy and
+expires with it, and an edit or a deletion of the schedule can remove the
+schedule's objects without touching a run that already started.
+
+Requests per run: one GetItem (is the run's job there already?), one GetObject
+(the index), one CopyObject, then what job_submit_items makes.
+"""
+
+import io
+import json
+import uuid
+from dataclasses import dataclass
+
+from botocore.exceptions import BotoCoreError, ClientError
+from pynamodb.exceptions import GetError, PynamoDBConnectionError
+
+from jobs import objects
+from jobs.exceptions import QueueUnavailable, StoreUnavailable
+from jobs.handlers.registry import job_type_get
+from jobs.services import publishing
+from jobs.services._store import logger, store_error
+from jobs.services.item_files import items_file_scan
+from jobs.services.item_submission import ItemsSource, job_submit_items
+from jobs.states import JobStatus
+from jobs.tables import JOB_SK, Job
+from jobs.tables_schedules import Schedule
+
+PREFIX = "schedules/"
+INDEX_SUFFIX = ".index.json"
+
+
+@dataclass
+class StoredItems:
+    """What a schedule records of its items (the fields of the same names on Schedule)."""
+
+    items_object: str
+    items_total: int
+    items_invalid: int
+    chunk_size: int
+
+
+def items_stream(values: list) -> io.BytesIO:
+    """Inline items as an NDJSON file: one JSON value per line, read like an upload."""
+    lines = (json.dumps(v, separators=(",", ":"), ensure_ascii=False) for v in values)
+    return io.BytesIO("\n".join(lines).encode("utf-8"))
+
+
+def schedule_items_store(
+    *, schedule_id: str, type: str, stream, chunk_size: int | None = None, on_invalid: str = "reject",
+) -> StoredItems:
+    """Check every line (InvalidItems, EmptyItemsFile, TooManyLines: nothing stored), then store the NDJSON and its index.
+
+    `stream` is a seekable binary file (an upload, or items_stream(values)).
+    Requests: the upload (multipart when large) and one PutObject.
+    """
+    job_type = job_type_get(type)
+    size = int(chunk_size or (job_type.items.chunk_size if job_type.items else 100))
+    source = items_file_scan(type=type, stream=stream, chunk_size=size, on_invalid=on_invalid)
+    stream.seek(0)
+    key = f"{PREFIX}{schedule_id}/{uuid.uuid4().hex}.ndjson"
+    objects.object_upload(key=key, stream=stream)
+    index = {"total": source.total, "chunk_size": size, "ranges": [list(r) for r in source.ranges],
+             "invalid": {str(line): message for line, message in source.invalid.items()}, "digest": source.digest}
+    try:
+        objects.json_put(key=key + INDEX_SUFFIX, value=index)
+    except (BotoCoreError, ClientError) as exc:
+        raise StoreUnavailable("The file store is unavailable; try again shortly.") from exc
+    logger.info("schedule %s: %s items stored in %s", schedule_id, source.total, key)
+    return StoredItems(items_object=key, items_total=source.total, items_invalid=len(source.invalid), chunk_size=size)
+
+
+def schedule_items_delete(*, items_object: str | None) -> None:
+    """Remove a schedule's stored items (after an edit replaced them, or the schedule was deleted); best effort."""
+    if not items_object:
+        return
+    try:
+        objects.objects_delete(keys=[items_object, items_object + INDEX_SUFFIX])
+    except (BotoCoreError, ClientError) as exc:  # an orphan costs storage, not correctness
+        logger.warning("schedule items %s could not be deleted: %s", items_object, exc)
+
+
+def _existing(job_id: str) -> Job | None:
+    try:
+        return Job.get(job_id, JOB_SK, consistent_read=True)
+    except Job.DoesNotExist:
+        return None
+    except (GetError, PynamoDBConnectionError) as exc:
+        raise store_error(exc) from exc
+
+
+def schedule_items_job_create(*, schedule: Schedule, job_id: str, due_at: int, message: str) -> Job:
+    """Create (once: the id is derived from the schedule and the due time) the item job of one run, and queue its chunks.
+
+    A run whose job exists already (a scheduler died after creating it) is not
+    written again (that would put its chunks back to PENDING): its chunks are
+    queued again if it is still QUEUED, and a duplicate chunk message never runs
+    a chunk twice.
+    """
+    job = _existing(job_id)
+    if job is None:
+        try:
+            index = objects.json_get(key=schedule.items_object + INDEX_SUFFIX)
+            job_object = f"items/{job_id}.ndjson"
+            objects.object_copy(source=schedule.items_object, target=job_object)
+        except (BotoCoreError, ClientError) as exc:
+            raise StoreUnavailable("The file store is unavailable; the run is created at the next tick.") from exc
+        source = ItemsSource(total=int(index["total"]), object_key=job_object,
+                             ranges=[tuple(r) for r in index["ranges"]],
+                             invalid={int(line): text for line, text in index["invalid"].items()}, digest=index["digest"])
+        job, created = job_submit_items(
+            owner=schedule.owner, name=schedule.name, type=schedule.type, payload=schedule.payload, source=source,
+            chunk_size=int(index["chunk_size"]), max_failed_ratio=schedule.max_failed_ratio, job_id=job_id,
+            schedule_id=schedule.schedule_id, message=message, due_at=due_at,
+        )
+        if created:
+            return job
+    if job.status == JobStatus.QUEUED:
+        try:
+            publishing.chunks_publish(job_id=job_id, numbers=list(range(1, int(job.chunks_total or 0) + 1)))
+        except QueueUnavailable:
+            pass  # stored QUEUED: the recovery pass queues its chunks
+    return job
