@@ -9,7 +9,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 
 from jobs.cli.client import Client
 from jobs.cli.exit_codes import FINAL_STATUSES, Exit, exit_for_status
-from jobs.cli.output import print_job, print_json, status_text, stderr, stdout
+from jobs.cli.output import due_text, print_job, print_json, status_text, stderr, stdout
 
 BLOCK = 1 << 16
 
@@ -45,13 +45,18 @@ def submit_items(args, client: Client) -> int:
     for option in ("chunk_size", "max_failed_ratio", "on_invalid"):
         if getattr(args, option) is not None:
             fields[option] = getattr(args, option)
+    if args.delay is not None:
+        fields["delay_seconds"] = args.delay
+    if args.at is not None:
+        fields["run_at"] = args.at
     body = MultipartFile(fields, args.items_file)
     headers = {"Content-Type": f"multipart/form-data; boundary={body.boundary}", "Content-Length": str(body.length)}
     if args.idempotency_key:
         headers["Idempotency-Key"] = args.idempotency_key
     job = client.request("POST", "/jobs/files", raw=body, headers=headers)
     if not args.wait:
-        print_json(job) if args.json else stdout().print(f"submitted {job['id']} ({job['type']}, {job['items']['total']} items)")
+        print_json(job) if args.json else stdout().print(
+            f"submitted {job['id']} ({job['type']}, {job['items']['total']} items) {status_text(job['status'])}{due_text(job)}")
         return Exit.OK
     if not args.json:
         stdout().print(f"submitted {job['id']} ({job['type']}, {job['items']['total']} items in {job['items']['chunks_total']} chunks)")

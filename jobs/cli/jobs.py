@@ -6,7 +6,7 @@ import json
 from jobs.cli.client import Client
 from jobs.cli.exit_codes import Exit, exit_for_status
 from jobs.cli.items import submit_items
-from jobs.cli.output import print_job, print_json, print_table, progress_text, status_text, stdout
+from jobs.cli.output import due_text, print_job, print_json, print_table, progress_text, status_text, stdout
 from jobs.cli.watch import watch_job
 
 
@@ -16,8 +16,10 @@ def register(sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("payload", nargs="?", default="{}", help="the payload, a JSON object (default {})")
     p.add_argument("--name", default=None, help="a name for the job (default: '<type> from cli')")
     p.add_argument("--idempotency-key", default=None, help="a retried submit with the same key returns the same job")
-    p.add_argument("--delay", type=int, default=None, metavar="SECONDS", help="run it this many seconds from now")
-    p.add_argument("--at", default=None, metavar="RFC3339", help="run it at this time, e.g. 2030-01-01T09:00:00Z")
+    p.add_argument("--delay", type=int, default=None, metavar="SECONDS",
+                   help="run it this many seconds from now (past 15 min: SCHEDULED until due; also with --items-file)")
+    p.add_argument("--run-at", "--at", dest="at", default=None, metavar="RFC3339",
+                   help="run it at this time, e.g. 2030-01-01T09:00:00Z (not with --delay)")
     p.add_argument("--wait", action="store_true", help="watch the job until it is final (exit code by its status)")
     p.add_argument("--timeout", type=float, default=600, help="with --wait: give up after this many seconds")
     p.add_argument("--items-file", default=None, help="an item job: an NDJSON file, one item per line (the payload holds the options)")
@@ -45,6 +47,8 @@ def register(sub, common: argparse.ArgumentParser) -> None:
 
 
 def submit(args, client: Client) -> int:
+    if args.delay is not None and args.at is not None:
+        args.parser.error("give --delay or --run-at, not both")
     if args.items_file:
         return submit_items(args, client)
     try:
@@ -65,7 +69,7 @@ def submit(args, client: Client) -> int:
     if args.json:
         print_json(job)
     else:
-        stdout().print(f"submitted {job['id']} ({job['type']}) {status_text(job['status'])}")
+        stdout().print(f"submitted {job['id']} ({job['type']}) {status_text(job['status'])}{due_text(job)}")
     return Exit.OK
 
 

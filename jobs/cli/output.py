@@ -31,12 +31,17 @@ def progress_text(job: dict) -> str:
     return f"{progress.get('done', 0)}/{progress['total']}" if progress.get("total") else ""
 
 
+def due_text(job: dict) -> str:
+    """" due <time>" for a delayed job that has not started yet, else ""."""
+    return f" due {job['run_at']}" if job.get("run_at") and job.get("status") in ("SCHEDULED", "QUEUED") else ""
+
+
 def print_job(job: dict) -> None:
     """One job for a person: its fields, result or error, and timeline."""
     console = stdout()
     console.print(f"[bold]{job['id']}[/]  {job.get('name', '')}  ({job.get('type')})  {status_text(job.get('status'))}")
     fields = [("attempts", f"{job.get('attempts')}/{job.get('max_attempts')}"), ("progress", progress_text(job)),
-              ("created", job.get("created_at")), ("started", job.get("started_at")),
+              ("created", job.get("created_at")), ("due", job.get("run_at")), ("started", job.get("started_at")),
               ("finished", job.get("finished_at")), ("duration", job.get("duration_seconds")),
               ("expires", job.get("expires_at"))]
     for label, value in fields:

@@ -1,10 +1,17 @@
-"""`batchlab schedules ...`: list, show, create, edit, pause, resume, run, delete recurring schedules."""
+"""`batchlab schedules ...`: list, show, create, edit, pause, resume, run, delete recurring schedules.
+
+A schedule of an item type (`batchlab types` shows which) takes its items inline
+(`--items '["a","b"]'`, in the JSON body) or from an NDJSON file (`--items-file`:
+POST /schedules/files on create, PUT /schedules/{id}/items on edit, streamed).
+"""
 
 import argparse
 import json
+import os
 
 from jobs.cli.client import Client
 from jobs.cli.exit_codes import Exit
+from jobs.cli.items import MultipartFile
 from jobs.cli.output import print_json, print_table, status_text, stdout
 
 
@@ -28,6 +35,19 @@ def register(sub, common: argparse.ArgumentParser) -> None:
         p.add_argument("--timezone", default=None, help="the cron's IANA timezone (default UTC)")
         p.add_argument("--overlap", choices=["skip", "allow", "queue_one"], default=None,
                        help="when the previous run is still going (default skip)")
+        items = p.add_mutually_exclusive_group()
+        items.add_argument("--items", default=None, metavar="JSON",
+                           help="an item type's items, a JSON array (every run is an item job over them)"
+                                + ("; they replace the current items" if verb == "edit" else ""))
+        items.add_argument("--items-file", default=None, metavar="FILE", help="the items from an NDJSON file, one per line"
+                           + (" (replaces the current items)" if verb == "edit" else ""))
+        if verb == "edit":
+            items.add_argument("--no-items", action="store_true", help="drop the items (to switch to a payload type)")
+        p.add_argument("--chunk-size", type=int, default=None, help="with items: items per chunk (default: the type's)")
+        p.add_argument("--on-invalid", choices=["reject", "skip"], default=None,
+                       help="with items: a bad item refuses them all (reject, default), or fails in every run (skip)")
+        p.add_argument("--max-failed-ratio", type=float, default=None,
+                       help="with items: a run FAILs when a larger share of its items failed (default 1)")
         p.set_defaults(func=create if verb == "create" else edit, parser=p)
     for verb, helptext in (("pause", "stop firing"), ("resume", "fire again, counted from now"),
                            ("run", "run once now"), ("delete", "delete it (its jobs stay)")):
@@ -37,14 +57,46 @@ def register(sub, common: argparse.ArgumentParser) -> None:
 
 
 def _body(args) -> dict:
+    """The JSON body of POST/PATCH /schedules from the options given (usage errors exit 3 before anything is sent)."""
     body = {"type": args.type, "name": args.name, "interval_seconds": args.every, "cron": args.cron,
-            "timezone": args.timezone, "overlap": args.overlap}
+            "timezone": args.timezone, "overlap": args.overlap, "max_failed_ratio": args.max_failed_ratio}
+    if not args.items_file:  # with a file, these go with the upload
+        body.update(chunk_size=args.chunk_size, on_invalid=args.on_invalid)
     if args.payload is not None:
         try:
             body["payload"] = json.loads(args.payload)
         except ValueError as exc:
             args.parser.error(f"the payload is not JSON: {exc}")
-    return {k: v for k, v in body.items() if v is not None}
+    if args.items is not None:
+        try:
+            body["items"] = json.loads(args.items)
+        except ValueError as exc:
+            args.parser.error(f"--items is not JSON: {exc}")
+        if not isinstance(body["items"], list):
+            args.parser.error("--items must be a JSON array, e.g. '[\"a\", \"b\"]'")
+    if args.items_file and not os.path.isfile(args.items_file):
+        args.parser.error(f"no such file: {args.items_file}")
+    body = {k: v for k, v in body.items() if v is not None}
+    if getattr(args, "no_items", False):
+        body["items"] = None
+    return body
+
+
+def _upload(client: Client, method: str, path: str, fields: dict, file: str) -> dict:
+    """A multipart request of form fields (JSON values as text) and the NDJSON file, streamed."""
+    fields = {k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in fields.items()}
+    body = MultipartFile(fields, file)
+    headers = {"Content-Type": f"multipart/form-data; boundary={body.boundary}", "Content-Length": str(body.length)}
+    return client.request(method, path, raw=body, headers=headers)
+
+
+def items_text(s: dict) -> str:
+    """"25 items · chunks of 10" (and the lines kept as failed with on_invalid=skip), or "" for a payload schedule."""
+    items = s.get("items")
+    if not items:
+        return ""
+    invalid = f" ({items['invalid']} invalid, failed in every run)" if items.get("invalid") else ""
+    return f"{items['total']} items · chunks of {items['chunk_size']}{invalid}"
 
 
 def _every(s: dict) -> str:
@@ -54,6 +106,9 @@ def _every(s: dict) -> str:
 def _print(s: dict) -> None:
     console = stdout()
     console.print(f"[bold]{s['id']}[/]  {s['name']}  ({s['type']})  {_every(s)}  overlap={s['overlap']}")
+    if s.get("items"):
+        console.print(f"  items     {items_text(s)}; on_invalid={s['items']['on_invalid']},"
+                      f" max_failed_ratio={s['items']['max_failed_ratio']:g}")
     console.print(f"  next run  {'paused' if s['paused'] else s['next_run_at']}"
                   + ("" if s["paused"] else f" (in {s['next_run_in_seconds']} s)"))
     console.print(f"  runs      {s['fired_count']} fired, {s['skipped_count']} skipped, {s['missed_count']} missed;"
@@ -67,10 +122,10 @@ def list_schedules(args, client: Client) -> int:
     if args.json:
         print_json(listing)
         return Exit.OK
-    rows = [[s["id"], s["name"], s["type"], _every(s), "paused" if s["paused"] else s["next_run_at"],
+    rows = [[s["id"], s["name"], s["type"], _every(s), items_text(s), "paused" if s["paused"] else s["next_run_at"],
              status_text(s["last_run"]["status"]) if s.get("last_run") and s["last_run"]["status"] else "",
              s["fired_count"], s["skipped_count"]] for s in listing["results"]]
-    print_table(None, ["id", "name", "type", "every", "next run", "last run", "fired", "skipped"], rows)
+    print_table(None, ["id", "name", "type", "every", "items", "next run", "last run", "fired", "skipped"], rows)
     return Exit.OK
 
 
@@ -83,13 +138,24 @@ def show(args, client: Client) -> int:
 def create(args, client: Client) -> int:
     body = _body(args)
     body.setdefault("name", f"{args.type} {_every({'cron': args.cron, 'timezone': args.timezone or 'UTC', 'interval_seconds': args.every})}")
-    schedule = client.post("/schedules", body)
+    if args.items_file:
+        fields = {**body, "chunk_size": args.chunk_size, "on_invalid": args.on_invalid}
+        schedule = _upload(client, "POST", "/schedules/files", {k: v for k, v in fields.items() if v is not None},
+                           args.items_file)
+    else:
+        schedule = client.post("/schedules", body)
     print_json(schedule) if args.json else _print(schedule)
     return Exit.OK
 
 
 def edit(args, client: Client) -> int:
-    schedule = client.request("PATCH", f"/schedules/{args.schedule_id}", body=_body(args))
+    """PATCH the fields given; with --items-file, then PUT the file as the new items (only that if nothing else changes)."""
+    body = _body(args)
+    path = f"/schedules/{args.schedule_id}"
+    schedule = client.request("PATCH", path, body=body) if body or not args.items_file else None
+    if args.items_file:
+        fields = {k: v for k, v in {"chunk_size": args.chunk_size, "on_invalid": args.on_invalid}.items() if v is not None}
+        schedule = _upload(client, "PUT", f"{path}/items", fields, args.items_file)
     print_json(schedule) if args.json else _print(schedule)
     return Exit.OK
 

@@ -304,3 +304,33 @@ def test_the_cli_creates_edits_pauses_runs_and_deletes_a_schedule(api, capsys):
     assert "cron" in capsys.readouterr().err  # the field is named
     assert main([*base, "schedules", "delete", created["id"]]) == 0
     assert main([*base, "schedules", "show", created["id"]]) == 1
+
+
+def test_the_cli_creates_an_item_schedule_from_a_file_runs_it_and_replaces_its_items(api, capsys, tmp_path, monkeypatch):
+    import json
+
+    from jobs.cli import main
+
+    monkeypatch.setenv("COLUMNS", "250")
+    items = tmp_path / "items.ndjson"
+    items.write_text("".join(f'"line {i}"\n' for i in range(25)))
+    base = ["--base-url", api.base]
+    assert main([*base, "schedules", "create", "checksum", "--every", "3600", "--items-file", str(items),
+                 "--chunk-size", "10", "--name", "hourly checksums"]) == 0
+    out = capsys.readouterr().out
+    assert "25 items · chunks of 10" in out
+    schedule_id = out.split()[0]
+    assert main([*base, "--json", "schedules", "run", schedule_id]) == 0
+    job = json.loads(capsys.readouterr().out)
+    done = api.wait(job["id"], timeout=60)
+    assert done["status"] == "COMPLETED" and done["items"]["succeeded"] == 25 and done["items"]["chunks_total"] == 3, done
+    items.write_text('"x"\n"y"\n"z"\n')
+    assert main([*base, "--json", "schedules", "edit", schedule_id, "--items-file", str(items), "--chunk-size", "2"]) == 0
+    assert json.loads(capsys.readouterr().out)["items"] == {"total": 3, "invalid": 0, "chunk_size": 2,
+                                                           "max_failed_ratio": 1.0, "on_invalid": "reject"}
+    assert main([*base, "schedules", "list"]) == 0
+    assert "3 items · chunks of 2" in capsys.readouterr().out
+    items.write_text('"ok"\n7\n')
+    assert main([*base, "schedules", "edit", schedule_id, "--items-file", str(items)]) == 1
+    assert "line 2" in capsys.readouterr().err  # the bad line is named; the items stay
+    assert main([*base, "schedules", "delete", schedule_id]) == 0

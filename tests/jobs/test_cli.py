@@ -1,5 +1,7 @@
 """The command-line client without a server: its subcommands, usage errors (3), an unreachable URL (4), credentials."""
 
+import json
+
 import pytest
 
 from devstack.launcher import free_port
@@ -46,3 +48,133 @@ def test_demo_credentials_only_for_a_local_url(monkeypatch):
     monkeypatch.setenv("BATCHLAB_TOKEN", "abc")
     assert Client.from_options(base_url="https://batchlab.example.com/", token=None)._authorization() == "Token abc"
     assert Client.from_options(base_url=None, token="xyz")._authorization() == "Token xyz"
+
+
+# --- what the client sends, seen by a small recording HTTP server (no BatchLab behind it) -------------------
+
+SCHEDULE = {"id": "5f0c7a52-9f5e-4a8e-9a70-0d1f5b1c2a33", "name": "n", "type": "checksum", "interval_seconds": 3600,
+            "cron": None, "timezone": "UTC", "overlap": "skip", "paused": False, "next_run_at": "2030-01-01T00:00:00Z",
+            "next_run_in_seconds": 3600, "last_run": None, "fired_count": 0, "skipped_count": 0, "missed_count": 0,
+            "items": {"total": 25, "invalid": 0, "chunk_size": 10, "max_failed_ratio": 1.0, "on_invalid": "reject"},
+            "runs": [], "success_rate": None}
+ITEM_JOB = {"id": "0b7c1e52-9f5e-4a8e-9a70-0d1f5b1c2a33", "type": "checksum", "status": "SCHEDULED",
+            "run_at": "2030-01-01T00:00:00Z", "items": {"total": 2, "chunks_total": 1}}
+
+
+@pytest.fixture
+def recorder():
+    """`recorder.url`, `recorder.requests` ([(method, path, content type, body bytes)]); answers `recorder.answer`."""
+    import http.server
+    import threading
+    import types
+
+    state = types.SimpleNamespace(requests=[], answer=SCHEDULE)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def _record(self):
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            state.requests.append((self.command, self.path, self.headers.get("Content-Type") or "", body))
+            data = json.dumps(state.answer).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = do_PUT = do_PATCH = _record
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    state.url = f"http://127.0.0.1:{server.server_port}"
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+def form_fields(content_type: str, body: bytes) -> dict:
+    """The fields of a multipart/form-data body (the file's content under its field name)."""
+    from email.parser import BytesParser
+    from email.policy import HTTP
+
+    message = BytesParser(policy=HTTP).parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + body)
+    return {part.get_param("name", header="content-disposition"): part.get_content() for part in message.iter_parts()}
+
+
+def test_schedules_create_with_an_items_file_uploads_it_with_the_schedules_fields(recorder, tmp_path, capsys):
+    items = tmp_path / "items.ndjson"
+    items.write_text('"a"\n"b"\n')
+    assert main(["--base-url", recorder.url, "schedules", "create", "checksum", "--every", "3600", "--items-file", str(items),
+                 "--chunk-size", "10", "--on-invalid", "skip", "--name", "n"]) == 0
+    [(method, path, content_type, body)] = recorder.requests
+    assert (method, path) == ("POST", "/schedules/files") and content_type.startswith("multipart/form-data")
+    fields = form_fields(content_type, body)
+    assert fields["file"] in ('"a"\n"b"\n', b'"a"\n"b"\n')
+    assert {k: fields[k] for k in ("type", "name", "interval_seconds", "chunk_size", "on_invalid")} == {
+        "type": "checksum", "name": "n", "interval_seconds": "3600", "chunk_size": "10", "on_invalid": "skip"}
+    assert "25 items · chunks of 10" in capsys.readouterr().out
+
+
+def test_schedules_create_with_inline_items_posts_them_as_json(recorder, capsys):
+    assert main(["--base-url", recorder.url, "--json", "schedules", "create", "checksum", "--cron", "0 2 * * *",
+                 "--items", '["a", "b"]', "--chunk-size", "1", "--max-failed-ratio", "0.5"]) == 0
+    [(method, path, content_type, body)] = recorder.requests
+    sent = json.loads(body)
+    assert (method, path, content_type) == ("POST", "/schedules", "application/json")
+    assert sent["items"] == ["a", "b"] and sent["chunk_size"] == 1 and sent["max_failed_ratio"] == 0.5
+    assert json.loads(capsys.readouterr().out)["items"]["total"] == 25
+
+
+def test_schedules_edit_with_an_items_file_puts_the_new_items_and_patches_only_other_fields(recorder, tmp_path, capsys):
+    items = tmp_path / "new.ndjson"
+    items.write_text('"x"\n')
+    sid = SCHEDULE["id"]
+    assert main(["--base-url", recorder.url, "schedules", "edit", sid, "--items-file", str(items), "--chunk-size", "5"]) == 0
+    assert [(m, p) for m, p, _, _ in recorder.requests] == [("PUT", f"/schedules/{sid}/items")]
+    assert form_fields(recorder.requests[0][2], recorder.requests[0][3])["chunk_size"] == "5"
+    recorder.requests.clear()
+    assert main(["--base-url", recorder.url, "schedules", "edit", sid, "--every", "600", "--items-file", str(items)]) == 0
+    assert [(m, p) for m, p, _, _ in recorder.requests] == [("PATCH", f"/schedules/{sid}"), ("PUT", f"/schedules/{sid}/items")]
+    recorder.requests.clear()
+    assert main(["--base-url", recorder.url, "schedules", "edit", sid, "echo", "--no-items"]) == 0
+    assert json.loads(recorder.requests[0][3]) == {"type": "echo", "items": None}
+
+
+def test_schedules_list_and_show_print_the_items_summary(recorder, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "250")  # a table folds its cells to the terminal's width
+    recorder.answer = {"results": [SCHEDULE]}
+    assert main(["--base-url", recorder.url, "schedules", "list"]) == 0
+    assert "25 items · chunks of 10" in capsys.readouterr().out
+    recorder.answer = SCHEDULE
+    assert main(["--base-url", recorder.url, "schedules", "show", SCHEDULE["id"]]) == 0
+    out = capsys.readouterr().out
+    assert "items     25 items · chunks of 10; on_invalid=reject" in out
+
+
+@pytest.mark.parametrize("argv", [
+    ["schedules", "create", "checksum", "--every", "60", "--items", "[not json"],
+    ["schedules", "create", "checksum", "--every", "60", "--items", '{"a": 1}'],
+    ["schedules", "create", "checksum", "--every", "60", "--items-file", "/nonexistent/items.ndjson"],
+    ["schedules", "create", "checksum", "--every", "60", "--items", "[]", "--items-file", "x.ndjson"],
+    ["submit", "echo", "--delay", "60", "--run-at", "2030-01-01T00:00:00Z"],
+])
+def test_bad_item_and_delay_options_exit_3_and_send_nothing(recorder, argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--base-url", recorder.url, *argv])
+    assert exc.value.code == Exit.USAGE
+    assert recorder.requests == []
+
+
+def test_submit_an_items_file_later_sends_the_delay_and_prints_when_it_runs(recorder, tmp_path, capsys):
+    items = tmp_path / "items.ndjson"
+    items.write_text('"a"\n"b"\n')
+    recorder.answer = ITEM_JOB
+    assert main(["--base-url", recorder.url, "submit", "checksum", "--items-file", str(items), "--delay", "1800"]) == 0
+    fields = form_fields(recorder.requests[0][2], recorder.requests[0][3])
+    assert recorder.requests[0][1] == "/jobs/files" and fields["delay_seconds"] == "1800" and "run_at" not in fields
+    assert "SCHEDULED due 2030-01-01T00:00:00Z" in capsys.readouterr().out
+    recorder.requests.clear()
+    assert main(["--base-url", recorder.url, "submit", "echo", "--run-at", "2030-01-01T00:00:00Z"]) == 0
+    assert json.loads(recorder.requests[0][3])["run_at"] == "2030-01-01T00:00:00Z"
