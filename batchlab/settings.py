@@ -158,6 +158,7 @@ BATCHLAB_IDEMPOTENCY_TABLE_NAME = env_str("BATCHLAB_IDEMPOTENCY_TABLE_NAME", "ba
 # Worker heartbeats (one item per live worker process, with a TTL).
 BATCHLAB_WORKERS_TABLE_NAME = env_str("BATCHLAB_WORKERS_TABLE_NAME", "batchlab-workers")
 BATCHLAB_SCHEDULES_TABLE_NAME = env_str("BATCHLAB_SCHEDULES_TABLE_NAME", "batchlab-schedules")
+BATCHLAB_SCHEDULE_LOG_TABLE_NAME = env_str("BATCHLAB_SCHEDULE_LOG_TABLE_NAME", "batchlab-schedule-log")
 BATCHLAB_QUEUE_PREFIX = env_str("BATCHLAB_QUEUE_PREFIX", "batchlab-")
 BATCHLAB_QUEUE_NAME = "jobs"  # the SQS queue is f"{prefix}jobs", its DLQ f"{prefix}jobs-dlq"
 # Item jobs (batches): uploaded NDJSON files and large chunk outcomes live in this
@@ -235,6 +236,8 @@ if BATCHLAB_SCHEDULED_THRESHOLD_SECONDS > 900:
 # Shortest and longest interval of a recurring schedule (the tests use seconds).
 BATCHLAB_SCHEDULE_MIN_INTERVAL_SECONDS = env_int("BATCHLAB_SCHEDULE_MIN_INTERVAL_SECONDS", 60, minimum=1)
 BATCHLAB_SCHEDULE_MAX_INTERVAL_SECONDS = env_int("BATCHLAB_SCHEDULE_MAX_INTERVAL_SECONDS", 86400, minimum=1)
+# How long a schedule's runs stay in its log (the pages show the last 50); edits stay with the schedule.
+BATCHLAB_SCHEDULE_RUNS_KEPT_DAYS = env_int("BATCHLAB_SCHEDULE_RUNS_KEPT_DAYS", 90, minimum=1)
 # How often `manage.py batchlab_scheduler` looks for due schedules and jobs.
 BATCHLAB_SCHEDULER_TICK_SECONDS = env_float("BATCHLAB_SCHEDULER_TICK_SECONDS", 1.0)
 # A firing claimed by a scheduler that has not created its job after this long

@@ -1,26 +1,39 @@
-"""Reads of schedules: one (with the jobs of its last runs), a user's or every schedule, counters for /metrics."""
+"""Reads of schedules: one (with its last runs, their jobs and its edits), a user's or every schedule, counters for /metrics."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pynamodb.exceptions import PynamoDBConnectionError, QueryError
 
 from jobs.exceptions import ScheduleNotFound, StoreUnavailable
 from jobs.tables import ALL_SHARD, JOB_SK, Job
-from jobs.tables_schedules import ACTIVE_SHARD, Schedule
+from jobs.tables_schedules import ACTIVE_SHARD, EDIT_PREFIX, RUN_PREFIX, Schedule, ScheduleLogEntry
 
 MAX_LISTED = 200
 
 
+RUNS_SHOWN = 50
+EDITS_SHOWN = 100
+
+
 @dataclass
 class ScheduleView:
-    """A schedule with the jobs of its recorded runs, by id (runs whose job expired are missing)."""
+    """A schedule with the jobs of its runs by id (runs whose job expired are missing); one schedule's view also has
+    its last runs and edits, newest first."""
 
     schedule: Schedule
     jobs: dict
+    runs: list = field(default_factory=list)
+    history: list = field(default_factory=list)
+
+
+def _log(schedule_id: str, prefix: str, limit: int) -> list[ScheduleLogEntry]:
+    return list(ScheduleLogEntry.query(schedule_id, ScheduleLogEntry.sk.startswith(prefix), scan_index_forward=False,
+                                       limit=limit))
 
 
 def schedule_get(*, schedule_id: str, owner: str | None, with_jobs: bool = True) -> ScheduleView:
-    """The schedule if `owner` may see it (None: staff), with its runs' jobs (one BatchGetItem); else ScheduleNotFound."""
+    """The schedule if `owner` may see it (None: staff), else ScheduleNotFound; `with_jobs`: its last 50 runs and 100
+    edits (two Queries of its log) and their jobs (one BatchGetItem)."""
     try:
         schedule = Schedule.get(schedule_id)
     except Schedule.DoesNotExist:
@@ -29,14 +42,15 @@ def schedule_get(*, schedule_id: str, owner: str | None, with_jobs: bool = True)
         raise StoreUnavailable() from exc
     if owner is not None and schedule.owner != owner:
         raise ScheduleNotFound(f"No schedule {schedule_id}.")
-    jobs = {}
-    ids = list(dict.fromkeys(r.job_id for r in schedule.runs or [] if r.job_id))
-    if with_jobs and ids:
-        try:
-            jobs = {job.job_id: job for job in Job.batch_get([(i, JOB_SK) for i in ids])}
-        except PynamoDBConnectionError as exc:
-            raise StoreUnavailable() from exc
-    return ScheduleView(schedule=schedule, jobs=jobs)
+    if not with_jobs:
+        return ScheduleView(schedule=schedule, jobs={})
+    try:
+        runs, history = _log(schedule_id, RUN_PREFIX, RUNS_SHOWN), _log(schedule_id, EDIT_PREFIX, EDITS_SHOWN)
+        ids = list(dict.fromkeys(r.job_id for r in runs if r.job_id))
+        jobs = {job.job_id: job for job in Job.batch_get([(i, JOB_SK) for i in ids])} if ids else {}
+    except (QueryError, PynamoDBConnectionError) as exc:
+        raise StoreUnavailable() from exc
+    return ScheduleView(schedule=schedule, jobs=jobs, runs=runs, history=history)
 
 
 def schedule_list(*, owner: str | None, limit: int = MAX_LISTED) -> list[ScheduleView]:

@@ -1,10 +1,10 @@
-"""PynamoDB model of recurring schedules (table `batchlab-schedules`): schema only."""
+"""PynamoDB models of recurring schedules (table `batchlab-schedules`) and of their runs and edits (table `batchlab-schedule-log`): schema only."""
 
 from django.conf import settings
 from pynamodb.attributes import (
     BooleanAttribute,
+    TTLAttribute,
     JSONAttribute,
-    ListAttribute,
     MapAttribute,
     NumberAttribute,
     UnicodeAttribute,
@@ -20,7 +20,7 @@ PENDING_SHARD = "PENDING"  # on a schedule with a claimed firing not yet turned 
 
 
 class ScheduleRun(MapAttribute):
-    """One due time: fired (with its job), skipped, held (queue_one) or run by hand."""
+    """One due time: fired (with its job), skipped, held (queue_one) or run by hand (the schedule's last run, on it)."""
 
     due_at = NumberAttribute(attr_name="DueAt")
     at = UTCDateTimeAttribute(attr_name="At")
@@ -28,15 +28,6 @@ class ScheduleRun(MapAttribute):
     job_id = UnicodeAttribute(attr_name="JobId", null=True)
     missed = NumberAttribute(attr_name="Missed", default=0)
     message = UnicodeAttribute(attr_name="Message", null=True)
-
-
-class ScheduleEdit(MapAttribute):
-    """One entry of a schedule's history: who changed what, when."""
-
-    at = UTCDateTimeAttribute(attr_name="At")
-    actor = UnicodeAttribute(attr_name="Actor")
-    action = UnicodeAttribute(attr_name="Action")
-    changes = JSONAttribute(attr_name="Changes", null=True)
 
 
 class DueScheduleIndex(GlobalSecondaryIndex):
@@ -121,8 +112,9 @@ class Schedule(Model):
     fired_count = NumberAttribute(attr_name="FiredCount", default=0)
     skipped_count = NumberAttribute(attr_name="SkippedCount", default=0)
     missed_count = NumberAttribute(attr_name="MissedCount", default=0)
-    runs = ListAttribute(of=ScheduleRun, attr_name="Runs", default=list)  # the last 50
-    history = ListAttribute(of=ScheduleEdit, attr_name="History", default=list)
+    # The last run that made a job (fired or by hand); every run and edit is in ScheduleLogEntry,
+    # so that this item, written by every firing and copied to four indexes, stays small.
+    last_run = ScheduleRun(attr_name="LastRun", null=True)
     created_at = UTCDateTimeAttribute(attr_name="CreatedAt")
     updated_at = UTCDateTimeAttribute(attr_name="UpdatedAt")
     version = NumberAttribute(attr_name="Version", default=1)
@@ -131,3 +123,35 @@ class Schedule(Model):
     pending_index = PendingScheduleIndex()
     owner_index = ScheduleOwnerIndex()
     all_index = ScheduleAllIndex()
+
+
+RUN_PREFIX = "RUN#"
+EDIT_PREFIX = "EDIT#"
+
+
+class ScheduleLogEntry(Model):
+    """One run (SK `RUN#<epoch ms>#…`) or one edit (SK `EDIT#<ISO time>#…`) of a schedule, in the schedule's partition.
+
+    Written in the same transaction as the schedule's conditional write (a claim,
+    an edit), so that a run is recorded exactly when its due time is taken. Runs
+    expire (ExpiresAt, BATCHLAB_SCHEDULE_RUNS_KEPT_DAYS); edits stay until the
+    schedule is deleted.
+    """
+
+    class Meta(_TableMeta):
+        table_name = settings.BATCHLAB_SCHEDULE_LOG_TABLE_NAME
+
+    schedule_id = UnicodeAttribute(hash_key=True, attr_name="ScheduleId")
+    sk = UnicodeAttribute(range_key=True, attr_name="SK")
+    at = UTCDateTimeAttribute(attr_name="At")
+    # A run
+    due_at = NumberAttribute(attr_name="DueAt", null=True)
+    outcome = UnicodeAttribute(attr_name="Outcome", null=True)
+    job_id = UnicodeAttribute(attr_name="JobId", null=True)
+    missed = NumberAttribute(attr_name="Missed", null=True)
+    message = UnicodeAttribute(attr_name="Message", null=True)
+    # An edit
+    actor = UnicodeAttribute(attr_name="Actor", null=True)
+    action = UnicodeAttribute(attr_name="Action", null=True)
+    changes = JSONAttribute(attr_name="Changes", null=True)
+    expires_at = TTLAttribute(attr_name="ExpiresAt", null=True)

@@ -228,7 +228,7 @@ class ScheduleSerializer(ScheduleSummarySerializer):
     payload = serializers.JSONField()
     runs = ScheduleRunSerializer(many=True, help_text="The last 50 runs, newest first.")
     success_rate = serializers.FloatField(allow_null=True, help_text="COMPLETED among the final runs listed.")
-    history = ScheduleEditSerializer(many=True, help_text="Every change, newest first.")
+    history = ScheduleEditSerializer(many=True, help_text="The last 100 changes, newest first.")
 
 
 class ScheduleListSerializer(serializers.Serializer):
@@ -253,7 +253,7 @@ def _run(run, jobs: dict) -> dict:
 def schedule_summary(view, *, now: float | None = None) -> dict:
     """A schedule in a listing: timing, policy, next run (and in how many seconds), last run, counters."""
     s, now = view.schedule, time.time() if now is None else now
-    last = next((r for r in reversed(s.runs or []) if r.job_id), None)
+    last = s.last_run
     return {
         "id": s.schedule_id, "url": f"/schedules/{s.schedule_id}", "name": s.name, "type": s.type, "owner": s.owner,
         "interval_seconds": int(s.interval_seconds) if s.interval_seconds else None, "cron": s.cron,
@@ -274,13 +274,13 @@ def schedule_summary(view, *, now: float | None = None) -> dict:
 def schedule_detail(view, *, now: float | None = None) -> dict:
     """Every field: payload, the last 50 runs (newest first, with their jobs' status), success rate, history."""
     data = schedule_summary(view, now=now)
-    runs = [_run(r, view.jobs) for r in reversed(view.schedule.runs or [])]
+    runs = [_run(r, view.jobs) for r in view.runs]
     final = [r for r in runs if r["status"] in ("COMPLETED", "FAILED", "CANCELED")]
     data.update(
         payload=view.schedule.payload,
         runs=runs,
         success_rate=round(sum(r["status"] == "COMPLETED" for r in final) / len(final), 3) if final else None,
         history=[{"at": _iso(e.at), "actor": e.actor, "action": e.action, "changes": e.changes}
-                 for e in reversed(view.schedule.history or [])],
+                 for e in view.history],
     )
     return data

@@ -21,12 +21,11 @@ from jobs.services import publishing
 from jobs.services._store import is_condition_failure, logger, store_error, utcnow
 from jobs.services.delayed import jobs_release_due
 from jobs.services.schedule_items import schedule_items_job_create
+from jobs.services.schedule_log import last_run, run_entry, schedule_write
 from jobs.services.submission import job_build
 from jobs.states import JobStatus, is_final
 from jobs.tables import JOB_SK, Job
-from jobs.tables_schedules import ACTIVE_SHARD, PENDING_SHARD, Schedule, ScheduleRun
-
-RUNS_KEPT = 50
+from jobs.tables_schedules import ACTIVE_SHARD, PENDING_SHARD, Schedule, ScheduleLogEntry
 
 
 @dataclass
@@ -89,24 +88,22 @@ def _fault_point(schedule: Schedule, due_at: int) -> None:
         time.sleep(float(fault.split(":", 1)[1]))
 
 
-def _run(due_at: int, outcome: str, *, job_id: str | None = None, missed: int = 0, message: str | None = None) -> ScheduleRun:
-    return ScheduleRun(due_at=due_at, at=utcnow(), outcome=outcome, job_id=job_id, missed=missed, message=message)
+def _run(schedule: Schedule, due_at: int, outcome: str, *, job_id: str | None = None, missed: int = 0,
+         message: str | None = None) -> ScheduleLogEntry:
+    return run_entry(schedule.schedule_id, due_at=due_at, outcome=outcome, job_id=job_id, missed=missed, message=message)
 
 
-def _claim(schedule: Schedule, actions: list, run: ScheduleRun, *, condition) -> bool:
-    """The conditional write that makes this scheduler the only one acting on this due time."""
-    runs = [*schedule.runs, run][-RUNS_KEPT:]
-    try:
-        schedule.update(
-            actions=[*actions, Schedule.runs.set(runs), Schedule.updated_at.set(utcnow()), Schedule.version.add(1)],
-            condition=condition & (Schedule.version == schedule.version),
-            add_version_condition=False,
-        )
-    except UpdateError as exc:
-        if is_condition_failure(exc):
-            return False  # another scheduler (or an edit) got there first: the next tick re-reads
-        raise store_error(exc) from exc
-    return True
+def _claim(schedule: Schedule, actions: list, run: ScheduleLogEntry, *, condition) -> bool:
+    """The conditional write that makes this scheduler the only one acting on this due time; the run is logged with it.
+
+    False if another scheduler (or an edit) got there first: the next tick re-reads.
+    """
+    if run.job_id:
+        actions = [*actions, Schedule.last_run.set(last_run(run))]
+    return schedule_write(
+        schedule, actions=[*actions, Schedule.updated_at.set(utcnow()), Schedule.version.add(1)],
+        condition=condition & (Schedule.version == schedule.version), entries=[run],
+    )
 
 
 def _pending(kind: str, due_at: int, now: float) -> list:
@@ -156,18 +153,18 @@ def schedule_fire_due(*, schedule: Schedule, now: float, report: TickReport) -> 
     claimed_by = Schedule.next_run_at == read_due
     if running and not (schedule.overlap == "queue_one" and schedule.pending_kind is None):
         message = f"Skipped: the previous run {schedule.last_job_id} is still going."
-        if _claim(schedule, [*counters, Schedule.skipped_count.add(1)], _run(due_at, "skipped", missed=missed, message=message),
+        if _claim(schedule, [*counters, Schedule.skipped_count.add(1)], _run(schedule, due_at, "skipped", missed=missed, message=message),
                   condition=claimed_by):
             report.skipped.append((schedule.schedule_id, due_at))
         return
     if running:  # queue_one: hold this due time until the previous run ends
         message = f"Held: waits for the previous run {schedule.last_job_id} to end."
-        _claim(schedule, [*counters, *_pending("held", due_at, now)], _run(due_at, "held", missed=missed, message=message),
+        _claim(schedule, [*counters, *_pending("held", due_at, now)], _run(schedule, due_at, "held", missed=missed, message=message),
                condition=claimed_by)
         return
     job_id = timing.run_job_id(schedule_id=schedule.schedule_id, due_at=due_at)
     actions = [*counters, *_pending("fire", due_at, now), Schedule.last_job_id.set(job_id), Schedule.fired_count.add(1)]
-    if not _claim(schedule, actions, _run(due_at, "fired", job_id=job_id, missed=missed, message=note), condition=claimed_by):
+    if not _claim(schedule, actions, _run(schedule, due_at, "fired", job_id=job_id, missed=missed, message=note), condition=claimed_by):
         return
     _fault_point(schedule, due_at)
     schedule.pending_due_at = due_at
@@ -183,7 +180,7 @@ def _release_held(schedule: Schedule, now: float, report: TickReport) -> None:
     due_at = int(schedule.pending_due_at)
     job_id = timing.run_job_id(schedule_id=schedule.schedule_id, due_at=due_at)
     actions = [*_pending("fire", due_at, now), Schedule.last_job_id.set(job_id), Schedule.fired_count.add(1)]
-    run = _run(due_at, "fired", job_id=job_id, message="Held run released: the previous run ended.")
+    run = _run(schedule, due_at, "fired", job_id=job_id, message="Held run released: the previous run ended.")
     if _claim(schedule, actions, run, condition=(Schedule.pending_due_at == due_at) & (Schedule.pending_kind == "held")):
         _create_pending(schedule, report)
         report.fired.append((schedule.schedule_id, due_at, job_id))

@@ -3,29 +3,30 @@
 import time
 import uuid
 
-from pynamodb.exceptions import DeleteError, PutError, PynamoDBConnectionError, UpdateError
+from pynamodb.exceptions import DeleteError, PynamoDBConnectionError, TransactWriteError
+from pynamodb.transactions import TransactWrite
 
 from jobs import timing
 from jobs.exceptions import ScheduleNotFound, ScheduleStateConflict
 from jobs.handlers.registry import job_type_get
 from jobs.services._store import is_condition_failure, logger, store_error, utcnow
 from jobs.services.schedule_items import StoredItems, items_stream, schedule_items_delete, schedule_items_store
-from jobs.services.scheduler import RUNS_KEPT, previous_run_running, schedule_job_create
+from jobs.services.schedule_log import edit_entry, last_run, run_entry, schedule_log_delete, schedule_write
+from jobs.services.scheduler import previous_run_running, schedule_job_create
 from jobs.tables import Job
-from jobs.tables_schedules import ACTIVE_SHARD, Schedule, ScheduleEdit, ScheduleRun
+from jobs.tables_schedules import ACTIVE_SHARD, Schedule, ScheduleLogEntry
 
 EDITABLE = ("name", "type", "payload", "interval_seconds", "cron", "timezone", "overlap", "max_failed_ratio")
 TIMING_FIELDS = ("interval_seconds", "cron", "timezone")
 ITEMS_FIELDS = ("items_object", "items_total", "items_invalid", "chunk_size", "max_failed_ratio", "on_invalid")
-HISTORY_KEPT = 100
 
 
 def _timing(schedule: Schedule) -> timing.Timing:
     return timing.Timing(interval_seconds=schedule.interval_seconds, cron=schedule.cron, timezone=schedule.timezone)
 
 
-def _edit(actor: str, action: str, changes: dict | None = None) -> ScheduleEdit:
-    return ScheduleEdit(at=utcnow(), actor=actor, action=action, changes=changes)
+def _edit(schedule: Schedule, actor: str, action: str, changes: dict | None = None) -> ScheduleLogEntry:
+    return edit_entry(schedule.schedule_id, actor=actor, action=action, changes=changes)
 
 
 def schedule_get_visible(*, schedule_id: str, owner: str | None) -> Schedule:
@@ -73,33 +74,30 @@ def schedule_create(
         schedule_id=schedule_id, name=name, owner=owner, type=type, payload=payload,
         interval_seconds=interval_seconds if not cron else None, cron=cron or None, timezone=timezone or "UTC",
         overlap=overlap, paused=paused, active_shard=None if paused else ACTIVE_SHARD,
-        created_at=now, updated_at=now, history=[_edit(owner, "created")],
+        created_at=now, updated_at=now,
         **_items_fields(stored, max_failed_ratio=max_failed_ratio, on_invalid=on_invalid),
     )
     schedule.next_run_at = None if paused else timing.next_after(_timing(schedule), after=now.timestamp())
     try:
-        schedule.save(condition=Schedule.schedule_id.does_not_exist())
-    except (PutError, PynamoDBConnectionError) as exc:
+        with TransactWrite(connection=Schedule._get_connection().connection) as transaction:
+            transaction.save(schedule, condition=Schedule.schedule_id.does_not_exist())
+            transaction.save(_edit(schedule, owner, "created"))
+    except (TransactWriteError, PynamoDBConnectionError) as exc:
         schedule_items_delete(items_object=stored.items_object if stored else None)
         raise store_error(exc) from exc
     logger.info("schedule %s created by %s: %s", schedule.schedule_id, owner, name)
     return schedule
 
 
-def _update(schedule: Schedule, actions: list, *, edit: ScheduleEdit) -> Schedule:
-    """One conditional UpdateItem on the version that was read (ScheduleStateConflict if it moved)."""
-    try:
-        schedule.update(
-            # The whole list, trimmed: the write is conditional on the version that was read.
-            actions=[*actions, Schedule.history.set([*(schedule.history or []), edit][-HISTORY_KEPT:]),
-                     Schedule.updated_at.set(utcnow()), Schedule.version.add(1)],
-            condition=Schedule.version == schedule.version,
-            add_version_condition=False,
-        )
-    except UpdateError as exc:
-        if is_condition_failure(exc):
-            raise ScheduleStateConflict(f"Schedule {schedule.schedule_id} changed meanwhile; try again.") from None
-        raise store_error(exc) from exc
+def _update(schedule: Schedule, actions: list, *, edit: ScheduleLogEntry, entries: tuple = ()) -> Schedule:
+    """One conditional write on the version that was read, with its log entries (ScheduleStateConflict if it moved)."""
+    written = schedule_write(
+        schedule, actions=[*actions, Schedule.updated_at.set(utcnow()), Schedule.version.add(1)],
+        condition=Schedule.version == schedule.version, entries=[edit, *entries],
+    )
+    if not written:
+        raise ScheduleStateConflict(f"Schedule {schedule.schedule_id} changed meanwhile; try again.")
+    schedule.version = int(schedule.version) + 1
     return schedule
 
 
@@ -134,7 +132,7 @@ def schedule_update(*, schedule_id: str, owner: str | None, actor: str, changes:
         actions.append(Schedule.next_run_at.set(schedule.next_run_at))
     logger.info("schedule %s edited by %s: %s", schedule_id, actor, sorted(diff))
     try:
-        schedule = _update(schedule, actions, edit=_edit(actor, "edited", diff))
+        schedule = _update(schedule, actions, edit=_edit(schedule, actor, "edited", diff))
     except Exception:
         if stored is not None:
             schedule_items_delete(items_object=stored.items_object)
@@ -164,7 +162,7 @@ def schedule_pause(*, schedule_id: str, owner: str | None, actor: str) -> Schedu
     if schedule.paused:
         return schedule
     schedule.paused, schedule.active_shard = True, None
-    return _update(schedule, [Schedule.paused.set(True), Schedule.active_shard.remove()], edit=_edit(actor, "paused"))
+    return _update(schedule, [Schedule.paused.set(True), Schedule.active_shard.remove()], edit=_edit(schedule, actor, "paused"))
 
 
 def schedule_resume(*, schedule_id: str, owner: str | None, actor: str) -> Schedule:
@@ -175,7 +173,7 @@ def schedule_resume(*, schedule_id: str, owner: str | None, actor: str) -> Sched
     schedule.paused, schedule.active_shard = False, ACTIVE_SHARD
     schedule.next_run_at = timing.next_after(_timing(schedule), after=time.time())
     actions = [Schedule.paused.set(False), Schedule.active_shard.set(ACTIVE_SHARD), Schedule.next_run_at.set(schedule.next_run_at)]
-    return _update(schedule, actions, edit=_edit(actor, "resumed"))
+    return _update(schedule, actions, edit=_edit(schedule, actor, "resumed"))
 
 
 def schedule_delete(*, schedule_id: str, owner: str | None, actor: str) -> None:
@@ -188,6 +186,7 @@ def schedule_delete(*, schedule_id: str, owner: str | None, actor: str) -> None:
             return
         raise store_error(exc) from exc
     schedule_items_delete(items_object=schedule.items_object)
+    schedule_log_delete(schedule_id=schedule_id)
     logger.info("schedule %s deleted by %s", schedule_id, actor)
 
 
@@ -204,8 +203,7 @@ def schedule_run_now(*, schedule_id: str, owner: str | None, actor: str) -> Job:
         )
     at = utcnow()
     job_id = timing.manual_job_id(schedule_id=schedule_id, at=at)
-    run = ScheduleRun(due_at=int(at.timestamp()), at=at, outcome="manual", job_id=job_id, message=f"Run now by {actor}.")
-    runs = [*schedule.runs, run][-RUNS_KEPT:]
-    _update(schedule, [Schedule.runs.set(runs), Schedule.last_job_id.set(job_id), Schedule.fired_count.add(1)],
-            edit=_edit(actor, "run_now", {"job_id": job_id}))
+    run = run_entry(schedule_id, due_at=int(at.timestamp()), outcome="manual", job_id=job_id, message=f"Run now by {actor}.")
+    _update(schedule, [Schedule.last_run.set(last_run(run)), Schedule.last_job_id.set(job_id), Schedule.fired_count.add(1)],
+            edit=_edit(schedule, actor, "run_now", {"job_id": job_id}), entries=(run,))
     return schedule_job_create(schedule=schedule, job_id=job_id, due_at=int(at.timestamp()), message=f"Run now by {actor}.")

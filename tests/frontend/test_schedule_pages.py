@@ -4,7 +4,7 @@ import pytest
 from django.contrib.messages import get_messages
 
 from jobs import services
-from jobs.tables_schedules import Schedule
+from jobs.tables_schedules import EDIT_PREFIX, Schedule, ScheduleLogEntry
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("aws")]
 
@@ -44,7 +44,8 @@ def test_create_edit_pause_run_and_delete_from_the_pages(client, alice, publishe
     assert response.status_code == 302 and texts(response)[-1].startswith("Saved")
     schedule_id = schedule_url.rsplit("/", 1)[1]
     stored = Schedule.get(schedule_id)
-    assert stored.cron == "30 3 * * *" and stored.payload == {"a": 2} and stored.history[-1].actor == "alice"
+    edits = list(ScheduleLogEntry.query(schedule_id, ScheduleLogEntry.sk.startswith(EDIT_PREFIX)))
+    assert stored.cron == "30 3 * * *" and stored.payload == {"a": 2} and edits[-1].actor == "alice"
     client.post(f"{schedule_url}/pause")
     assert Schedule.get(schedule_id).paused
     client.post(f"{schedule_url}/run")

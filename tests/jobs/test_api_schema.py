@@ -124,17 +124,20 @@ def test_the_schema_serializers_have_exactly_the_fields_that_are_sent():
 def test_the_schedule_serializers_have_exactly_the_fields_that_are_sent():
     from jobs.selectors_schedules import ScheduleView
     from jobs.serializers.schedules import ScheduleListSerializer, ScheduleSerializer, schedule_detail, schedule_summary
-    from jobs.tables_schedules import Schedule, ScheduleEdit, ScheduleRun
+    from jobs.services.schedule_log import edit_entry, last_run, run_entry
+    from jobs.tables_schedules import Schedule
 
     at = datetime(2025, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
     job = a_job()
     schedule = Schedule(
         schedule_id="5d7c3b1e-9a4b-4c1e-8f7a-2b1c3d4e5f60", name="s", owner="alice", type="echo", payload={},
         interval_seconds=60, timezone="UTC", overlap="skip", paused=False, next_run_at=at.timestamp() + 60,
-        runs=[ScheduleRun(due_at=at.timestamp(), at=at, outcome="fired", job_id=job.job_id, missed=0)],
-        history=[ScheduleEdit(at=at, actor="alice", action="created")], created_at=at, updated_at=at, version=2,
+        created_at=at, updated_at=at, version=2,
     )
-    view = ScheduleView(schedule=schedule, jobs={job.job_id: job})
+    run = run_entry(schedule.schedule_id, due_at=int(at.timestamp()), outcome="fired", job_id=job.job_id)
+    schedule.last_run = last_run(run)
+    view = ScheduleView(schedule=schedule, jobs={job.job_id: job}, runs=[run],
+                        history=[edit_entry(schedule.schedule_id, actor="alice", action="created")])
     detail = schedule_detail(view, now=at.timestamp())
     assert list(detail) == list(ScheduleSerializer().fields)
     assert list(detail["runs"][0]) == list(ScheduleSerializer().fields["runs"].child.fields)

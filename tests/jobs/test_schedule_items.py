@@ -12,7 +12,7 @@ from jobs.services import publishing
 from jobs.services.scheduler import schedule_job_create
 from jobs.services._store import utcnow
 from jobs.tables import CHUNK_SK_PREFIX, JOB_SK, Chunk, Job
-from jobs.tables_schedules import Schedule
+from jobs.tables_schedules import EDIT_PREFIX, Schedule, ScheduleLogEntry
 
 pytestmark = pytest.mark.usefixtures("aws")
 
@@ -136,7 +136,7 @@ def test_a_schedule_with_items_keeps_them_in_s3_and_each_run_is_an_item_job_over
     assert run_chunks(chunk_messages) == ["done", "done"]
     job = Job.get(job_id, JOB_SK)
     assert job.status == "COMPLETED" and job.items_succeeded == 3
-    assert Schedule.get(schedule.schedule_id).runs[-1].job_id == job_id
+    assert Schedule.get(schedule.schedule_id).last_run.job_id == job_id
 
 
 def test_a_run_whose_job_exists_is_not_written_again(chunk_messages):
@@ -178,11 +178,13 @@ def test_editing_items_replaces_the_stored_objects_and_is_recorded(chunk_message
     assert edited.items_total == 5 and edited.items_object != old
     assert keys(f"schedules/{schedule.schedule_id}/") == [edited.items_object, edited.items_object + ".index.json"]
     stored = Schedule.get(schedule.schedule_id)
-    assert stored.history[-1].changes == {"items": ["3 items", "5 items"]} and stored.history[-1].actor == "bob"
+    edit = list(ScheduleLogEntry.query(schedule.schedule_id, ScheduleLogEntry.sk.startswith(EDIT_PREFIX)))[-1]
+    assert edit.changes == {"items": ["3 items", "5 items"]} and edit.actor == "bob"
     services.schedules_tick(now=int(stored.next_run_at))
     assert len(chunk_messages) == 3  # five items in chunks of two
     services.schedule_delete(schedule_id=schedule.schedule_id, owner="alice", actor="alice")
     assert keys("schedules/") == []
+    assert list(ScheduleLogEntry.query(schedule.schedule_id)) == []  # its runs and edits went with it
 
 
 def test_the_schedules_api_takes_items_inline_and_from_files_and_lists_what_is_wrong(client, chunk_messages):
