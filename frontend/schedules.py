@@ -1,12 +1,14 @@
 """Schedule pages: my schedules with the create form, one schedule (runs, history, edit, pause/resume, run now, delete), and the staff list.
 
-Plain server-rendered forms: the views validate with the API's serializer (the
-same messages, every bad field at once), write through services and read
-through selectors.
+Plain server-rendered forms (multipart: a schedule of an item type may upload
+its items): frontend.schedule_forms reads them with the API's serializers (the
+same messages, every bad field at once); the views write through services and
+read through selectors.
 """
 
 import json
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required
@@ -15,39 +17,31 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from jobs import selectors_schedules, services
 from jobs.api import visible_owner
+from frontend.schedule_forms import items_summary, schedule_form_read, service_errors, type_choices
 from jobs.exceptions import JobError, ScheduleNotFound
-from jobs.handlers import job_types
-from jobs.serializers.schedules import OVERLAP_POLICIES, ScheduleWriteSerializer, schedule_detail, schedule_summary
-
-FORM_FIELDS = ("name", "type", "payload", "interval_seconds", "cron", "timezone", "overlap")
+from jobs.items import ON_INVALID
+from jobs.serializers.schedules import OVERLAP_POLICIES, schedule_detail, schedule_summary
 
 
-def _form_data(post) -> tuple[dict, dict]:
-    """The form's fields as the API's JSON body; a payload that is not JSON is an error of its own."""
-    data, errors = {}, {}
-    for name in FORM_FIELDS:
-        value = (post.get(name) or "").strip()
-        if not value:
-            continue
-        if name == "payload":
-            try:
-                value = json.loads(value)
-            except ValueError as exc:
-                errors["payload"] = [f"Not JSON: {exc}"]
-                continue
-        elif name == "interval_seconds":
-            try:
-                value = int(value)
-            except ValueError:
-                errors[name] = ["Must be a whole number of seconds."]
-                continue
-        data[name] = value
-    return data, errors
+def _form_context(values=None, errors: dict | None = None, *, editing: dict | None = None) -> dict:
+    """The form's choices, the values to show again, the errors by field; `editing`: the schedule being edited."""
+    types = type_choices()
+    values = values or {}
+    # The type shown: the one given, else echo (as on the home page), else the first.
+    chosen = next((t for t in types if t["name"] == values.get("type")), None) or next(
+        (t for t in types if t["name"] == "echo"), types[0] if types else None)
+    errors = errors or {}
+    # "items" is looked up here, not in the template, where `values.items` / `errors.items` may be the dict's method.
+    typed = values.get("items") if hasattr(values, "get") else None
+    return {"types": types, "chosen_type": chosen, "overlaps": OVERLAP_POLICIES, "on_invalid_choices": ON_INVALID,
+            "values": values, "errors": errors, "editing": editing, "items_typed": typed if isinstance(typed, str) else "",
+            "items_errors": errors.get("items") or [],
+            "payload_errors": [(k, v) for k, v in errors.items() if k == "payload" or k.startswith("payload.")],
+            "limits": {"inline": f"{settings.BATCHLAB_MAX_INLINE_ITEMS:,}", "lines": f"{settings.BATCHLAB_MAX_FILE_LINES:,}"}}
 
 
-def _form_context(values: dict | None = None, errors: dict | None = None) -> dict:
-    return {"types": [t.name for t in job_types()], "overlaps": OVERLAP_POLICIES, "values": values or {},
-            "errors": errors or {}}
+def _with_items_text(summary: dict) -> dict:
+    return {**summary, "items_text": items_summary(summary.get("items"))}
 
 
 def _not_found(request):
@@ -62,20 +56,19 @@ def schedule_list_page(request):
     """My schedules (last and next run of each) and the form that creates one."""
     values, errors, status = {}, {}, 200
     if request.method == "POST":
-        data, errors = _form_data(request.POST)
-        serializer = ScheduleWriteSerializer(data=data)
-        if serializer.is_valid() and not errors:
+        changes, errors = schedule_form_read(request.POST, request.FILES)
+        if not errors:
             try:
-                schedule = services.schedule_create(owner=request.user.username, **serializer.validated_data)
+                schedule = services.schedule_create(owner=request.user.username, **changes)
             except JobError as exc:
-                errors = {"non_field_errors": [exc.detail]}
+                errors = service_errors(exc)
             else:
                 messages.success(request, f"Schedule {schedule.name!r} created.")
                 return redirect("ui-schedule", schedule_id=schedule.schedule_id)
-        errors = {**{k: [str(m) for m in v] for k, v in serializer.errors.items()}, **errors} if errors or serializer.errors else errors
         values, status = request.POST, 400
     try:
-        schedules = [schedule_summary(v) for v in selectors_schedules.schedule_list(owner=request.user.username)]
+        schedules = [_with_items_text(schedule_summary(v))
+                     for v in selectors_schedules.schedule_list(owner=request.user.username)]
     except JobError as exc:
         return render(request, "frontend/error.html", {"title": "Schedules unavailable", "detail": exc.detail}, status=503)
     return render(request, "frontend/schedules.html", {"schedules": schedules, **_form_context(values, errors)}, status=status)
@@ -93,23 +86,21 @@ def schedule_page(request, schedule_id: str):
     except JobError as exc:
         return render(request, "frontend/error.html", {"title": "Schedule unavailable", "detail": exc.detail}, status=503)
     if request.method == "POST":
-        data, errors = _form_data(request.POST)
-        serializer = ScheduleWriteSerializer(data=data, partial=True, context={"current": view.schedule})
-        if serializer.is_valid() and not errors:
+        changes, errors = schedule_form_read(request.POST, request.FILES, current=view.schedule)
+        if not errors:
             try:
-                services.schedule_update(schedule_id=schedule_id, owner=owner, actor=request.user.username,
-                                         changes=dict(serializer.validated_data))
+                services.schedule_update(schedule_id=schedule_id, owner=owner, actor=request.user.username, changes=changes)
                 messages.success(request, "Saved; the schedulers use it from their next tick.")
                 return redirect("ui-schedule", schedule_id=schedule_id)
             except JobError as exc:
-                errors = {"non_field_errors": [exc.detail]}
-        else:
-            errors = {**{k: [str(m) for m in v] for k, v in serializer.errors.items()}, **errors}
+                errors = service_errors(exc)
         values, status = request.POST, 400
-    schedule = schedule_detail(view)
-    if not values:
-        values = {**schedule, "payload": json.dumps(schedule["payload"], indent=2)}
-    return render(request, "frontend/schedule.html", {"schedule": schedule, **_form_context(values, errors)}, status=status)
+    schedule = _with_items_text(schedule_detail(view))
+    if not values:  # the current items are not shown again: an empty box keeps them
+        values = {**schedule, "payload": json.dumps(schedule["payload"], indent=2),
+                  "max_failed_ratio": "" if view.schedule.max_failed_ratio is None else view.schedule.max_failed_ratio}
+    return render(request, "frontend/schedule.html", {"schedule": schedule, **_form_context(values, errors, editing=schedule)},
+                  status=status)
 
 
 @login_required
@@ -141,7 +132,7 @@ def schedule_action(request, schedule_id: str, action: str):
 def staff_schedule_list(request):
     """Staff: every schedule, with owner, timing, policy, next and last run and counters."""
     try:
-        schedules = [schedule_summary(v) for v in selectors_schedules.schedule_list(owner=None)]
+        schedules = [_with_items_text(schedule_summary(v)) for v in selectors_schedules.schedule_list(owner=None)]
     except JobError as exc:
         messages.error(request, exc.detail)
         schedules = []

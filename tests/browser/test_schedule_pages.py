@@ -50,3 +50,68 @@ def test_a_job_due_in_an_hour_is_scheduled_and_can_be_run_now_from_its_page(open
     expect(page.locator('[data-field="Due"]')).not_to_be_empty()
     page.get_by_role("button", name="Run now").click()
     expect(page.locator("#job-status")).to_contain_text("Completed", timeout=JOB_TIMEOUT_MS)
+
+
+def test_an_item_schedule_typed_in_the_items_box_shows_its_items_and_its_run_now_completes(open_page, artifacts):
+    page = open_page("demo")
+    page.goto("/ui/schedules")
+    box = page.locator("#s-items-box")
+    expect(box).to_be_hidden()  # echo takes a payload
+    page.get_by_label("Job type").select_option("checksum")
+    expect(box).to_be_visible()
+    expect(page.locator("#s-items")).not_to_be_empty()  # the type's example items
+    expect(page.locator("#s-payload-hint")).to_contain_text("options of every item")
+    name = f"checksums {uuid.uuid4().hex[:6]}"
+    page.get_by_label("Name").fill(name)
+    page.get_by_label("Payload (JSON)").fill("{}")
+    page.locator("#s-items").fill("\n".join(f'"record {i}"' for i in range(5)))
+    page.get_by_label("Chunk size").fill("2")
+    page.get_by_label("Every (seconds)").fill("3600")
+    page.locator("#schedule-form").screenshot(path=str(artifacts / "schedule-form-items.png"))
+    page.get_by_role("button", name="Create schedule").click()
+    expect(page.get_by_role("heading", name=name)).to_be_visible()
+    expect(page.locator("#items-summary")).to_have_text("5 items · chunks of 2")
+    expect(page.locator("#s-items-current")).to_contain_text("5 items · chunks of 2")
+    expect(page.locator("#s-items")).to_be_empty()  # an edit keeps the items unless new ones are typed
+    page.screenshot(path=str(artifacts / "schedule-page-items.png"), full_page=True)
+    page.get_by_role("button", name="Run now").click()
+    run = page.locator('#run-table tr[data-outcome="manual"]')
+    expect(run).to_have_count(1)
+    run.get_by_role("link").click()
+    expect(page.locator("#job-status")).to_contain_text("Completed", timeout=JOB_TIMEOUT_MS)
+    expect(page.locator("#items-counts")).to_contain_text("5 succeeded, 0 failed, 0 skipped of 5")
+    expect(page.locator("#chunk-strip .chunk")).to_have_count(3)
+    page.goto("/ui/schedules")
+    expect(page.locator("#schedule-table tr", has_text=name)).to_contain_text("5 items · chunks of 2")
+
+
+def test_an_item_job_submitted_in_30_minutes_is_scheduled_shows_when_and_runs_now(open_page, artifacts):
+    page = open_page("demo")
+    name = f"later {uuid.uuid4().hex[:6]}"
+    page.get_by_label("Name").fill(name)
+    page.get_by_label("Type", exact=True).select_option("checksum")
+    expect(page.locator("#job-items")).not_to_be_empty()  # the example items
+    page.locator("#job-delay-minutes").fill("30")
+    page.locator("#submit-form").screenshot(path=str(artifacts / "home-run-later.png"))
+    page.get_by_role("button", name="Submit job").click()
+    submitted = page.get_by_role("status").filter(has_text="Submitted")
+    expect(submitted).to_contain_text("due")
+    row = page.locator("#job-rows tr", has_text=name)
+    expect(row.locator(".badge")).to_have_text(re.compile("Scheduled"))
+    expect(row.locator(".jobcell__due time")).to_have_attribute("datetime", re.compile(r"^\d{4}-\d\d-\d\dT"))
+    submitted.get_by_role("link", name=name).click()
+    expect(page.locator("#job-status")).to_contain_text("Scheduled")
+    expect(page.locator('[data-field="Due"] time')).to_have_attribute("datetime", re.compile(r"^\d{4}-\d\d-\d\dT"))
+    expect(page.get_by_role("button", name="Cancel job")).to_be_visible()
+    page.get_by_role("button", name="Run now").click()
+    expect(page.locator("#job-status")).to_contain_text("Completed", timeout=JOB_TIMEOUT_MS)
+    expect(page.get_by_role("button", name="Run now")).to_be_hidden()
+
+
+def test_run_later_with_both_minutes_and_a_time_is_refused_on_the_page(open_page):
+    page = open_page("demo")
+    page.get_by_label("Name").fill("both")
+    page.locator("#job-delay-minutes").fill("5")
+    page.locator("#job-run-at").fill("2030-01-01T09:00")
+    page.get_by_role("button", name="Submit job").click()
+    expect(page.locator("#delay_seconds-error")).to_contain_text("not both")

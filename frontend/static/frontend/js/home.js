@@ -27,6 +27,8 @@
   var itemsField = document.getElementById("items-field");
   var itemsInput = document.getElementById("job-items");
   var itemsFile = document.getElementById("job-items-file");
+  var delayInput = document.getElementById("job-delay-minutes");
+  var runAtInput = document.getElementById("job-run-at");
   var submitButton = document.getElementById("submit-button");
   var submitStatus = document.getElementById("submit-status");
   var formError = document.getElementById("form-error");
@@ -92,7 +94,28 @@
 
   /* --- submitting ------------------------------------------------------------------------------ */
 
-  var FIELDS = { name: nameInput, type: typeSelect, payload: payloadInput, items: itemsInput };
+  var FIELDS = { name: nameInput, type: typeSelect, payload: payloadInput, items: itemsInput,
+                 delay_seconds: delayInput, run_at: runAtInput };
+
+  /* "Run later": {delay_seconds} from "in N minutes", {run_at} (UTC) from a local date and time, {} for now; null if bad. */
+  function later() {
+    var minutes = delayInput.value.trim(), at = runAtInput.value;
+    if (minutes && at) {
+      showFieldError("delay_seconds", ["Give minutes or a time, not both."]);
+      return null;
+    }
+    if (minutes) {
+      var n = Number(minutes);
+      if (!Number.isInteger(n) || n < 0) { showFieldError("delay_seconds", ["A whole number of minutes."]); return null; }
+      return { delay_seconds: n * 60 };
+    }
+    if (at) {
+      var when = new Date(at);  /* datetime-local: the user's local time */
+      if (isNaN(when.getTime())) { showFieldError("run_at", ["Not a date and time."]); return null; }
+      return { run_at: when.toISOString() };
+    }
+    return {};
+  }
 
   function messagesOf(value) {
     if (Array.isArray(value)) return value.reduce(function (all, v) { return all.concat(messagesOf(v)); }, []);
@@ -157,9 +180,11 @@
       return;
     }
     var type = state.types[typeSelect.value];
+    var when = later();
+    if (when === null) return;
     var request;
     if (type && type.items && itemsFile.files.length) {
-      request = submitFile(payload, itemsFile.files[0]);
+      request = submitFile(payload, itemsFile.files[0], when);
     } else if (type && type.items && itemsInput.value.trim()) {
       var items = [], bad = [];
       itemsInput.value.split("\n").forEach(function (line, i) {
@@ -167,9 +192,9 @@
         try { items.push(JSON.parse(line)); } catch (err) { bad.push("line " + (i + 1) + ": not valid JSON"); }
       });
       if (bad.length) { showFieldError("items", bad.slice(0, 20)); itemsInput.focus(); return; }
-      request = B.api("POST", "/jobs", { name: nameInput.value, type: typeSelect.value, payload: payload, items: items });
+      request = B.api("POST", "/jobs", Object.assign({ name: nameInput.value, type: typeSelect.value, payload: payload, items: items }, when));
     } else {
-      request = B.api("POST", "/jobs", { name: nameInput.value, type: typeSelect.value, payload: payload });
+      request = B.api("POST", "/jobs", Object.assign({ name: nameInput.value, type: typeSelect.value, payload: payload }, when));
     }
     submitButton.disabled = true;
     submitStatus.textContent = "Submitting…";
@@ -180,7 +205,8 @@
         return;
       }
       var job = response.body;
-      submitStatus.replaceChildren("Submitted ", el("a", { href: "/ui/jobs/" + job.id, text: job.name }), ".");
+      var due = job.status === "SCHEDULED" || (job.run_at && job.status === "QUEUED") ? ["; due ", B.time(job.run_at), "."] : ["."];
+      submitStatus.replaceChildren.apply(submitStatus, ["Submitted ", el("a", { href: "/ui/jobs/" + job.id, text: job.name })].concat(due));
       addSubmitted(job);
     }, function () {
       submitStatus.textContent = "";
@@ -189,8 +215,9 @@
   });
 
   /* An NDJSON file goes as multipart/form-data to /jobs/files (streamed to S3 by the server). */
-  function submitFile(payload, file) {
+  function submitFile(payload, file, when) {
     var data = new FormData();
+    Object.keys(when).forEach(function (key) { data.append(key, String(when[key])); });
     data.append("name", nameInput.value);
     data.append("type", typeSelect.value);
     data.append("payload", JSON.stringify(payload));
@@ -233,6 +260,9 @@
         el("span", { className: "mono muted", text: job.id.slice(0, 8) }),
       ]),
     ]);
+    if (job.run_at && (job.status === "SCHEDULED" || job.status === "QUEUED")) {
+      title.append(el("span", { className: "jobcell__due hint" }, ["due ", B.time(job.run_at)]));
+    }
     var tr = el("tr", { "data-job-id": job.id, "data-status": job.status }, [
       el("th", { scope: "row", "data-label": "Job" }, [title]),
       cell("Status", B.badge(job)),
