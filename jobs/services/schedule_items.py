@@ -109,8 +109,13 @@ def schedule_items_job_create(*, schedule: Schedule, job_id: str, due_at: int, m
             index = objects.json_get(key=schedule.items_object + INDEX_SUFFIX)
             job_object = f"items/{job_id}.ndjson"
             objects.object_copy(source=schedule.items_object, target=job_object)
-        except (BotoCoreError, ClientError) as exc:
-            raise StoreUnavailable("The file store is unavailable; the run is created at the next tick.") from exc
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                raise StoreUnavailable(f"The items of schedule {schedule.schedule_id} ({schedule.items_object}) are "
+                                       "missing from S3; give the schedule new items.") from exc
+            raise StoreUnavailable("The file store is unavailable; the run is created at a later tick.") from exc
+        except BotoCoreError as exc:
+            raise StoreUnavailable("The file store is unavailable; the run is created at a later tick.") from exc
         source = ItemsSource(total=int(index["total"]), object_key=job_object,
                              ranges=[tuple(r) for r in index["ranges"]],
                              invalid={int(line): text for line, text in index["invalid"].items()}, digest=index["digest"])

@@ -35,6 +35,7 @@ class TickReport:
     skipped: list = field(default_factory=list)  # (schedule id, due time)
     completed: list = field(default_factory=list)  # pending firings finished for another scheduler
     released: list = field(default_factory=list)  # delayed job ids
+    errors: list = field(default_factory=list)  # (schedule id, what failed): retried by a later tick
 
 
 def previous_run_running(schedule: Schedule) -> bool:
@@ -206,9 +207,9 @@ def schedules_tick(*, now: float | None = None, limit: int = 100) -> TickReport:
     # stale: its claim fails and the next tick acts on it).
     for schedule in pending:
         if schedule.pending_kind == "held":
-            _release_held(schedule, now, report)
+            _isolated(report, schedule, lambda s=schedule: _release_held(s, now, report))
     for schedule in due:
-        schedule_fire_due(schedule=schedule, now=now, report=report)
+        _isolated(report, schedule, lambda s=schedule: schedule_fire_due(schedule=s, now=now, report=report))
     due_ids = {s.schedule_id for s in due}
     for schedule in pending:
         if schedule.schedule_id in due_ids or schedule.pending_kind == "held":
@@ -216,7 +217,22 @@ def schedules_tick(*, now: float | None = None, limit: int = 100) -> TickReport:
         if schedule.pending_since is not None and schedule.pending_since <= now - grace:
             logger.warning("schedule %s: completing the firing of due %s left by another scheduler",
                            schedule.schedule_id, schedule.pending_due_at)
-            _create_pending(schedule, report)
-            report.completed.append(schedule.schedule_id)
+            if _isolated(report, schedule, lambda s=schedule: _create_pending(s, report)):
+                report.completed.append(schedule.schedule_id)
     report.released = jobs_release_due(now=now)
     return report
+
+
+def _isolated(report: TickReport, schedule: Schedule, action) -> bool:
+    """Act on one schedule; a failure (the store, S3, a schedule's missing items) is logged and left to a later tick.
+
+    One schedule that cannot fire must not hold up the others. A claimed firing
+    keeps its pending mark, so the next tick (after the grace period) tries again.
+    """
+    try:
+        action()
+    except Exception as exc:  # reported, and retried by a later tick
+        logger.warning("schedule %s: this tick failed on it, a later one tries again: %s", schedule.schedule_id, exc)
+        report.errors.append((schedule.schedule_id, f"{exc.__class__.__name__}: {exc}"))
+        return False
+    return True

@@ -159,6 +159,22 @@ def test_a_run_whose_job_exists_is_not_written_again(chunk_messages):
     assert job.status == "COMPLETED" and job.items_succeeded == 3
 
 
+def test_a_schedule_whose_items_are_gone_does_not_hold_up_the_others_and_fires_once_it_has_items(chunk_messages, published):
+    broken, fine = make(name="broken"), make(name="fine", type="echo", payload={}, items=None, chunk_size=None)
+    objects.objects_delete(keys=[broken.items_object, broken.items_object + ".index.json"])
+    due = max(int(broken.next_run_at), int(fine.next_run_at))
+    report = services.schedules_tick(now=due)
+    assert [f[0] for f in report.fired] == [fine.schedule_id]
+    assert [e[0] for e in report.errors] == [broken.schedule_id] and "missing from S3" in report.errors[0][1]
+    stored = Schedule.get(broken.schedule_id)
+    assert stored.pending_kind == "fire"  # claimed, its job not created: a later tick tries again
+    services.schedule_update(schedule_id=broken.schedule_id, owner="alice", actor="alice", changes={"items": ["new"]})
+    later = services.schedules_tick(now=due + 10)  # past the grace period
+    assert later.completed == [broken.schedule_id] and later.errors == []
+    job = Job.get(timing.run_job_id(schedule_id=broken.schedule_id, due_at=stored.pending_due_at), JOB_SK)
+    assert job.items_total == 1
+
+
 def test_items_checked_when_the_schedule_is_created_nothing_stored_when_one_is_bad():
     from jobs.exceptions import InvalidItems
 

@@ -31,7 +31,7 @@ class Command(BaseCommand):
         while not stopping:
             try:
                 report = services.schedules_tick(now=time.time() + clock_offset)
-                if report.fired or report.skipped or report.completed or report.released or once:
+                if report.fired or report.skipped or report.completed or report.released or report.errors or once:
                     self.stdout.write(json.dumps({k: v for k, v in report.__dict__.items()}))
             except Exception as exc:  # keep ticking through a store or queue outage
                 if once:
