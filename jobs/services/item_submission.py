@@ -17,8 +17,8 @@ from jobs.exceptions import InvalidItems, InvalidPayload
 from jobs.handlers.registry import job_type_get
 from jobs.items import ON_INVALID, BadItem, split_item
 from jobs.services import publishing
-from jobs.services._store import entry, is_condition_failure, logger, store_error, utcnow
-from jobs.services.submission import due_plan, expires_after, submit_idempotent
+from jobs.services._store import entry, logger, store_error, utcnow
+from jobs.services.submission import due_plan, expires_after, save_new, submit_idempotent
 from jobs.states import ChunkStatus, JobStatus
 from jobs.tables import DUE_SHARD, JOB_SK, Chunk, Job, chunk_sk
 
@@ -151,7 +151,7 @@ def job_submit_items(
             for chunk in chunks:
                 batch.save(chunk)
         if idempotency_key is None:
-            if not _save_new(job) and derived:
+            if not save_new(job) and derived:
                 return Job.get(job_id, JOB_SK, consistent_read=True), False
         else:
             body = {"name": name, "type": type, "payload": payload, "items": source.values, "file": source.digest,
@@ -167,23 +167,6 @@ def job_submit_items(
         publishing.chunks_publish(job_id=job_id, numbers=[c.number for c in chunks],
                                   delay_seconds=max(0, available - int(time.time())))
     return job, True
-
-
-def _save_new(job: Job) -> bool:
-    """PutItem of the job on condition that its id is new; False if it exists.
-
-    With a fresh uuid4 the item that exists is ours (an earlier try of this
-    PutItem applied, its answer lost: go on as created); with a schedule's
-    derived id it is the run another scheduler created (the caller returns it).
-    """
-    try:
-        job.save(condition=Job.job_id.does_not_exist())
-    except PutError as exc:
-        if not is_condition_failure(exc):
-            raise
-        logger.info("item job %s exists already: this PutItem was refused by the job itself", job.job_id)
-        return False
-    return True
 
 
 __all__ = ["ON_INVALID", "BadItem", "ItemsSource", "item_check", "items_inline", "items_refuse", "job_submit_items"]

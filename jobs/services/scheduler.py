@@ -22,7 +22,7 @@ from jobs.services._store import is_condition_failure, logger, store_error, utcn
 from jobs.services.delayed import jobs_release_due
 from jobs.services.schedule_items import schedule_items_job_create
 from jobs.services.schedule_log import last_run, run_entry, schedule_write
-from jobs.services.submission import job_build
+from jobs.services.submission import job_build, save_new
 from jobs.states import JobStatus, is_final
 from jobs.tables import JOB_SK, Job
 from jobs.tables_schedules import ACTIVE_SHARD, PENDING_SHARD, Schedule, ScheduleLogEntry
@@ -61,15 +61,14 @@ def schedule_job_create(*, schedule: Schedule, job_id: str, due_at: int, message
     )
     job.due_at = due_at
     try:
-        job.save(condition=Job.job_id.does_not_exist())
-    except PutError as exc:
-        if not is_condition_failure(exc):
-            raise store_error(exc) from exc
-        # Created already (by a scheduler that died before publishing, or a racing one):
-        # publish again if still QUEUED; a duplicate message never runs a job twice.
-        job = Job.get(job_id, JOB_SK, consistent_read=True)
-        if job.status != JobStatus.QUEUED:
-            return job
+        if not save_new(job):
+            # Created already (by a scheduler that died before publishing, or a racing one):
+            # publish again if still QUEUED; a duplicate message never runs a job twice.
+            job = Job.get(job_id, JOB_SK, consistent_read=True)
+            if job.status != JobStatus.QUEUED:
+                return job
+    except (PutError, GetError, PynamoDBConnectionError) as exc:
+        raise store_error(exc) from exc
     try:
         publishing.job_publish(job_id=job_id)
     except QueueUnavailable:

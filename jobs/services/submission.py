@@ -44,7 +44,7 @@ def job_submit(
     job = job_build(job_id=str(uuid.uuid4()), owner=owner, name=name, type=type, payload=payload, run_at=run_at)
     try:
         if idempotency_key is None:
-            _save_new(job)
+            save_new(job)
         else:
             body = {"name": name, "type": type, "payload": payload}
             existing = submit_idempotent(job=job, owner=owner, key=idempotency_key, body=body)
@@ -151,17 +151,22 @@ def submit_idempotent(*, job: Job, owner: str, key: str, body: dict) -> Job | No
         raise JobNotFound(f"Job {seen.job_id} of this Idempotency-Key has expired.") from None
 
 
-def _save_new(job: Job) -> None:
-    """PutItem of a job with a fresh id, on condition that the id is new.
+def save_new(job: Job) -> bool:
+    """PutItem of a new job, on condition that its id is new; False if that id exists.
 
-    The condition can only fail if an earlier try of this same PutItem was
-    applied and its answer lost (the SDK retried): the id is a fresh uuid4, so the
-    item that exists is ours. Answering 503 there would tell the client that
-    nothing was stored while the job sits QUEUED (a client retry would make two).
+    With a fresh uuid4 the condition can only fail if an earlier try of this same
+    PutItem was applied and its answer lost (the SDK retried): the item that exists
+    is ours, and the caller goes on as created (answering 503 would tell the
+    client that nothing was stored while the job sits QUEUED: a client retry would
+    make two). With an id derived from a schedule's due time, the job that exists
+    is the run another scheduler created.
     """
     try:
         job.save(condition=Job.job_id.does_not_exist())
     except PutError as exc:
         if not is_condition_failure(exc):
             raise
-        logger.info("job %s: PutItem applied, its answer lost; the retry was refused by the job itself", job.job_id)
+        logger.info("job %s exists already: this PutItem (a retry, or another scheduler's) was refused by the job itself",
+                    job.job_id)
+        return False
+    return True
