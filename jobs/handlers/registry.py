@@ -75,9 +75,13 @@ class JobType:
             raise InvalidPayload({f"payload.{k}": v for k, v in serializer.errors.items()})
         return payload
 
-    def validate_any(self, payload: Any) -> dict:
-        """The payload of either kind of job of this type: an item type's options, else a job's payload (InvalidPayload)."""
-        return self.validate_options(payload) if self.items is not None else self.validate(payload)
+    def validate_for(self, payload: Any, *, with_items: bool) -> dict:
+        """The payload of a job of this type: the options of every item when it comes with items, else a job's payload.
+
+        A type may run both ways (checksum, wordcount); one that does not refuses the
+        other with an `items` error (InvalidPayload).
+        """
+        return self.validate_options(payload) if with_items else self.validate(payload)
 
     def validate(self, payload: Any) -> dict:
         """Return the cleaned payload or raise InvalidPayload listing every bad field."""

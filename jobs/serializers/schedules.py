@@ -92,12 +92,15 @@ class ScheduleWriteSerializer(serializers.Serializer):
         known = ", ".join(self.fields)
         errors.update({f: [f"Unknown field; the fields are {known}."] for f in data if f not in self.fields})
         current = self.context.get("current")
-        if not errors.keys() & {"type", "payload"} and ("type" in data or "payload" in data or not self.partial):
+        payload_read = "type" in data or "payload" in data or "items" in data or "file" in data or not self.partial
+        if not errors.keys() & {"type", "payload"} and payload_read:
             try:
-                payload = job_type_get(data.get("type") or current.type).validate_any(
-                    data.get("payload", current.payload if current else {}))
+                payload = job_type_get(data.get("type") or current.type).validate_for(
+                    data.get("payload", current.payload if current else {}), with_items=self._with_items(data))
             except InvalidPayload as exc:
                 errors.update(exc.errors)
+                if "items" in exc.errors and current is not None and current.items_object and "items" not in data:
+                    errors["items"] = [f"{exc.errors['items'][0]} Send items: null to drop the schedule's items."]
             else:
                 if values is not None:
                     values["payload"] = payload
@@ -119,8 +122,15 @@ class ScheduleWriteSerializer(serializers.Serializer):
             attrs = {k: v for k, v in attrs.items() if k in self.initial_data}
         return attrs
 
+    def _with_items(self, data) -> bool:
+        """Whether the schedule has items after this request: new ones (or a file), else (an edit sending none) its own."""
+        current = self.context.get("current")
+        if "items" in data or "file" in data or current is None:
+            return data.get("items") is not None or data.get("file") is not None
+        return bool(current.items_object)
+
     def _items_errors(self, attrs) -> dict:
-        """A type that runs item by item needs items; any other type takes none. The item options come with items."""
+        """A type that runs only item by item needs items; one without an item handler takes none; options come with items."""
         current = self.context.get("current")
         given = self.initial_data
         try:
@@ -128,12 +138,9 @@ class ScheduleWriteSerializer(serializers.Serializer):
         except (UnknownJobType, AttributeError):
             return {}
         new_items = given.get("items") is not None or attrs.get("file") is not None
-        if "items" in given or "file" in given or current is None:
-            has_items = new_items
-        else:
-            has_items = bool(current.items_object)
+        has_items = self._with_items({**({"file": attrs["file"]} if "file" in attrs else {}), **given})
         how = "give items (a JSON array), or upload a file (POST /schedules/files; PUT /schedules/{id}/items)"
-        if job_type.items is not None and not has_items:
+        if job_type.handler is None and not has_items:
             return {"items": [f"Job type {job_type.name!r} runs item by item: {how}."]}
         if job_type.items is None and has_items:
             drop = " (send items: null to drop the schedule's items)" if current is not None and "items" not in given else ""

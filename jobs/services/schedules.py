@@ -62,7 +62,7 @@ def schedule_create(
     item is checked, then they are stored in S3 (jobs.services.schedule_items)
     and every run is an item job over them.
     """
-    payload = job_type_get(type).validate_any(payload)
+    payload = job_type_get(type).validate_for(payload, with_items=items is not None or items_file is not None)
     schedule_id = str(uuid.uuid4())
     stored = None
     if items is not None or items_file is not None:
@@ -113,8 +113,10 @@ def schedule_update(*, schedule_id: str, owner: str | None, actor: str, changes:
         changes["interval_seconds"] = None
     elif changes.get("interval_seconds"):
         changes["cron"] = None
-    if "payload" in changes or "type" in changes:
-        changes["payload"] = job_type_get(changes.get("type", schedule.type)).validate_any(changes.get("payload", schedule.payload))
+    if "payload" in changes or "type" in changes or stored is not None:
+        with_items = bool(stored.items_object) if stored is not None else bool(schedule.items_object)
+        changes["payload"] = job_type_get(changes.get("type", schedule.type)).validate_for(
+            changes.get("payload", schedule.payload), with_items=with_items)
     diff = {k: [getattr(schedule, k), v] for k, v in changes.items() if getattr(schedule, k) != v}
     if stored is not None:  # new items, or none (items: null)
         diff["items"] = [f"{int(schedule.items_total)} items" if schedule.items_object else None,

@@ -45,6 +45,8 @@ def test_an_ndjson_file_from_the_form_is_one_item_job(open_page, tmp_path):
     name = f"file {uuid.uuid4().hex[:6]}"
     page.get_by_label("Name").fill(name)
     page.get_by_label("Type", exact=True).select_option("checksum")
+    # checksum also runs as a payload job (`{"items": [...]}`); with items its payload holds options: none here.
+    assert json.loads(page.get_by_label("Payload (JSON)").input_value()) == {}
     page.locator("#job-items-file").set_input_files(str(path))
     page.get_by_role("button", name="Submit job").click()
     page.get_by_role("status").filter(has_text="Submitted").get_by_role("link", name=name).click()

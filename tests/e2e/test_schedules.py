@@ -244,7 +244,7 @@ BAD = [
     ("run_at and delay", "/jobs", {"name": "x", "type": "echo", "run_at": "2099-01-01T00:00:00Z", "delay_seconds": 5},
      {"run_at", "delay_seconds"}),
     ("negative delay", "/jobs", {"name": "x", "type": "echo", "delay_seconds": -5}, {"delay_seconds"}),
-    ("item type without items", "/schedules", {"name": "x", "type": "checksum", "interval_seconds": 60}, {"items"}),
+    ("item-only type without items", "/schedules", {"name": "x", "type": "transform", "interval_seconds": 60}, {"items"}),
     ("items for a payload type", "/schedules", {"name": "x", "type": "echo", "interval_seconds": 60, "items": [1]},
      {"items"}),
     ("item options without items", "/schedules",

@@ -95,8 +95,10 @@ def test_a_bad_line_in_the_items_box_is_named_next_to_the_box_and_nothing_is_sto
     assert "{not json" in html  # the lines typed are shown again
     response = client.post("/ui/schedules", {**ITEM_FORM, "items": '"ok"\n7'})  # JSON, but not an item checksum takes
     assert response.status_code == 400 and "line 2" in response.content.decode()
-    response = client.post("/ui/schedules", dict(ITEM_FORM))  # an item type with no items
+    response = client.post("/ui/schedules", {**ITEM_FORM, "type": "transform"})  # a type that runs only item by item, no items
     assert response.status_code == 400 and "runs item by item" in response.content.decode()
+    response = client.post("/ui/schedules", dict(ITEM_FORM))  # checksum runs both ways: no items, so its payload is read
+    assert response.status_code == 400 and 'data-error-for="payload.items"' in response.content.decode()
     assert list(Schedule.owner_index.query("alice")) == []
 
 

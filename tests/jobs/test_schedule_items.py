@@ -227,7 +227,12 @@ def test_the_schedules_api_takes_items_inline_and_from_files_and_lists_what_is_w
         assert response.status_code == 400 and response["Content-Type"] == "application/problem+json", response.content
         return response.json()
 
-    assert "runs item by item" in errors({"name": "n", "type": "checksum", "interval_seconds": 60})["errors"]["items"][0]
+    assert "runs item by item" in errors({"name": "n", "type": "transform", "interval_seconds": 60})["errors"]["items"][0]
+    # checksum runs both ways: without items it is a payload job, its payload read as one.
+    assert "payload.items" in errors({"name": "n", "type": "checksum", "interval_seconds": 60})["errors"]
+    payload_job = client.post("/schedules", {"name": "n", "type": "checksum", "interval_seconds": 60,
+                                             "payload": {"items": ["a", "b"]}}, format="json")
+    assert payload_job.status_code == 201 and payload_job.json()["items"] is None, payload_job.content
     assert "does not take items" in errors({"name": "n", "type": "echo", "interval_seconds": 60, "items": [1]})["errors"]["items"][0]
     both = errors({"name": "n", "type": "echo", "interval_seconds": 60, "chunk_size": 5, "max_failed_ratio": 0.5})["errors"]
     assert set(both) == {"chunk_size", "max_failed_ratio"}

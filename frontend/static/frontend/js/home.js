@@ -62,7 +62,8 @@
       itemsInput.value = (type.items.example_items || []).map(function (v) { return JSON.stringify(v); }).join("\n");
       state.lastItems = itemsInput.value;
     }
-    var example = B.pretty(type.example || {});
+    /* An item type's payload holds the options of every item, not a payload job's fields. */
+    var example = B.pretty(type.items ? {} : (type.example || {}));
     /* Replace the payload only if the user has not written their own. */
     if (force || !payloadInput.value.trim() || payloadInput.value === state.lastExample) {
       payloadInput.value = example;
