@@ -13,6 +13,7 @@ from jobs import selectors_schedules, services
 from jobs.api import CONFLICT, NOT_FOUND, QUEUE_DOWN, STORE_DOWN, UNAUTHENTICATED, _checked_id, visible_owner
 from jobs.api_items import inline_items_size_check, upload_length_check, upload_size_check
 from jobs.exceptions import InvalidPayload, ScheduleNotFound
+from jobs.handlers.registry import job_type_get
 from jobs.serializers import JobSerializer, job_detail
 from jobs.serializers.schedules import (
     ScheduleFileSerializer,
@@ -184,7 +185,7 @@ class ScheduleItemsView(APIView):
         serializer = ScheduleItemsFileSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
-        if not current.schedule.items_object:
+        if job_type_get(current.schedule.type).items is None:
             raise InvalidPayload({"file": [f"Job type {current.schedule.type!r} does not take items; this schedule runs a payload."]})
         upload = data.pop("file")
         upload_size_check(upload)

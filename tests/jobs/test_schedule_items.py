@@ -240,6 +240,16 @@ def test_the_schedules_api_takes_items_inline_and_from_files_and_lists_what_is_w
     assert bad["code"] == "invalid_items" and bad["errors"]["items"][0].startswith("line 2:")
     switch = errors({"type": "echo", "payload": {}}, path=f"/schedules/{sid}", method="patch")
     assert "items: null" in switch["errors"]["items"][0]
+    # A payload schedule of a type that runs both ways takes items from a file: its runs become item jobs.
+    upload = io.BytesIO(b'"m"\n"n"\n')
+    upload.name = "m.ndjson"
+    converted = client.put(f"/schedules/{payload_job.json()['id']}/items", {"file": upload}, format="multipart")
+    assert converted.status_code == 200 and converted.json()["items"]["total"] == 2, converted.content
+    upload = io.BytesIO(b'"m"\n')
+    upload.name = "m.ndjson"
+    echo = client.post("/schedules", {"name": "e", "type": "echo", "interval_seconds": 60}, format="json").json()
+    refused = client.put(f"/schedules/{echo['id']}/items", {"file": upload}, format="multipart")
+    assert refused.status_code == 400 and "file" in refused.json()["errors"]
     dropped = client.patch(f"/schedules/{sid}", {"type": "echo", "payload": {}, "items": None}, format="json")
     assert dropped.status_code == 200 and dropped.json()["items"] is None
     assert keys(f"schedules/{sid}/") == []
