@@ -21,7 +21,7 @@ from django.conf import settings  # noqa: E402  (needs DJANGO_SETTINGS_MODULE)
 
 from batchlab import awsmeter  # noqa: E402
 from batchlab.celery_options import CONSUMER_OPTIONS, broker_url, transport_options  # noqa: E402,F401
-from jobs import worker_state  # noqa: E402  (pure bookkeeping, no Django models)
+from jobs.worker import state as worker_state  # noqa: E402  (pure bookkeeping, no Django models)
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def _failed_long_poll_is_empty(on_list_ready):
     endpoint went away for a few seconds: both workers exited. As an empty
     poll, the channel polls again after `polling_interval`, so the worker rides
     out the outage (at ~10 failed polls a second; logged every 5 s at most).
-    Other operations are unchanged. Each outcome is recorded in jobs.worker_state
+    Other operations are unchanged. Each outcome is recorded in jobs.worker.state
     (the heartbeat's "last successful receive").
     """
     state = {"failed": 0, "logged_at": 0.0}

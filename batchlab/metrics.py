@@ -16,7 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from jobs import selectors, selectors_schedules
+from jobs import selectors
 
 _lock = threading.Lock()
 _snapshot: dict = {"at": None, "value": None}
@@ -27,7 +27,7 @@ def _read_backends() -> dict:
     for backend, reads in (
         ("dynamodb", {"jobs": selectors.job_unfinished_counts, "oldest_queued": selectors.oldest_queued_age,
                       "workers": selectors.workers_count,
-                      "schedules": lambda: selectors_schedules.schedule_counters(now=time.time())}),
+                      "schedules": lambda: selectors.schedule_counters(now=time.time())}),
         ("sqs", {"queues": selectors.queue_counts, "oldest_dead_letter": selectors.dlq_oldest_age}),
     ):
         try:

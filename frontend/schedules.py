@@ -15,8 +15,8 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from jobs import selectors_schedules, services
-from jobs.api import visible_owner
+from jobs import selectors, services
+from jobs.api.jobs import visible_owner
 from frontend.schedule_forms import items_summary, schedule_form_read, service_errors, type_choices
 from jobs.exceptions import JobError, ScheduleNotFound
 from jobs.items import ON_INVALID
@@ -68,7 +68,7 @@ def schedule_list_page(request):
         values, status = request.POST, 400
     try:
         schedules = [_with_items_text(schedule_summary(v))
-                     for v in selectors_schedules.schedule_list(owner=request.user.username)]
+                     for v in selectors.schedule_list(owner=request.user.username)]
     except JobError as exc:
         return render(request, "frontend/error.html", {"title": "Schedules unavailable", "detail": exc.detail}, status=503)
     return render(request, "frontend/schedules.html", {"schedules": schedules, **_form_context(values, errors)}, status=status)
@@ -80,7 +80,7 @@ def schedule_page(request, schedule_id: str):
     """One schedule: next run (local time and "in …"), last run, the last 50 runs, success rate, history; edit form."""
     owner, values, errors, status = visible_owner(request), {}, {}, 200
     try:
-        view = selectors_schedules.schedule_get(schedule_id=schedule_id, owner=owner)
+        view = selectors.schedule_get(schedule_id=schedule_id, owner=owner)
     except ScheduleNotFound:
         return _not_found(request)
     except JobError as exc:
@@ -132,7 +132,7 @@ def schedule_action(request, schedule_id: str, action: str):
 def staff_schedule_list(request):
     """Staff: every schedule, with owner, timing, policy, next and last run and counters."""
     try:
-        schedules = [_with_items_text(schedule_summary(v)) for v in selectors_schedules.schedule_list(owner=None)]
+        schedules = [_with_items_text(schedule_summary(v)) for v in selectors.schedule_list(owner=None)]
     except JobError as exc:
         messages.error(request, exc.detail)
         schedules = []

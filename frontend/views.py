@@ -13,7 +13,7 @@ from django.views.decorators.http import require_http_methods
 from rest_framework.authtoken.models import Token
 
 from jobs import selectors
-from jobs.api import visible_owner
+from jobs.api.jobs import visible_owner
 from jobs.exceptions import JobError, JobNotFound
 from jobs.serializers import is_job_id, job_detail
 from jobs.states import JobStatus

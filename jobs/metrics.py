@@ -4,7 +4,7 @@ Counted where the change happens: submissions, user cancels and retries in the
 web processes; runs, outcomes and automatic retries in the worker's prefork
 children. With PROMETHEUS_MULTIPROC_DIR set, every process writes its samples
 to files there and the process that serves them sums them (batchlab.metrics
-for the web's /metrics, jobs.worker_metrics for a worker's own endpoint).
+for the web's /metrics, jobs.worker.metrics for a worker's own endpoint).
 Labels are bounded: job types come from the registry, error codes from the code.
 """
 

@@ -8,7 +8,7 @@ from django.conf import settings
 from jobs import objects, queues
 from jobs.store_indexes import table_indexes_upgrade
 from jobs.tables import IdempotencyRecord, Job, WorkerRecord
-from jobs.tables_schedules import Schedule, ScheduleLogEntry
+from jobs.tables.schedules import Schedule, ScheduleLogEntry
 
 # Chunk items live in the jobs table (Job's model creates it); Chunk has no index of its own.
 MODELS = (Job, IdempotencyRecord, WorkerRecord, Schedule, ScheduleLogEntry)

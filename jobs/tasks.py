@@ -3,7 +3,7 @@
 from celery import shared_task
 from celery.exceptions import Reject
 
-from jobs import heartbeat, visibility_heartbeat, watchdog, worker_metrics  # noqa: F401  (connect the worker's heartbeats, receive watchdog and metrics endpoint to Celery's signals)
+from jobs.worker import heartbeat, metrics, visibility, watchdog  # noqa: F401  (connect the worker's heartbeats, receive watchdog and metrics endpoint to Celery's signals)
 from jobs.services import PROCESS_CHUNK_TASK, PROCESS_JOB_TASK, chunk_execute, job_execute
 
 

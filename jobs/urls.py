@@ -2,7 +2,10 @@
 
 from django.urls import path
 
-from jobs import api, api_items, api_schedules, api_workers
+from jobs.api import items as api_items
+from jobs.api import jobs as api
+from jobs.api import schedules as api_schedules
+from jobs.api import workers as api_workers
 
 urlpatterns = [
     path("jobs", api.JobListCreateView.as_view(), name="job-list"),

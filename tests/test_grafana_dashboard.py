@@ -5,7 +5,7 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCES = ["jobs/metrics.py", "batchlab/metrics.py", "jobs/worker_metrics.py"]
+SOURCES = ["jobs/metrics.py", "batchlab/metrics.py", "jobs/worker/metrics.py"]
 
 
 def exported_names() -> set[str]:

@@ -42,7 +42,7 @@ def test_other_operations_are_left_alone(connection):
 
 
 def test_each_receive_outcome_is_recorded_for_the_heartbeat(connection, monkeypatch):
-    from jobs import worker_state
+    from jobs.worker import state as worker_state
 
     before = worker_state.snapshot()
     AsyncSQSConnection._on_list_ready(connection, "batchlab-jobs", [], "ReceiveMessage", response(503))

@@ -7,7 +7,8 @@ from types import SimpleNamespace
 import pytest
 from celery.worker import state as pool_state
 
-from jobs import queues, visibility_heartbeat
+from jobs import queues
+from jobs.worker import visibility as visibility_heartbeat
 
 pytestmark = pytest.mark.usefixtures("aws")
 

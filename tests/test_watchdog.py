@@ -5,7 +5,8 @@ import time
 
 from celery.worker import state as pool_state
 
-from jobs import watchdog, worker_state
+from jobs.worker import state as worker_state
+from jobs.worker import watchdog
 
 
 def run_watch(monkeypatch, *, since: float | None, reserved: set, limit: float = 0.2) -> list:

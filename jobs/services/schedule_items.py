@@ -30,7 +30,7 @@ from jobs.services.item_files import items_file_scan
 from jobs.services.item_submission import ItemsSource, job_submit_items
 from jobs.states import JobStatus
 from jobs.tables import JOB_SK, Job
-from jobs.tables_schedules import Schedule
+from jobs.tables.schedules import Schedule
 
 PREFIX = "schedules/"
 INDEX_SUFFIX = ".index.json"

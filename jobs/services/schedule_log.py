@@ -16,7 +16,7 @@ from pynamodb.exceptions import PynamoDBConnectionError, PynamoDBException, Tran
 from pynamodb.transactions import TransactWrite
 
 from jobs.services._store import is_condition_failure, logger, store_error, utcnow
-from jobs.tables_schedules import EDIT_PREFIX, RUN_PREFIX, Schedule, ScheduleLogEntry, ScheduleRun
+from jobs.tables.schedules import EDIT_PREFIX, RUN_PREFIX, Schedule, ScheduleLogEntry, ScheduleRun
 
 
 def run_entry(schedule_id: str, *, due_at: int, outcome: str, job_id: str | None = None, missed: int = 0,

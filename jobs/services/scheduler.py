@@ -25,7 +25,7 @@ from jobs.services.schedule_log import last_run, run_entry, schedule_write
 from jobs.services.submission import job_build, save_new
 from jobs.states import JobStatus, is_final
 from jobs.tables import JOB_SK, Job
-from jobs.tables_schedules import ACTIVE_SHARD, PENDING_SHARD, Schedule, ScheduleLogEntry
+from jobs.tables.schedules import ACTIVE_SHARD, PENDING_SHARD, Schedule, ScheduleLogEntry
 
 
 @dataclass

@@ -14,7 +14,7 @@ from jobs.services.schedule_items import StoredItems, items_stream, schedule_ite
 from jobs.services.schedule_log import edit_entry, last_run, run_entry, schedule_log_delete, schedule_write
 from jobs.services.scheduler import previous_run_running, schedule_job_create
 from jobs.tables import Job
-from jobs.tables_schedules import ACTIVE_SHARD, Schedule, ScheduleLogEntry
+from jobs.tables.schedules import ACTIVE_SHARD, Schedule, ScheduleLogEntry
 
 EDITABLE = ("name", "type", "payload", "interval_seconds", "cron", "timezone", "overlap", "max_failed_ratio")
 TIMING_FIELDS = ("interval_seconds", "cron", "timezone")

@@ -15,7 +15,7 @@ EXPIRE_AFTER_BEATS = 40
 
 @dataclass(frozen=True)
 class WorkerBeat:
-    """What a worker reports about itself (see jobs.heartbeat)."""
+    """What a worker reports about itself (see jobs.worker.heartbeat)."""
 
     worker_id: str
     name: str

@@ -4,7 +4,7 @@ import pytest
 from django.contrib.messages import get_messages
 
 from jobs import services
-from jobs.tables_schedules import EDIT_PREFIX, Schedule, ScheduleLogEntry
+from jobs.tables.schedules import EDIT_PREFIX, Schedule, ScheduleLogEntry
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("aws")]
 

@@ -4,7 +4,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from jobs import services
-from jobs.api import etag_matches
+from jobs.api.jobs import etag_matches
 from jobs.services.runner import job_execute
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("aws")]

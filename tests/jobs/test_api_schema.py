@@ -122,10 +122,10 @@ def test_the_schema_serializers_have_exactly_the_fields_that_are_sent():
 
 
 def test_the_schedule_serializers_have_exactly_the_fields_that_are_sent():
-    from jobs.selectors_schedules import ScheduleView
+    from jobs.selectors.schedules import ScheduleView
     from jobs.serializers.schedules import ScheduleListSerializer, ScheduleSerializer, schedule_detail, schedule_summary
     from jobs.services.schedule_log import edit_entry, last_run, run_entry
-    from jobs.tables_schedules import Schedule
+    from jobs.tables.schedules import Schedule
 
     at = datetime(2025, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
     job = a_job()

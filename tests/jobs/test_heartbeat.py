@@ -5,8 +5,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from celery.worker import state as pool_state
 
-from jobs import selectors, worker_state
-from jobs.heartbeat import Heartbeat
+from jobs import selectors
+from jobs.worker import state as worker_state
+from jobs.worker.heartbeat import Heartbeat
 from jobs.services import PROCESS_JOB_TASK
 from jobs.tables import WorkerRecord
 

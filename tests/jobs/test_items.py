@@ -135,7 +135,7 @@ def test_transform_applies_declared_operations_and_fails_items_alone(aws, chunk_
 
 
 def test_large_outcomes_go_to_s3_and_results_read_them_back_in_order(aws, chunk_messages, settings):
-    from jobs import item_selectors
+    from jobs import selectors as item_selectors
 
     settings.BATCHLAB_INLINE_OUTCOMES_BYTES = 200
     items = [f"s{i}" for i in range(30)]

@@ -12,7 +12,7 @@ from jobs.services import publishing
 from jobs.services.scheduler import schedule_job_create
 from jobs.services._store import utcnow
 from jobs.tables import CHUNK_SK_PREFIX, JOB_SK, Chunk, Job
-from jobs.tables_schedules import EDIT_PREFIX, Schedule, ScheduleLogEntry
+from jobs.tables.schedules import EDIT_PREFIX, Schedule, ScheduleLogEntry
 
 pytestmark = pytest.mark.usefixtures("aws")
 

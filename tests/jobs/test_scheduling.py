@@ -9,7 +9,7 @@ from jobs import services, timing
 from jobs.exceptions import JobStateConflict, ScheduleStateConflict
 from jobs.services import scheduler
 from jobs.tables import JOB_SK, Job
-from jobs.tables_schedules import EDIT_PREFIX, RUN_PREFIX, Schedule, ScheduleLogEntry
+from jobs.tables.schedules import EDIT_PREFIX, RUN_PREFIX, Schedule, ScheduleLogEntry
 
 pytestmark = pytest.mark.usefixtures("aws")
 

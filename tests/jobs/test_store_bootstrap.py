@@ -11,7 +11,7 @@ from jobs import services, store_admin
 from jobs.exceptions import StoreUnavailable
 from jobs.store_indexes import model_index_specs
 from jobs.tables import DUE_SHARD, Job
-from jobs.tables_schedules import Schedule
+from jobs.tables.schedules import Schedule
 
 
 def client():

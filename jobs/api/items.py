@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from batchlab.errors import problem_response, problem_responses
-from jobs import item_selectors, services
+from jobs import selectors, services
 from jobs.exceptions import FileTooLarge, InvalidPayload, JobNotFound, PayloadTooLarge, UnknownJobType
 from jobs.handlers.registry import job_type_get
 from jobs.serializers import JobSerializer, is_job_id, job_detail, payload_size
@@ -90,7 +90,7 @@ def item_job_submit(request, *, idempotency_key: str | None) -> Response:
 def _item_job(request, job_id: str):
     if not is_job_id(job_id):
         raise JobNotFound(f"No job {job_id[:64]}.")
-    return item_selectors.item_job_get(job_id=job_id, owner=_owner(request))
+    return selectors.item_job_get(job_id=job_id, owner=_owner(request))
 
 
 class PageQuery(serializers.Serializer):
@@ -99,7 +99,7 @@ class PageQuery(serializers.Serializer):
 
 
 class ItemsQuery(PageQuery):
-    status = serializers.ChoiceField(choices=item_selectors.ITEM_STATUSES, required=False)
+    status = serializers.ChoiceField(choices=selectors.ITEM_STATUSES, required=False)
 
 
 def _paged(request, page, rows) -> Response:
@@ -123,7 +123,7 @@ class JobChunksView(APIView):
         query = PageQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         job = _item_job(request, job_id)
-        page = item_selectors.job_chunks(job=job, limit=query.validated_data["limit"], cursor=query.validated_data.get("cursor"))
+        page = selectors.job_chunks(job=job, limit=query.validated_data["limit"], cursor=query.validated_data.get("cursor"))
         return _paged(request, page, [chunk_row(c) for c in page.items])
 
 
@@ -135,7 +135,7 @@ class JobItemsView(APIView):
         query.is_valid(raise_exception=True)
         q = query.validated_data
         job = _item_job(request, job_id)
-        page = item_selectors.job_items(job=job, status=q.get("status"), limit=q["limit"], cursor=q.get("cursor"))
+        page = selectors.job_items(job=job, status=q.get("status"), limit=q["limit"], cursor=q.get("cursor"))
         return _paged(request, page, page.items)
 
 
@@ -145,7 +145,7 @@ class JobResultsView(APIView):
                               **problem_responses({**UNAUTHENTICATED, **NOT_FOUND, **NOT_ITEMS, **STORE_DOWN})})
     def get(self, request, job_id: str):
         job = _item_job(request, job_id)
-        lines = (json.dumps(row, separators=(",", ":"), ensure_ascii=False) + "\n" for row in item_selectors.job_results(job=job))
+        lines = (json.dumps(row, separators=(",", ":"), ensure_ascii=False) + "\n" for row in selectors.job_results(job=job))
         response = StreamingHttpResponse(lines, content_type="application/x-ndjson")
         response["Content-Disposition"] = f'attachment; filename="{job.job_id}-results.ndjson"'
         return response

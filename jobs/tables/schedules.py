@@ -13,7 +13,7 @@ from pynamodb.attributes import (
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
-from jobs.tables import ALL_SHARD, _TableMeta
+from jobs.tables.jobs import ALL_SHARD, _TableMeta
 
 ACTIVE_SHARD = "ACTIVE"  # on every schedule that is not paused: the scheduler's Query
 PENDING_SHARD = "PENDING"  # on a schedule with a claimed firing not yet turned into a job

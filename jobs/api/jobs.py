@@ -8,7 +8,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from batchlab.errors import problem_responses
-from jobs import api_examples, api_items, selectors, services
+from jobs import selectors, services
+from jobs.api import examples as api_examples
+from jobs.api import items as api_items
 from jobs.exceptions import JobNotFound
 from jobs.serializers import (
     DeadLetterPageSerializer,
@@ -89,7 +91,7 @@ class JobListCreateView(APIView):
     def post(self, request):
         key = idempotency_key(request.headers)
         if isinstance(request.data, dict) and "items" in request.data:
-            # An item job: the same endpoint, with "items" (see jobs.api_items).
+            # An item job: the same endpoint, with "items" (see jobs.api.items).
             return api_items.item_job_submit(request, idempotency_key=key)
         serializer = JobSubmitSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

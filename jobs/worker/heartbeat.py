@@ -3,7 +3,7 @@
 Celery's remote control and events (what Flower reads) do not work over SQS,
 so each worker writes its own record to DynamoDB: id, host, pid, version,
 when it started, the jobs its pool runs now, how many it finished, when it
-last took one and when its last SQS receive succeeded (jobs.worker_state).
+last took one and when its last SQS receive succeeded (jobs.worker.state).
 The main process knows all of it: kombu's consumer receives the messages, and
 Celery's worker state (celery.worker.state) tracks what the pool runs.
 """
@@ -20,7 +20,8 @@ from celery.signals import task_received, worker_ready, worker_shutdown
 from celery.worker import state as pool_state
 from django.conf import settings
 
-from jobs import services, worker_state
+from jobs import services
+from jobs.worker import state as worker_state
 from jobs.services import PROCESS_JOB_TASK, WorkerBeat
 
 logger = logging.getLogger(__name__)

@@ -6,7 +6,7 @@ from pynamodb.exceptions import PynamoDBConnectionError, QueryError
 
 from jobs.exceptions import ScheduleNotFound, StoreUnavailable
 from jobs.tables import ALL_SHARD, JOB_SK, Job
-from jobs.tables_schedules import ACTIVE_SHARD, EDIT_PREFIX, RUN_PREFIX, Schedule, ScheduleLogEntry
+from jobs.tables.schedules import ACTIVE_SHARD, EDIT_PREFIX, RUN_PREFIX, Schedule, ScheduleLogEntry
 
 MAX_LISTED = 200
 

@@ -11,7 +11,7 @@ from django.core import signing
 from pynamodb.exceptions import PynamoDBConnectionError
 
 from jobs.exceptions import InvalidCursor, NotAnItemJob, StoreUnavailable
-from jobs.selectors import job_get
+from jobs.selectors.jobs import job_get
 from jobs.chunk_content import chunk_items, chunk_outcomes
 from jobs.tables import CHUNK_SK_PREFIX, Chunk, Job, chunk_sk
 

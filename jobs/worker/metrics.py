@@ -19,7 +19,7 @@ from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from jobs import worker_state
+from jobs.worker import state as worker_state
 from jobs.services import PROCESS_JOB_TASK
 
 logger = logging.getLogger(__name__)

@@ -9,9 +9,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from batchlab.errors import problem_responses
-from jobs import selectors_schedules, services
-from jobs.api import CONFLICT, NOT_FOUND, QUEUE_DOWN, STORE_DOWN, UNAUTHENTICATED, _checked_id, visible_owner
-from jobs.api_items import inline_items_size_check, upload_length_check, upload_size_check
+from jobs import selectors, services
+from jobs.api.jobs import CONFLICT, NOT_FOUND, QUEUE_DOWN, STORE_DOWN, UNAUTHENTICATED, _checked_id, visible_owner
+from jobs.api.items import inline_items_size_check, upload_length_check, upload_size_check
 from jobs.exceptions import InvalidPayload, ScheduleNotFound
 from jobs.handlers.registry import job_type_get
 from jobs.serializers import JobSerializer, job_detail
@@ -42,7 +42,7 @@ def _checked_schedule_id(schedule_id: str) -> str:
 
 
 def _detail(request, schedule_id: str, status_code: int = 200) -> Response:
-    view = selectors_schedules.schedule_get(schedule_id=schedule_id, owner=visible_owner(request))
+    view = selectors.schedule_get(schedule_id=schedule_id, owner=visible_owner(request))
     return Response(schedule_detail(view), status=status_code)
 
 
@@ -72,7 +72,7 @@ class ScheduleListCreateView(APIView):
         responses={200: ScheduleListSerializer, **problem_responses({**UNAUTHENTICATED, **STORE_DOWN})},
     )
     def get(self, request):
-        views = selectors_schedules.schedule_list(owner=visible_owner(request))
+        views = selectors.schedule_list(owner=visible_owner(request))
         return Response({"results": [schedule_summary(v) for v in views]})
 
 
@@ -92,7 +92,7 @@ class ScheduleDetailView(APIView):
     )
     def patch(self, request, schedule_id: str):
         owner = visible_owner(request)
-        current = selectors_schedules.schedule_get(schedule_id=_checked_schedule_id(schedule_id), owner=owner, with_jobs=False)
+        current = selectors.schedule_get(schedule_id=_checked_schedule_id(schedule_id), owner=owner, with_jobs=False)
         serializer = ScheduleWriteSerializer(data=request.data, partial=True, context={"current": current.schedule})
         serializer.is_valid(raise_exception=True)
         services.schedule_update(schedule_id=schedule_id, owner=owner, actor=request.user.username,
@@ -181,7 +181,7 @@ class ScheduleItemsView(APIView):
     def put(self, request, schedule_id: str):
         owner = visible_owner(request)
         upload_length_check(request)
-        current = selectors_schedules.schedule_get(schedule_id=_checked_schedule_id(schedule_id), owner=owner, with_jobs=False)
+        current = selectors.schedule_get(schedule_id=_checked_schedule_id(schedule_id), owner=owner, with_jobs=False)
         serializer = ScheduleItemsFileSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)

@@ -3,7 +3,7 @@
 kombu's SQS consumer long-polls (20 s at most per receive). A socket that
 stalls with no reset, or an event loop that wedged, leaves a worker that looks
 alive and takes nothing. This thread in the Celery main process reads
-jobs.worker_state (the last successful receive, also in the heartbeat and the
+jobs.worker.state (the last successful receive, also in the heartbeat and the
 worker's metrics) and, past BATCHLAB_RECEIVE_WATCHDOG_SECONDS of silence while
 idle, sends the worker a SIGTERM: a warm shutdown, after which its supervisor
 (systemd, Kubernetes, `make run`'s launcher) starts it again. While jobs run or
@@ -21,7 +21,7 @@ from celery.signals import worker_ready
 from celery.worker import state as pool_state
 from django.conf import settings
 
-from jobs import worker_state
+from jobs.worker import state as worker_state
 
 logger = logging.getLogger(__name__)
 

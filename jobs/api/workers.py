@@ -7,7 +7,7 @@ from rest_framework.views import APIView
 
 from batchlab.errors import problem_responses
 from jobs import selectors
-from jobs.api import STAFF_ONLY, STORE_DOWN, UNAUTHENTICATED
+from jobs.api.jobs import STAFF_ONLY, STORE_DOWN, UNAUTHENTICATED
 from jobs.serializers.workers import EXAMPLE, WorkerListSerializer, worker_list_page
 
 

@@ -1,0 +1,29 @@
+"""PynamoDB schema only: jobs and their chunks, idempotency keys, workers (jobs.py); schedules and their log (schedules.py)."""
+
+from jobs.tables.jobs import (
+    ALL_SHARD,
+    CHUNK_SK_PREFIX,
+    DUE_SHARD,
+    JOB_SK,
+    Chunk,
+    IdempotencyRecord,
+    Job,
+    TimelineEntry,
+    WorkerRecord,
+    chunk_sk,
+)
+from jobs.tables.schedules import (
+    ACTIVE_SHARD,
+    EDIT_PREFIX,
+    PENDING_SHARD,
+    RUN_PREFIX,
+    Schedule,
+    ScheduleLogEntry,
+    ScheduleRun,
+)
+
+__all__ = [
+    "ACTIVE_SHARD", "ALL_SHARD", "CHUNK_SK_PREFIX", "DUE_SHARD", "EDIT_PREFIX", "JOB_SK", "PENDING_SHARD", "RUN_PREFIX",
+    "Chunk", "IdempotencyRecord", "Job", "Schedule", "ScheduleLogEntry", "ScheduleRun", "TimelineEntry", "WorkerRecord",
+    "chunk_sk",
+]
