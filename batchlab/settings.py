@@ -243,6 +243,9 @@ BATCHLAB_SCHEDULER_TICK_SECONDS = env_float("BATCHLAB_SCHEDULER_TICK_SECONDS", 1
 # A firing claimed by a scheduler that has not created its job after this long
 # (the scheduler died) is completed by any other scheduler.
 BATCHLAB_SCHEDULE_PENDING_GRACE_SECONDS = env_int("BATCHLAB_SCHEDULE_PENDING_GRACE_SECONDS", 5, minimum=0)
+# A firing whose job cannot be made (its items gone from S3, a payload the type no longer
+# takes) is tried this many times, then logged as a failed run so that the schedule goes on.
+BATCHLAB_SCHEDULE_FIRE_ATTEMPTS = env_int("BATCHLAB_SCHEDULE_FIRE_ATTEMPTS", 10, minimum=1)
 # Fault point for the crash tests only: "sleep:N" or "exit" right after a
 # scheduler's conditional write and before it creates the job. Empty in production.
 BATCHLAB_SCHEDULER_FAULT = env_str("BATCHLAB_SCHEDULER_FAULT", "") or ""

@@ -8,7 +8,7 @@ line named by its number. An edit whose items box is left empty keeps the items.
 
 import json
 
-from jobs.api.items import inline_items_size_check, upload_size_check
+from jobs.serializers.items import inline_items_size_check, upload_size_check
 from jobs.exceptions import EmptyItemsFile, FileTooLarge, JobError, PayloadTooLarge, TooManyLines, UnknownJobType
 from jobs.handlers import job_types
 from jobs.handlers.registry import job_type_get

@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 
 from batchlab.errors import problem_response, problem_responses
 from jobs import selectors, services
-from jobs.exceptions import FileTooLarge, InvalidPayload, JobNotFound, PayloadTooLarge, UnknownJobType
+from jobs.exceptions import InvalidPayload, JobNotFound, UnknownJobType
 from jobs.handlers.registry import job_type_get
 from jobs.serializers import JobSerializer, is_job_id, job_detail, payload_size
 from jobs.serializers.items import (
@@ -26,6 +26,9 @@ from jobs.serializers.items import (
     ItemJobSubmitSerializer,
     ItemPageSerializer,
     chunk_row,
+    inline_items_size_check,
+    upload_length_check,
+    upload_size_check,
 )
 from jobs.services.bulk import BulkSpec, jobs_submit_bulk
 from jobs.services.item_files import job_submit_file
@@ -46,29 +49,6 @@ SUBMIT_ERRORS = {
 
 def _owner(request) -> str | None:
     return None if request.user.is_staff else request.user.username
-
-
-def inline_items_size_check(data, *, upload: str = "POST /jobs/files") -> None:
-    """PayloadTooLarge when a body's inline `items` are over BATCHLAB_MAX_INLINE_ITEMS_BYTES."""
-    if isinstance(data, dict) and isinstance(data.get("items"), list):
-        size = payload_size(data["items"])
-        if size > settings.BATCHLAB_MAX_INLINE_ITEMS_BYTES:
-            raise PayloadTooLarge(f"The items are {size} bytes; the inline limit is {settings.BATCHLAB_MAX_INLINE_ITEMS_BYTES} "
-                                  f"bytes. Upload a file ({upload}) for more.")
-
-
-def upload_length_check(request) -> None:
-    """FileTooLarge before reading a multipart body whose Content-Length is past BATCHLAB_MAX_FILE_BYTES (and a form's margin)."""
-    limit = settings.BATCHLAB_MAX_FILE_BYTES
-    length = int(request.META.get("CONTENT_LENGTH") or 0)
-    if length > limit + 64 * 1024:
-        raise FileTooLarge(f"The upload is {length} bytes; a file may have at most {limit} bytes.")
-
-
-def upload_size_check(upload) -> None:
-    limit = settings.BATCHLAB_MAX_FILE_BYTES
-    if upload.size > limit:
-        raise FileTooLarge(f"The file is {upload.size} bytes; a file may have at most {limit} bytes.")
 
 
 def item_job_submit(request, *, idempotency_key: str | None) -> Response:

@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 from batchlab.errors import problem_responses
 from jobs import selectors, services
 from jobs.api.jobs import CONFLICT, NOT_FOUND, QUEUE_DOWN, STORE_DOWN, UNAUTHENTICATED, _checked_id, visible_owner
-from jobs.api.items import inline_items_size_check, upload_length_check, upload_size_check
+from jobs.serializers.items import inline_items_size_check, upload_length_check, upload_size_check
 from jobs.exceptions import InvalidPayload, ScheduleNotFound
 from jobs.handlers.registry import job_type_get
 from jobs.serializers import JobSerializer, job_detail
@@ -91,6 +91,7 @@ class ScheduleDetailView(APIView):
                    **problem_responses({**INVALID, **UNAUTHENTICATED, **NO_SCHEDULE, **SCHEDULE_CONFLICT, **STORE_DOWN})},
     )
     def patch(self, request, schedule_id: str):
+        inline_items_size_check(request.data, upload="PUT /schedules/{id}/items")
         owner = visible_owner(request)
         current = selectors.schedule_get(schedule_id=_checked_schedule_id(schedule_id), owner=owner, with_jobs=False)
         serializer = ScheduleWriteSerializer(data=request.data, partial=True, context={"current": current.schedule})

@@ -6,13 +6,36 @@ import time
 from django.conf import settings
 from rest_framework import serializers
 
-from jobs.exceptions import InvalidPayload, UnknownJobType
+from jobs.exceptions import FileTooLarge, InvalidPayload, PayloadTooLarge, UnknownJobType
 from jobs.handlers.registry import job_type_get
 from jobs.items import ON_INVALID
-from jobs.serializers.request import JobSubmitSerializer, run_at_errors
+from jobs.serializers.request import JobSubmitSerializer, payload_size, run_at_errors
 
 MAX_CHUNK_SIZE = 1000
 MAX_BULK_JOBS = 100
+
+
+def inline_items_size_check(data, *, upload: str = "POST /jobs/files") -> None:
+    """PayloadTooLarge when a body's inline `items` are over BATCHLAB_MAX_INLINE_ITEMS_BYTES."""
+    if isinstance(data, dict) and isinstance(data.get("items"), list):
+        size = payload_size(data["items"])
+        if size > settings.BATCHLAB_MAX_INLINE_ITEMS_BYTES:
+            raise PayloadTooLarge(f"The items are {size} bytes; the inline limit is {settings.BATCHLAB_MAX_INLINE_ITEMS_BYTES} "
+                                  f"bytes. Upload a file ({upload}) for more.")
+
+
+def upload_length_check(request) -> None:
+    """FileTooLarge before reading a multipart body whose Content-Length is past BATCHLAB_MAX_FILE_BYTES (and a form's margin)."""
+    limit = settings.BATCHLAB_MAX_FILE_BYTES
+    length = int(request.META.get("CONTENT_LENGTH") or 0)
+    if length > limit + 64 * 1024:
+        raise FileTooLarge(f"The upload is {length} bytes; a file may have at most {limit} bytes.")
+
+
+def upload_size_check(upload) -> None:
+    limit = settings.BATCHLAB_MAX_FILE_BYTES
+    if upload.size > limit:
+        raise FileTooLarge(f"The file is {upload.size} bytes; a file may have at most {limit} bytes.")
 
 
 class ItemsField(serializers.ListField):

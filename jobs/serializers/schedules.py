@@ -146,6 +146,10 @@ class ScheduleWriteSerializer(serializers.Serializer):
             drop = " (send items: null to drop the schedule's items)" if current is not None and "items" not in given else ""
             return {"items": [f"Job type {job_type.name!r} does not take items; send a payload{drop}."]}
         errors = {}
+        if current is not None and current.items_object and has_items and not new_items \
+                and attrs.get("type", current.type) != current.type:
+            errors["items"] = [f"The schedule's items were checked for {current.type!r}: give them again for "
+                               f"{job_type.name!r} (or items: null)."]
         for name in ("chunk_size", "on_invalid"):
             if name in given and not new_items:
                 errors[name] = ["Give it with the items: they are split into chunks and checked when stored."]
@@ -192,7 +196,8 @@ class ScheduleItemsSerializer(serializers.Serializer):
 class ScheduleRunSerializer(serializers.Serializer):
     due_at = serializers.DateTimeField()
     at = serializers.DateTimeField(help_text="When a scheduler acted on this due time.")
-    outcome = serializers.ChoiceField(choices=["fired", "skipped", "held", "manual"])
+    outcome = serializers.ChoiceField(choices=["fired", "skipped", "held", "manual", "failed"],
+                                      help_text="failed: its job could not be made (see message); the schedule went on.")
     missed = serializers.IntegerField(help_text="Due times missed while no scheduler ran, folded into this one.")
     message = serializers.CharField(allow_null=True)
     job_id = serializers.UUIDField(allow_null=True)

@@ -54,9 +54,20 @@ def moves_to(transition: Transition) -> list:
     return [_status_attribute(transition).set(transition.target)]
 
 
+REFUSED_IN_TRANSACTION = ("ConditionalCheckFailed", "TransactionConflict")
+
+
 def is_condition_failure(exc: Exception) -> bool:
+    """Whether DynamoDB refused the write by its condition (nothing written), not for a fault.
+
+    A canceled transaction counts when a reason is a condition (or a conflicting
+    transaction on the same item); one canceled for throttling or validation does not.
+    """
     cause = getattr(exc, "cause_response_code", None)
-    return cause in ("ConditionalCheckFailedException", "TransactionCanceledException")
+    if cause == "TransactionCanceledException":
+        reasons = [r for r in (getattr(exc, "cancellation_reasons", None) or []) if r is not None]
+        return not reasons or any(r.code in REFUSED_IN_TRANSACTION for r in reasons)
+    return cause == "ConditionalCheckFailedException"
 
 
 def store_error(exc: Exception) -> StoreUnavailable:

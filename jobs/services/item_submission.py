@@ -12,12 +12,13 @@ from datetime import datetime, timezone
 
 from django.conf import settings
 from pynamodb.exceptions import PutError, PynamoDBConnectionError, PynamoDBException, TransactWriteError
+from pynamodb.transactions import TransactWrite
 
 from jobs.exceptions import InvalidItems, InvalidPayload
 from jobs.handlers.registry import job_type_get
 from jobs.items import ON_INVALID, BadItem, split_item
 from jobs.services import publishing
-from jobs.services._store import entry, logger, store_error, utcnow
+from jobs.services._store import entry, is_condition_failure, logger, store_error, utcnow
 from jobs.services.submission import due_plan, expires_after, save_new, submit_idempotent
 from jobs.states import ChunkStatus, JobStatus
 from jobs.tables import DUE_SHARD, JOB_SK, Chunk, Job, chunk_sk
@@ -147,9 +148,12 @@ def job_submit_items(
         timeline=[entry("submitted", status=status, message=text)],
     )
     try:
-        with Chunk.batch_write() as batch:
-            for chunk in chunks:
-                batch.save(chunk)
+        if derived:
+            _chunks_write_once(chunks)
+        else:
+            with Chunk.batch_write() as batch:
+                for chunk in chunks:
+                    batch.save(chunk)
         if idempotency_key is None:
             if not save_new(job) and derived:
                 return Job.get(job_id, JOB_SK, consistent_read=True), False
@@ -167,6 +171,35 @@ def job_submit_items(
         publishing.chunks_publish(job_id=job_id, numbers=[c.number for c in chunks],
                                   delay_seconds=max(0, available - int(time.time())))
     return job, True
+
+
+TRANSACTION_ITEMS = 100  # TransactWriteItems takes at most 100 writes
+
+
+def _chunks_write_once(chunks: list[Chunk]) -> None:
+    """Write chunks that do not exist yet; leave the ones that do (a run's id is derived: another scheduler may be
+    creating it too, and its workers may be running them already).
+
+    TransactWriteItems of 100 conditional puts (twice the write units of a
+    BatchWriteItem); a group refused because one of its chunks exists is written
+    one conditional PutItem at a time.
+    """
+    for start in range(0, len(chunks), TRANSACTION_ITEMS):
+        group = chunks[start:start + TRANSACTION_ITEMS]
+        try:
+            with TransactWrite(connection=Chunk._get_connection().connection) as transaction:
+                for chunk in group:
+                    transaction.save(chunk, condition=Chunk.sk.does_not_exist())
+            continue
+        except TransactWriteError as exc:
+            if not is_condition_failure(exc):
+                raise
+        for chunk in group:
+            try:
+                chunk.save(condition=Chunk.sk.does_not_exist())
+            except PutError as exc:
+                if not is_condition_failure(exc):
+                    raise
 
 
 __all__ = ["ON_INVALID", "BadItem", "ItemsSource", "item_check", "items_inline", "items_refuse", "job_submit_items"]

@@ -95,35 +95,54 @@ def _existing(job_id: str) -> Job | None:
         raise store_error(exc) from exc
 
 
-def schedule_items_job_create(*, schedule: Schedule, job_id: str, due_at: int, message: str) -> Job:
+def _index(schedule: Schedule, items: str) -> dict | None:
+    """The chunk index of stored items; None if they are gone (or unreadable)."""
+    try:
+        return objects.json_get(key=items + INDEX_SUFFIX)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "AccessDenied", "403"):
+            logger.warning("schedule %s: its items %s are missing from S3", schedule.schedule_id, items)
+            return None
+        raise StoreUnavailable("The file store is unavailable; the run is created at a later tick.") from exc
+    except BotoCoreError as exc:
+        raise StoreUnavailable("The file store is unavailable; the run is created at a later tick.") from exc
+
+
+def schedule_items_job_create(
+    *, schedule: Schedule, job_id: str, due_at: int, message: str, items_object: str | None = None,
+) -> Job:
     """Create (once: the id is derived from the schedule and the due time) the item job of one run, and queue its chunks.
 
-    A run whose job exists already (a scheduler died after creating it) is not
-    written again (that would put its chunks back to PENDING): its chunks are
-    queued again if it is still QUEUED, and a duplicate chunk message never runs
-    a chunk twice.
+    `items_object` is the schedule's items when the run was claimed (default: its
+    items now), so that every scheduler completing this run copies the same file and
+    writes the same chunks. A run whose job exists already is not written again; its
+    chunks are only queued again while it is QUEUED (a duplicate chunk message never
+    runs a chunk twice). Two schedulers creating the run at once write each chunk
+    once (conditional writes: jobs.services.item_submission), and one of them the job.
     """
     job = _existing(job_id)
     if job is None:
-        try:
-            index = objects.json_get(key=schedule.items_object + INDEX_SUFFIX)
-            job_object = f"items/{job_id}.ndjson"
-            objects.object_copy(source=schedule.items_object, target=job_object)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-                raise StoreUnavailable(f"The items of schedule {schedule.schedule_id} ({schedule.items_object}) are "
-                                       "missing from S3; give the schedule new items.") from exc
-            raise StoreUnavailable("The file store is unavailable; the run is created at a later tick.") from exc
-        except BotoCoreError as exc:
-            raise StoreUnavailable("The file store is unavailable; the run is created at a later tick.") from exc
+        items = items_object or schedule.items_object
+        index = _index(schedule, items)
+        if index is None and schedule.items_object and items != schedule.items_object:
+            items = schedule.items_object  # the claimed items are gone: the schedule's new ones
+            index = _index(schedule, items)
+        if index is None:
+            raise StoreUnavailable(f"The items of schedule {schedule.schedule_id} ({items}) are missing from S3; "
+                                   "give the schedule new items.")
+        job_object = f"items/{job_id}.ndjson"  # the same bytes whoever copies them: the items are fixed by the claim
+        objects.object_copy(source=items, target=job_object)
         source = ItemsSource(total=int(index["total"]), object_key=job_object,
                              ranges=[tuple(r) for r in index["ranges"]],
                              invalid={int(line): text for line, text in index["invalid"].items()}, digest=index["digest"])
-        job, created = job_submit_items(
-            owner=schedule.owner, name=schedule.name, type=schedule.type, payload=schedule.payload, source=source,
-            chunk_size=int(index["chunk_size"]), max_failed_ratio=schedule.max_failed_ratio, job_id=job_id,
-            schedule_id=schedule.schedule_id, message=message, due_at=due_at,
-        )
+        try:
+            job, created = job_submit_items(
+                owner=schedule.owner, name=schedule.name, type=schedule.type, payload=schedule.payload, source=source,
+                chunk_size=int(index["chunk_size"]), max_failed_ratio=schedule.max_failed_ratio, job_id=job_id,
+                schedule_id=schedule.schedule_id, message=message, due_at=due_at,
+            )
+        except QueueUnavailable:
+            return Job.get(job_id, JOB_SK, consistent_read=True)  # stored QUEUED: the recovery pass queues its chunks
         if created:
             return job
     if job.status == JobStatus.QUEUED:

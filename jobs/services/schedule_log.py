@@ -51,7 +51,9 @@ def schedule_write(schedule: Schedule, *, actions: list, condition, entries: lis
     """
     try:
         with TransactWrite(connection=Schedule._get_connection().connection) as transaction:
-            transaction.update(schedule, actions=actions, condition=condition)
+            # A schedule made before the log table still carries its old lists: they go with its next write.
+            transaction.update(schedule, actions=[*actions, Schedule.legacy_runs.remove(), Schedule.legacy_history.remove()],
+                               condition=condition)
             for entry in entries:
                 transaction.save(entry)
     except TransactWriteError as exc:

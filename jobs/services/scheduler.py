@@ -50,10 +50,15 @@ def previous_run_running(schedule: Schedule) -> bool:
         raise store_error(exc) from exc
 
 
-def schedule_job_create(*, schedule: Schedule, job_id: str, due_at: int, message: str | None = None) -> Job:
-    """Create (once: the id is derived) and publish the job of one run of the schedule (an item job if it has items)."""
-    if schedule.items_object:
-        return schedule_items_job_create(schedule=schedule, job_id=job_id, due_at=due_at,
+def schedule_job_create(
+    *, schedule: Schedule, job_id: str, due_at: int, message: str | None = None, items_object: str | None = None,
+) -> Job:
+    """Create (once: the id is derived) and publish the job of one run of the schedule (an item job if it has items).
+
+    `items_object`: the items fixed when the run was claimed (default: the schedule's own).
+    """
+    if schedule.items_object or items_object:
+        return schedule_items_job_create(schedule=schedule, job_id=job_id, due_at=due_at, items_object=items_object,
                                          message=message or f"Fired by schedule {schedule.name!r}.")
     job = job_build(
         job_id=job_id, owner=schedule.owner, name=schedule.name, type=schedule.type, payload=schedule.payload,
@@ -106,16 +111,26 @@ def _claim(schedule: Schedule, actions: list, run: ScheduleLogEntry, *, conditio
     )
 
 
-def _pending(kind: str, due_at: int, now: float) -> list:
+def _pending(kind: str, due_at: int, now: float, schedule: Schedule) -> list:
+    items = [Schedule.pending_items.set(schedule.items_object)] if schedule.items_object else [Schedule.pending_items.remove()]
     return [Schedule.pending_shard.set(PENDING_SHARD), Schedule.pending_since.set(int(now)),
-            Schedule.pending_due_at.set(due_at), Schedule.pending_kind.set(kind)]
+            Schedule.pending_due_at.set(due_at), Schedule.pending_kind.set(kind), Schedule.pending_attempts.remove(), *items]
+
+
+def _pending_mirror(schedule: Schedule, due_at: int) -> None:
+    """What _pending wrote, on the local copy (a transaction returns no item)."""
+    schedule.pending_due_at, schedule.pending_kind = due_at, "fire"
+    schedule.pending_items, schedule.pending_attempts = schedule.items_object, None
+
+
+PENDING_CLEARED = [Schedule.pending_shard.remove(), Schedule.pending_since.remove(), Schedule.pending_due_at.remove(),
+                   Schedule.pending_kind.remove(), Schedule.pending_items.remove(), Schedule.pending_attempts.remove()]
 
 
 def _pending_clear(schedule: Schedule, due_at: int) -> None:
     try:
         schedule.update(
-            actions=[Schedule.pending_shard.remove(), Schedule.pending_since.remove(),
-                     Schedule.pending_due_at.remove(), Schedule.pending_kind.remove()],
+            actions=PENDING_CLEARED,
             condition=(Schedule.pending_due_at == due_at) & (Schedule.pending_kind == "fire"),
             add_version_condition=False,
         )
@@ -125,11 +140,37 @@ def _pending_clear(schedule: Schedule, due_at: int) -> None:
 
 
 def _create_pending(schedule: Schedule, report: TickReport) -> None:
-    """Finish a claimed firing (this scheduler's, or a dead one's): create its job, clear the mark."""
+    """Finish a claimed firing (this scheduler's, or a dead one's): create its job, clear the mark.
+
+    A firing whose job cannot be made (its items gone, its payload no longer valid
+    for the type, a store outage) is tried again by later ticks; after
+    BATCHLAB_SCHEDULE_FIRE_ATTEMPTS failures it is given up and logged as a failed run.
+    """
     due_at = int(schedule.pending_due_at)
     job_id = timing.run_job_id(schedule_id=schedule.schedule_id, due_at=due_at)
-    schedule_job_create(schedule=schedule, job_id=job_id, due_at=due_at)
+    try:
+        schedule_job_create(schedule=schedule, job_id=job_id, due_at=due_at, items_object=schedule.pending_items)
+    except Exception as exc:
+        _pending_failed(schedule, due_at, job_id, exc)
+        raise
     _pending_clear(schedule, due_at)
+
+
+def _pending_failed(schedule: Schedule, due_at: int, job_id: str, exc: Exception) -> None:
+    """Count a failed attempt on the firing; the last one clears it, logging a failed run, so the schedule goes on."""
+    attempts = int(schedule.pending_attempts or 0) + 1
+    is_pending = (Schedule.pending_due_at == due_at) & (Schedule.pending_kind == "fire")
+    if attempts < settings.BATCHLAB_SCHEDULE_FIRE_ATTEMPTS:
+        try:
+            schedule.update(actions=[Schedule.pending_attempts.set(attempts)], condition=is_pending, add_version_condition=False)
+        except UpdateError as store_exc:
+            if not is_condition_failure(store_exc):
+                logger.warning("schedule %s: the failed attempt could not be counted: %s", schedule.schedule_id, store_exc)
+        return
+    message = f"Gave up after {attempts} attempts to create job {job_id}: {exc.__class__.__name__}: {exc}"[:500]
+    run = run_entry(schedule.schedule_id, due_at=due_at, outcome="failed", job_id=None, message=message)
+    if schedule_write(schedule, actions=PENDING_CLEARED, condition=is_pending, entries=[run]):
+        logger.error("schedule %s: %s", schedule.schedule_id, message)
 
 
 def schedule_fire_due(*, schedule: Schedule, now: float, report: TickReport) -> None:
@@ -159,15 +200,15 @@ def schedule_fire_due(*, schedule: Schedule, now: float, report: TickReport) -> 
         return
     if running:  # queue_one: hold this due time until the previous run ends
         message = f"Held: waits for the previous run {schedule.last_job_id} to end."
-        _claim(schedule, [*counters, *_pending("held", due_at, now)], _run(schedule, due_at, "held", missed=missed, message=message),
+        _claim(schedule, [*counters, *_pending("held", due_at, now, schedule)], _run(schedule, due_at, "held", missed=missed, message=message),
                condition=claimed_by)
         return
     job_id = timing.run_job_id(schedule_id=schedule.schedule_id, due_at=due_at)
-    actions = [*counters, *_pending("fire", due_at, now), Schedule.last_job_id.set(job_id), Schedule.fired_count.add(1)]
+    actions = [*counters, *_pending("fire", due_at, now, schedule), Schedule.last_job_id.set(job_id), Schedule.fired_count.add(1)]
     if not _claim(schedule, actions, _run(schedule, due_at, "fired", job_id=job_id, missed=missed, message=note), condition=claimed_by):
         return
     _fault_point(schedule, due_at)
-    schedule.pending_due_at = due_at
+    _pending_mirror(schedule, due_at)
     _create_pending(schedule, report)
     report.fired.append((schedule.schedule_id, due_at, job_id))
     logger.info("schedule %s fired due %s as job %s%s", schedule.schedule_id, due_at, job_id, f" ({note})" if note else "")
@@ -179,9 +220,10 @@ def _release_held(schedule: Schedule, now: float, report: TickReport) -> None:
         return
     due_at = int(schedule.pending_due_at)
     job_id = timing.run_job_id(schedule_id=schedule.schedule_id, due_at=due_at)
-    actions = [*_pending("fire", due_at, now), Schedule.last_job_id.set(job_id), Schedule.fired_count.add(1)]
+    actions = [*_pending("fire", due_at, now, schedule), Schedule.last_job_id.set(job_id), Schedule.fired_count.add(1)]
     run = _run(schedule, due_at, "fired", job_id=job_id, message="Held run released: the previous run ended.")
     if _claim(schedule, actions, run, condition=(Schedule.pending_due_at == due_at) & (Schedule.pending_kind == "held")):
+        _pending_mirror(schedule, due_at)
         _create_pending(schedule, report)
         report.fired.append((schedule.schedule_id, due_at, job_id))
 

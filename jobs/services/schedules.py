@@ -29,6 +29,17 @@ def _edit(schedule: Schedule, actor: str, action: str, changes: dict | None = No
     return edit_entry(schedule.schedule_id, actor=actor, action=action, changes=changes)
 
 
+def _exists(schedule_id: str) -> bool | None:
+    """Whether the schedule is stored (None: DynamoDB did not say)."""
+    try:
+        Schedule.get(schedule_id, consistent_read=True, attributes_to_get=["ScheduleId"])
+    except Schedule.DoesNotExist:
+        return False
+    except PynamoDBConnectionError:
+        return None
+    return True
+
+
 def schedule_get_visible(*, schedule_id: str, owner: str | None) -> Schedule:
     """The schedule, read consistently, if `owner` may see it (None: staff); else ScheduleNotFound."""
     try:
@@ -83,8 +94,12 @@ def schedule_create(
             transaction.save(schedule, condition=Schedule.schedule_id.does_not_exist())
             transaction.save(_edit(schedule, owner, "created"))
     except (TransactWriteError, PynamoDBConnectionError) as exc:
-        schedule_items_delete(items_object=stored.items_object if stored else None)
-        raise store_error(exc) from exc
+        # The id is new: if it exists now, this very write applied and its answer was lost.
+        exists = _exists(schedule.schedule_id)
+        if exists is not True:
+            if exists is False:  # not written: its items are no one's (unknown: they stay, an orphan at worst)
+                schedule_items_delete(items_object=stored.items_object if stored else None)
+            raise store_error(exc) from exc
     logger.info("schedule %s created by %s: %s", schedule.schedule_id, owner, name)
     return schedule
 
@@ -135,12 +150,15 @@ def schedule_update(*, schedule_id: str, owner: str | None, actor: str, changes:
     logger.info("schedule %s edited by %s: %s", schedule_id, actor, sorted(diff))
     try:
         schedule = _update(schedule, actions, edit=_edit(schedule, actor, "edited", diff))
-    except Exception:
+    except ScheduleStateConflict:
+        # Refused: nothing was written, the new items are no one's. (After any other error the
+        # write may have applied: the items stay, an orphan at worst.)
         if stored is not None:
             schedule_items_delete(items_object=stored.items_object)
         raise
-    if stored is not None:
-        schedule_items_delete(items_object=old_items)  # runs already created have their own copies
+    if stored is not None and old_items != schedule.pending_items:
+        # Runs already created have their own copies; a run claimed but not created yet copies the old ones.
+        schedule_items_delete(items_object=old_items)
     return schedule
 
 
@@ -148,6 +166,8 @@ def _items_replace(schedule: Schedule, changes: dict) -> tuple[dict, StoredItems
     """An edit's new items (`items`, `items_file`; `items: None` drops them): stored before the write; else (.., None)."""
     if "items" not in changes and changes.get("items_file") is None:
         return {}, None
+    if changes.get("items") is None and changes.get("items_file") is None and not schedule.items_object:
+        return {}, None  # items: null on a schedule without items changes nothing
     options = {"max_failed_ratio": changes.get("max_failed_ratio", schedule.max_failed_ratio),
                "on_invalid": changes.get("on_invalid") or schedule.on_invalid or "reject"}
     if changes.get("items_file") is None and changes.get("items") is None:
@@ -188,6 +208,8 @@ def schedule_delete(*, schedule_id: str, owner: str | None, actor: str) -> None:
             return
         raise store_error(exc) from exc
     schedule_items_delete(items_object=schedule.items_object)
+    if schedule.pending_items and schedule.pending_items != schedule.items_object:
+        schedule_items_delete(items_object=schedule.pending_items)
     schedule_log_delete(schedule_id=schedule_id)
     logger.info("schedule %s deleted by %s", schedule_id, actor)
 

@@ -3,6 +3,7 @@
 from django.conf import settings
 from pynamodb.attributes import (
     BooleanAttribute,
+    ListAttribute,
     TTLAttribute,
     JSONAttribute,
     MapAttribute,
@@ -107,6 +108,10 @@ class Schedule(Model):
     pending_since = NumberAttribute(attr_name="PendingSince", null=True)
     pending_due_at = NumberAttribute(attr_name="PendingDueAt", null=True)
     pending_kind = UnicodeAttribute(attr_name="PendingKind", null=True)
+    # The items (S3 key) the claimed run takes, fixed at the claim: whichever scheduler
+    # creates the run's job copies the same items, even if an edit replaced them since.
+    pending_items = UnicodeAttribute(attr_name="PendingItems", null=True)
+    pending_attempts = NumberAttribute(attr_name="PendingAttempts", null=True)
     last_due_at = NumberAttribute(attr_name="LastDueAt", null=True)
     last_job_id = UnicodeAttribute(attr_name="LastJobId", null=True)
     fired_count = NumberAttribute(attr_name="FiredCount", default=0)
@@ -115,6 +120,9 @@ class Schedule(Model):
     # The last run that made a job (fired or by hand); every run and edit is in ScheduleLogEntry,
     # so that this item, written by every firing and copied to four indexes, stays small.
     last_run = ScheduleRun(attr_name="LastRun", null=True)
+    # Where schedules made before the log table kept their runs and edits: removed by their next write.
+    legacy_runs = ListAttribute(attr_name="Runs", null=True)
+    legacy_history = ListAttribute(attr_name="History", null=True)
     created_at = UTCDateTimeAttribute(attr_name="CreatedAt")
     updated_at = UTCDateTimeAttribute(attr_name="UpdatedAt")
     version = NumberAttribute(attr_name="Version", default=1)

@@ -8,7 +8,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from jobs import objects, services, timing
-from jobs.services import publishing
+from jobs.services import publishing, schedule_items, scheduler
 from jobs.services.scheduler import schedule_job_create
 from jobs.services._store import utcnow
 from jobs.tables import CHUNK_SK_PREFIX, JOB_SK, Chunk, Job
@@ -253,3 +253,97 @@ def test_the_schedules_api_takes_items_inline_and_from_files_and_lists_what_is_w
     dropped = client.patch(f"/schedules/{sid}", {"type": "echo", "payload": {}, "items": None}, format="json")
     assert dropped.status_code == 200 and dropped.json()["items"] is None
     assert keys(f"schedules/{sid}/") == []
+
+
+# -- races and failures of a run's creation (review findings) ------------------------------------------------------
+
+
+def test_a_second_creator_of_a_run_never_resets_the_chunks_the_first_one_wrote(chunk_messages, monkeypatch):
+    """Two schedulers completing one firing at once: the second one did not see the job yet and writes too."""
+    schedule = make(items=["a", "b", "c"], chunk_size=2)
+    due = int(schedule.next_run_at)
+    job_id = timing.run_job_id(schedule_id=schedule.schedule_id, due_at=due)
+    schedule_job_create(schedule=schedule, job_id=job_id, due_at=due)
+    assert services.chunk_execute(job_id=job_id, number=1, worker="w") == "done"
+    monkeypatch.setattr(schedule_items, "_existing", lambda job_id: None)  # B read before A's job was stored
+    chunk_messages.clear()
+    schedule_job_create(schedule=schedule, job_id=job_id, due_at=due)
+    assert Chunk.get(job_id, f"{CHUNK_SK_PREFIX}000001").chunk_status == "DONE"
+    assert services.chunk_execute(job_id=job_id, number=2, worker="w") == "done"
+    job = Job.get(job_id, JOB_SK)
+    assert (job.status, job.items_succeeded, job.chunks_done) == ("COMPLETED", 3, 2)
+
+
+def test_a_claimed_run_takes_the_items_of_its_claim_even_if_an_edit_replaced_them(chunk_messages, settings):
+    settings.BATCHLAB_SCHEDULER_FAULT = ""
+    schedule = make(items=["a", "b", "c"])
+    due = int(schedule.next_run_at)
+    # Claim only (as a scheduler that stops at the fault point would): the pending mark names the items.
+    report = scheduler.TickReport()
+    monkeypatch_create = scheduler._create_pending
+    scheduler._create_pending = lambda s, r: None
+    try:
+        scheduler.schedule_fire_due(schedule=Schedule.get(schedule.schedule_id), now=due, report=report)
+    finally:
+        scheduler._create_pending = monkeypatch_create
+    claimed = Schedule.get(schedule.schedule_id)
+    assert claimed.pending_kind == "fire" and claimed.pending_items == schedule.items_object
+    services.schedule_update(schedule_id=schedule.schedule_id, owner="alice", actor="alice", changes={"items": ["x"]})
+    assert schedule.items_object in keys("schedules/")  # kept for the claimed run
+    later = services.schedules_tick(now=due + 10)
+    assert later.completed == [schedule.schedule_id]
+    job = Job.get(timing.run_job_id(schedule_id=schedule.schedule_id, due_at=due), JOB_SK)
+    assert job.items_total == 3  # the items of the claim, not the edit's one item
+
+
+def test_a_run_that_cannot_be_made_is_given_up_after_its_attempts_and_logged_failed(chunk_messages, settings):
+    settings.BATCHLAB_SCHEDULE_FIRE_ATTEMPTS = 2
+    schedule = make()
+    objects.objects_delete(keys=[schedule.items_object, schedule.items_object + ".index.json"])
+    due = int(schedule.next_run_at)
+    first = services.schedules_tick(now=due)
+    assert [e[0] for e in first.errors] == [schedule.schedule_id]
+    assert Schedule.get(schedule.schedule_id).pending_attempts == 1
+    second = services.schedules_tick(now=due + 10)
+    assert [e[0] for e in second.errors] == [schedule.schedule_id]
+    stored = Schedule.get(schedule.schedule_id)
+    assert stored.pending_kind is None and stored.next_run_at > due  # the schedule goes on
+    runs = list(ScheduleLogEntry.query(schedule.schedule_id, ScheduleLogEntry.sk.startswith("RUN#")))
+    assert [r.outcome for r in runs] == ["fired", "failed"] and "missing from S3" in runs[-1].message
+
+
+def test_a_transaction_canceled_for_throttling_is_a_fault_not_a_refusal():
+    from pynamodb.exceptions import CancellationReason, TransactWriteError, VerboseClientError
+
+    from jobs.services._store import is_condition_failure
+
+    def canceled(*codes):
+        cause = VerboseClientError({"Error": {"Code": "TransactionCanceledException", "Message": "canceled"}},
+                                   "TransactWriteItems",
+                                   cancellation_reasons=[CancellationReason(code=c) if c else None for c in codes])
+        return TransactWriteError("canceled", cause=cause)
+
+    assert is_condition_failure(canceled("None", "ConditionalCheckFailed"))
+    assert is_condition_failure(canceled(None, "TransactionConflict"))
+    assert not is_condition_failure(canceled("None", "ThrottlingError"))
+    assert not is_condition_failure(canceled("ValidationError"))
+
+
+def test_edits_check_inline_item_bytes_and_ask_for_items_again_when_the_type_changes(client, settings):
+    created = client.post("/schedules", {"name": "n", "type": "wordcount", "interval_seconds": 60, "items": ["a b"]},
+                          format="json").json()
+    settings.BATCHLAB_MAX_INLINE_ITEMS_BYTES = 20
+    big = client.patch(f"/schedules/{created['id']}", {"items": ["x" * 40]}, format="json")
+    assert big.status_code == 413 and big.json()["code"] == "payload_too_large"
+    retyped = client.patch(f"/schedules/{created['id']}", {"type": "checksum"}, format="json")
+    assert retyped.status_code == 400 and "give them again" in retyped.json()["errors"]["items"][0]
+    echo = client.post("/schedules", {"name": "e", "type": "echo", "interval_seconds": 60}, format="json").json()
+    noop = client.patch(f"/schedules/{echo['id']}", {"items": None}, format="json")
+    assert noop.status_code == 200 and noop.json()["version"] == echo["version"]  # nothing to drop, nothing written
+
+
+def test_a_schedule_made_before_the_log_table_loses_its_old_lists_at_its_next_write(chunk_messages):
+    schedule = make(type="echo", payload={}, items=None, chunk_size=None)
+    Schedule(schedule.schedule_id).update(actions=[Schedule.legacy_runs.set([{"x": "y" * 100}] * 20)])
+    services.schedule_pause(schedule_id=schedule.schedule_id, owner="alice", actor="alice")
+    assert Schedule.get(schedule.schedule_id).legacy_runs is None
