@@ -87,6 +87,23 @@ class ItemJobSubmitSerializer(JobSubmitSerializer):
         return None
 
 
+def form_fields(data, *, drop_blank: bool = False) -> dict:
+    """A multipart form's fields as a dict, `payload` read from its JSON text (blank: {}).
+
+    `drop_blank`: an empty input other than the name counts as not given (a form sends every input).
+    """
+    if hasattr(data, "getlist"):
+        data = {k: data.get(k) for k in data}
+    if drop_blank:
+        data = {k: v for k, v in data.items() if not (isinstance(v, str) and not v.strip() and k != "name")}
+    if isinstance(data.get("payload"), str):
+        try:
+            data = {**data, "payload": json.loads(data["payload"]) if data["payload"].strip() else {}}
+        except ValueError:
+            raise serializers.ValidationError({"payload": ["Must be a JSON object."]}) from None
+    return data
+
+
 class FileSubmitSerializer(ItemJobSubmitSerializer):
     """An item job from an NDJSON file (multipart form): the fields of an item job, `file` instead of `items`."""
 
@@ -94,15 +111,7 @@ class FileSubmitSerializer(ItemJobSubmitSerializer):
     file = serializers.FileField(allow_empty_file=True)
 
     def to_internal_value(self, data):
-        # A form carries the payload as JSON text.
-        if hasattr(data, "getlist"):
-            data = {k: data.get(k) for k in data}
-        if isinstance(data.get("payload"), str):
-            try:
-                data = {**data, "payload": json.loads(data["payload"]) if data["payload"].strip() else {}}
-            except ValueError:
-                raise serializers.ValidationError({"payload": ["Must be a JSON object."]}) from None
-        return super().to_internal_value(data)
+        return super().to_internal_value(form_fields(data))
 
 
 class BulkJobSerializer(serializers.Serializer):

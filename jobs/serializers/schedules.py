@@ -1,6 +1,5 @@
 """Schedules: request validation (every bad field listed) and the response shapes of /schedules."""
 
-import json
 import time
 from collections.abc import Mapping
 
@@ -12,7 +11,7 @@ from jobs.exceptions import InvalidPayload, UnknownJobType
 from jobs.handlers.registry import job_type_get
 from jobs.handlers.fields import StrictCharField
 from jobs.items import ON_INVALID
-from jobs.serializers.items import MAX_CHUNK_SIZE, ItemsField
+from jobs.serializers.items import MAX_CHUNK_SIZE, ItemsField, form_fields
 from jobs.serializers.request import CONTROL_CHARS, MAX_NAME_LENGTH
 
 OVERLAP_POLICIES = ("skip", "allow", "queue_one")
@@ -165,16 +164,7 @@ class ScheduleFileSerializer(ScheduleWriteSerializer):
     file = serializers.FileField(allow_empty_file=True, help_text="NDJSON: one item per line.")
 
     def to_internal_value(self, data):
-        # A form carries the payload as JSON text, and empty inputs for what is not given.
-        if hasattr(data, "getlist"):
-            data = {k: data.get(k) for k in data}
-        data = {k: v for k, v in data.items() if not (isinstance(v, str) and not v.strip() and k != "name")}
-        if isinstance(data.get("payload"), str):
-            try:
-                data["payload"] = json.loads(data["payload"])
-            except ValueError:
-                raise serializers.ValidationError({"payload": ["Must be a JSON object."]}) from None
-        return super().to_internal_value(data)
+        return super().to_internal_value(form_fields(data, drop_blank=True))
 
 
 class ScheduleItemsFileSerializer(serializers.Serializer):

@@ -6,10 +6,10 @@ from django.conf import settings
 from pynamodb.exceptions import PynamoDBConnectionError, UpdateError
 
 from jobs import metrics
-from jobs.exceptions import JobNotFound, JobStateConflict, QueueUnavailable
+from jobs.exceptions import JobNotFound, JobStateConflict, StoreUnavailable
 from jobs.services import publishing
 from jobs.services._store import allowed_by, append, entry, is_condition_failure, logger, moves_to, store_error, utcnow
-from jobs.services.item_actions import job_retry_items
+from jobs.services.item_actions import chunks_cancel_unstarted, job_retry_items
 from jobs.states import CANCEL, REPUBLISH, REQUEST_CANCEL, RETRY, JobStatus, can_cancel, can_retry
 from jobs.tables import JOB_SK, Job
 
@@ -63,19 +63,16 @@ def job_cancel(*, job_id: str, owner: str | None, actor: str) -> Job:
     if transition is CANCEL:
         metrics.JOBS_CANCELED.labels(type=job.type).inc()
         if was == JobStatus.SCHEDULED and job.chunks_total is not None:
-            _chunks_stop_later(job)
+            _chunks_stop(job)
     return job
 
 
-def _chunks_stop_later(job: Job) -> None:
-    """A SCHEDULED item job's chunks were never queued: queue them now, so that workers mark each one CANCELED.
-
-    That is what a cancel of a QUEUED item job leads to, and what lets a retry run them later.
-    """
+def _chunks_stop(job: Job) -> None:
+    """A SCHEDULED item job's chunks were never queued: mark them CANCELED, as workers do for a canceled QUEUED one."""
     try:
-        publishing.chunks_publish(job_id=job.job_id, numbers=list(range(1, int(job.chunks_total) + 1)))
-    except QueueUnavailable:
-        logger.warning("job %s: its canceled chunks could not be queued; they stay PENDING", job.job_id)
+        chunks_cancel_unstarted(job=job)
+    except StoreUnavailable:
+        logger.warning("job %s: its chunks stay PENDING (the store did not answer); a retry cannot run them", job.job_id)
 
 
 def job_retry(*, job_id: str, owner: str | None, actor: str) -> Job:

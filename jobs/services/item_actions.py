@@ -1,4 +1,4 @@
-"""Actions on an item job: retry re-runs only the chunks with failed items (or stopped by a cancel)."""
+"""Actions on an item job: retry re-runs only the chunks with failed items (or stopped by a cancel); a cancel before its chunks went out stops them."""
 
 from pynamodb.exceptions import PynamoDBConnectionError, TransactWriteError
 from pynamodb.transactions import TransactWrite
@@ -6,7 +6,7 @@ from pynamodb.transactions import TransactWrite
 from jobs.exceptions import JobStateConflict, NotAnItemJob
 from jobs.services import publishing
 from jobs.services._store import allowed_by, append, entry, is_condition_failure, logger, moves_to, store_error, utcnow
-from jobs.states import CHUNK_RETRY, RETRY_ITEMS, ChunkStatus, can_retry_items
+from jobs.states import CHUNK_RETRY, CHUNK_STOP, RETRY_ITEMS, ChunkStatus, can_retry_items
 from jobs.tables import CHUNK_SK_PREFIX, Chunk, Job
 
 # TransactWriteItems takes 100 items: the job and 99 chunks.
@@ -65,3 +65,27 @@ def job_retry_items(*, job: Job, actor: str) -> Job:
     publishing.chunks_publish(job_id=job.job_id, numbers=[int(c.number) for c in chunks])
     job.refresh(consistent_read=True)
     return job
+
+
+def chunks_cancel_unstarted(*, job: Job) -> int:
+    """Stop the chunks of a canceled item job that were never queued (it was SCHEDULED): PENDING -> CANCELED.
+
+    What a worker does with each chunk of a canceled job, without a message and a
+    claim per chunk: TransactWriteItems of the job (ChunksDone up by as many) and 99
+    chunks. A retry then runs them. Returns the chunks stopped.
+    """
+    pending = list(Chunk.query(job.job_id, Chunk.sk.startswith(CHUNK_SK_PREFIX),
+                               filter_condition=Chunk.chunk_status == ChunkStatus.PENDING, consistent_read=True))
+    now = utcnow()
+    for start in range(0, len(pending), TRANSACTION_CHUNKS):
+        group = pending[start:start + TRANSACTION_CHUNKS]
+        try:
+            with TransactWrite(connection=Job._get_connection().connection) as transaction:
+                transaction.update(Job(job.job_id), condition=Job.job_id.exists(),
+                                   actions=[Job.chunks_done.add(len(group)), Job.updated_at.set(now), Job.version.add(1)])
+                for chunk in group:
+                    transaction.update(chunk, actions=[*moves_to(CHUNK_STOP), Chunk.finished_at.set(now)],
+                                       condition=allowed_by(CHUNK_STOP, status=ChunkStatus.PENDING))
+        except (TransactWriteError, PynamoDBConnectionError) as exc:
+            raise store_error(exc) from exc
+    return len(pending)

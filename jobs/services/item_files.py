@@ -70,12 +70,23 @@ def job_submit_file(
     `stream` is a seekable binary file (Django keeps an upload over 2.5 MB in a
     temporary file on disk). Requests beyond job_submit_items': the S3 upload.
     """
+    job_type_get(type).validate_options(payload)
+    source = items_file_store(type=type, stream=stream, chunk_size=chunk_size, on_invalid=on_invalid,
+                              key=f"items/{uuid.uuid4()}.ndjson")
+    return job_submit_items(owner=owner, name=name, type=type, payload=payload, source=source, chunk_size=source.chunk_size,
+                            max_failed_ratio=max_failed_ratio, idempotency_key=idempotency_key, run_at=run_at)
+
+
+def items_file_store(*, type: str, stream, chunk_size: int | None, on_invalid: str, key: str) -> ItemsSource:
+    """Scan the file (items_file_scan: refused whole, nothing stored), then stream it to S3 under `key`.
+
+    Chunks are of `chunk_size` items (default: the type's). The source comes back
+    with its object key and chunk size.
+    """
     job_type = job_type_get(type)
-    job_type.validate_options(payload)
     size = int(chunk_size or (job_type.items.chunk_size if job_type.items else 100))
     source = items_file_scan(type=type, stream=stream, chunk_size=size, on_invalid=on_invalid)
     stream.seek(0)
-    source.object_key = f"items/{uuid.uuid4()}.ndjson"
-    objects.object_upload(key=source.object_key, stream=stream)
-    return job_submit_items(owner=owner, name=name, type=type, payload=payload, source=source, chunk_size=size,
-                            max_failed_ratio=max_failed_ratio, idempotency_key=idempotency_key, run_at=run_at)
+    objects.object_upload(key=key, stream=stream)
+    source.object_key, source.chunk_size = key, size
+    return source

@@ -39,6 +39,8 @@ class ItemsSource:
     invalid: dict = field(default_factory=dict)
     # SHA-256 of a file's content: what an Idempotency-Key replay of the same upload is compared by
     digest: str | None = None
+    # items per chunk the ranges were cut by (a stored file)
+    chunk_size: int | None = None
 
 
 def item_problem(line: int, message: str) -> str:

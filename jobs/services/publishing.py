@@ -100,3 +100,8 @@ def chunks_publish(*, job_id: str, numbers: list[int], delay_seconds: int = 0) -
     """
     messages = [(PROCESS_CHUNK_TASK, [job_id, n], f"{job_id}#{n}") for n in numbers]
     return tasks_publish(messages=messages, delay_seconds=delay_seconds)
+
+
+def chunks_publish_all(*, job_id: str, chunks_total: int, delay_seconds: int = 0) -> int:
+    """Queue every chunk of an item job (1 … chunks_total); see chunks_publish."""
+    return chunks_publish(job_id=job_id, numbers=list(range(1, int(chunks_total) + 1)), delay_seconds=delay_seconds)

@@ -23,10 +23,9 @@ from pynamodb.exceptions import GetError, PynamoDBConnectionError
 
 from jobs import objects
 from jobs.exceptions import QueueUnavailable, StoreUnavailable
-from jobs.handlers.registry import job_type_get
 from jobs.services import publishing
 from jobs.services._store import logger, store_error
-from jobs.services.item_files import items_file_scan
+from jobs.services.item_files import items_file_store
 from jobs.services.item_submission import ItemsSource, job_submit_items
 from jobs.states import JobStatus
 from jobs.tables import JOB_SK, Job
@@ -60,12 +59,9 @@ def schedule_items_store(
     `stream` is a seekable binary file (an upload, or items_stream(values)).
     Requests: the upload (multipart when large) and one PutObject.
     """
-    job_type = job_type_get(type)
-    size = int(chunk_size or (job_type.items.chunk_size if job_type.items else 100))
-    source = items_file_scan(type=type, stream=stream, chunk_size=size, on_invalid=on_invalid)
-    stream.seek(0)
     key = f"{PREFIX}{schedule_id}/{uuid.uuid4().hex}.ndjson"
-    objects.object_upload(key=key, stream=stream)
+    source = items_file_store(type=type, stream=stream, chunk_size=chunk_size, on_invalid=on_invalid, key=key)
+    size = source.chunk_size
     index = {"total": source.total, "chunk_size": size, "ranges": [list(r) for r in source.ranges],
              "invalid": {str(line): message for line, message in source.invalid.items()}, "digest": source.digest}
     try:
@@ -147,7 +143,7 @@ def schedule_items_job_create(
             return job
     if job.status == JobStatus.QUEUED:
         try:
-            publishing.chunks_publish(job_id=job_id, numbers=list(range(1, int(job.chunks_total or 0) + 1)))
+            publishing.chunks_publish_all(job_id=job_id, chunks_total=job.chunks_total or 0)
         except QueueUnavailable:
             pass  # stored QUEUED: the recovery pass queues its chunks
     return job

@@ -87,8 +87,11 @@ def test_a_scheduled_item_job_run_now_queues_every_chunk_at_once(chunk_messages)
 def test_a_canceled_scheduled_item_job_stops_its_chunks_and_a_retry_runs_them(chunk_messages):
     job = submit_items(["a", "b", "c"], run_at=utcnow() + timedelta(hours=3))
     services.job_cancel(job_id=job.job_id, owner="alice", actor="alice")
-    assert Job.get(job.job_id, JOB_SK).status == "CANCELED"
-    assert run_chunks(chunk_messages) == ["canceled", "canceled"]
+    canceled = Job.get(job.job_id, JOB_SK)
+    assert (canceled.status, canceled.chunks_done) == ("CANCELED", 2)
+    stopped = Chunk.query(job.job_id, Chunk.sk.startswith(CHUNK_SK_PREFIX))
+    assert [c.chunk_status for c in stopped] == ["CANCELED", "CANCELED"]
+    assert chunk_messages == []  # stopped in the store: no message, no claim per chunk
     assert services.jobs_release_due(now=job.due_at + 1) == []  # it left the due index
     services.job_retry(job_id=job.job_id, owner="alice", actor="alice")
     assert run_chunks(chunk_messages) == ["done", "done"]
