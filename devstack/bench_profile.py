@@ -55,7 +55,7 @@ def main(argv=None) -> int:
 
         django.setup()
         from jobs.services import job_submit
-        from jobs.services.runner import job_execute
+        from jobs.services.jobs.runner import job_execute
 
         for i in range(10):  # connections and lazy imports, not counted
             job_execute(job_id=job_submit(owner="demo", name=f"warm {i}", type="echo", payload={"i": i})[0].job_id)

@@ -63,7 +63,7 @@ COMPLETE = _t("complete", {_P}, _C)
 FAIL = _t("fail", {_P}, _F)
 RETRY_LATER = _t("retry_later", {_P}, _Q)  # a transient error: back to the queue with a backoff
 STOP_CANCELED = _t("stop_canceled", {_P}, _X)  # the handler saw the cancel request
-# Delayed jobs (a submission far ahead stores the job SCHEDULED; see jobs.services.delayed).
+# Delayed jobs (a submission far ahead stores the job SCHEDULED; see jobs.services.schedules.delayed).
 RELEASE_DUE = _t("release_due", {_S}, _Q)  # the scheduler: its due time came
 RUN_NOW = _t("run_now", {_S}, _Q)  # a user or staff: do not wait for the due time
 # Users and staff.

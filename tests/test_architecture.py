@@ -70,7 +70,7 @@ def test_no_domain_module_is_over_300_lines():
         ("jobs/handlers/echo.py", "from jobs import tables", "Job handlers never import services"),
         ("jobs/api/jobs.py", "import boto3", "The HTTP layer and the pages never touch"),
         ("frontend/views.py", "from jobs.tables import Job", "Only services, selectors and the bootstrap touch"),
-        ("jobs/services/recovery.py", "import devstack.launcher", "Production code never imports the local stand-in"),
+        ("jobs/services/recovery/sweep.py", "import devstack.launcher", "Production code never imports the local stand-in"),
     ],
 )
 def test_import_linter_breaks_on_a_deliberate_violation(tmp_path, module, line, contract):

@@ -4,7 +4,7 @@ import pytest
 
 from batchlab import awsmeter
 from jobs import selectors, services
-from jobs.services.runner import job_execute
+from jobs.services.jobs.runner import job_execute
 from jobs.tables import IdempotencyRecord, Job
 
 

@@ -30,8 +30,8 @@ from jobs.serializers.items import (
     upload_length_check,
     upload_size_check,
 )
-from jobs.services.bulk import BulkSpec, jobs_submit_bulk
-from jobs.services.item_files import job_submit_file
+from jobs.services.jobs.bulk import BulkSpec, jobs_submit_bulk
+from jobs.services.items.files import job_submit_file
 
 UNAUTHENTICATED = {401: "`not_authenticated` (no credentials) or `authentication_failed` (wrong ones)."}
 NOT_FOUND = {404: "`job_not_found`: no such job among the jobs this user may see."}

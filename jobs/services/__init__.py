@@ -16,10 +16,10 @@
   item_keys (per-item idempotency keys), bulk (jobs_submit_bulk)
 """
 
-from jobs.services._store import utcnow
-from jobs.services.actions import job_cancel, job_requeue, job_retry
-from jobs.services.delayed import job_run_now, jobs_release_due
-from jobs.services.execution import (
+from jobs.services.store import utcnow
+from jobs.services.jobs.actions import job_cancel, job_requeue, job_retry
+from jobs.services.schedules.delayed import job_run_now, jobs_release_due
+from jobs.services.jobs.transitions import (
     Claim,
     LeaseLost,
     job_claim,
@@ -33,13 +33,13 @@ from jobs.services.execution import (
     job_retry_later,
     retry_delay,
 )
-from jobs.services.item_runner import chunk_execute
-from jobs.services.item_submission import ItemsSource, items_inline, job_submit_items
+from jobs.services.items.runner import chunk_execute
+from jobs.services.items.submission import ItemsSource, items_inline, job_submit_items
 from jobs.services.publishing import PROCESS_CHUNK_TASK, PROCESS_JOB_TASK, chunks_publish, job_publish
-from jobs.services.recovery import RecoveryReport, dlq_redrive, jobs_recover
-from jobs.services.runner import JobContext, job_execute, worker_id
-from jobs.services.scheduler import TickReport, schedules_tick
-from jobs.services.schedules import (
+from jobs.services.recovery.sweep import RecoveryReport, dlq_redrive, jobs_recover
+from jobs.services.jobs.runner import JobContext, job_execute, worker_id
+from jobs.services.schedules.scheduler import TickReport, schedules_tick
+from jobs.services.schedules.actions import (
     schedule_create,
     schedule_delete,
     schedule_pause,
@@ -47,7 +47,7 @@ from jobs.services.schedules import (
     schedule_run_now,
     schedule_update,
 )
-from jobs.services.submission import job_submit
+from jobs.services.jobs.submission import job_submit
 from jobs.services.workers import WorkerBeat, worker_heartbeat, worker_retire
 
 __all__ = [

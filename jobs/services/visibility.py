@@ -10,7 +10,7 @@ jobs its pool runs, so a running job's message stays hidden however long the job
 from botocore.exceptions import BotoCoreError, ClientError
 
 from jobs import queues
-from jobs.services._store import logger
+from jobs.services.store import logger
 
 
 def messages_keep_invisible(*, receipts: list[tuple[str, str]], seconds: int) -> int:

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 
 from pynamodb.exceptions import DeleteError, PutError, PynamoDBConnectionError
 
-from jobs.services._store import store_error, utcnow
+from jobs.services.store import store_error, utcnow
 from jobs.tables import WorkerRecord
 
 # A record outlives its last beat by this many intervals: long enough for staff

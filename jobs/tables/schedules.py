@@ -85,7 +85,7 @@ class Schedule(Model):
     type = UnicodeAttribute(attr_name="Type")
     payload = JSONAttribute(attr_name="Payload")
     # A schedule of an item type: its items live in S3 (NDJSON plus a chunk index,
-    # jobs.services.schedule_items), never in this item, which every firing rewrites.
+    # jobs.services.schedules.items), never in this item, which every firing rewrites.
     items_object = UnicodeAttribute(attr_name="ItemsObject", null=True)
     items_total = NumberAttribute(attr_name="ItemsTotal", null=True)
     items_invalid = NumberAttribute(attr_name="ItemsInvalid", null=True)

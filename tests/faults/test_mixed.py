@@ -102,6 +102,6 @@ def test_mixed_faults_and_kills_short(fault_stack, strays):
 def test_mixed_faults_and_kills_1000_jobs(fault_stack, strays):
     # Kills every 20-40 s: a worker needs several seconds to start, and two workers killed
     # every few seconds would spend the run starting. The 5 s stale-QUEUED threshold stays:
-    # recovery must not flood the backlog with copies (jobs.services.recovery._backlog_waiting).
+    # recovery must not flood the backlog with copies (jobs.services.recovery.sweep._backlog_waiting).
     run_mixed(fault_stack, strays, jobs=1000, scale=1.0, every=(20, 40), title="mixed faults, 1,000 jobs, kill -9",
               settle=900, BATCHLAB_WORKER_CONCURRENCY=2)

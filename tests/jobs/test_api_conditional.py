@@ -5,7 +5,7 @@ from rest_framework.test import APIClient
 
 from jobs import services
 from jobs.api.jobs import etag_matches
-from jobs.services.runner import job_execute
+from jobs.services.jobs.runner import job_execute
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("aws")]
 

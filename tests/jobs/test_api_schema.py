@@ -124,7 +124,7 @@ def test_the_schema_serializers_have_exactly_the_fields_that_are_sent():
 def test_the_schedule_serializers_have_exactly_the_fields_that_are_sent():
     from jobs.selectors.schedules import ScheduleView
     from jobs.serializers.schedules import ScheduleListSerializer, ScheduleSerializer, schedule_detail, schedule_summary
-    from jobs.services.schedule_log import edit_entry, last_run, run_entry
+    from jobs.services.schedules.log import edit_entry, last_run, run_entry
     from jobs.tables.schedules import Schedule
 
     at = datetime(2025, 1, 2, 3, 4, 5, tzinfo=timezone.utc)

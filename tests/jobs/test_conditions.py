@@ -2,7 +2,7 @@
 
 import pytest
 
-from jobs.services._store import allowed_by, moves_to
+from jobs.services.store import allowed_by, moves_to
 from jobs.states import (
     ALL_CHUNK_TRANSITIONS,
     ALL_TRANSITIONS,

@@ -6,7 +6,7 @@ import pytest
 
 from jobs import services
 from jobs.exceptions import InvalidItems
-from jobs.services import chunks as chunk_services
+from jobs.services.items import chunks as chunk_services
 from jobs.services import publishing
 from jobs.tables import CHUNK_SK_PREFIX, JOB_SK, Chunk, Job
 
@@ -189,7 +189,7 @@ def test_reading_lines_keeps_memory_bounded_and_offsets_exact():
 def test_a_file_scan_names_bad_lines_and_splits_chunks_by_byte_range(settings):
     import io
 
-    from jobs.services.item_files import items_file_scan
+    from jobs.services.items.files import items_file_scan
 
     settings.BATCHLAB_MAX_ITEM_BYTES = 50
     lines = [b'"a"\n', b'"' + b"z" * 80 + b'"\n', b'"c"\n', b"nope\n", b'"e"']
@@ -226,7 +226,7 @@ def test_a_file_upload_retried_with_its_idempotency_key_returns_the_first_job(aw
     import io
 
     from jobs.exceptions import IdempotencyKeyReused
-    from jobs.services.item_files import job_submit_file
+    from jobs.services.items.files import job_submit_file
 
     def upload(content: bytes):
         return job_submit_file(owner="u", name="f", type="checksum", payload={}, stream=io.BytesIO(content), idempotency_key="k1")

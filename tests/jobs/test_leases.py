@@ -5,8 +5,8 @@ import threading
 import pytest
 
 from jobs import services
-from jobs.services.leases import KEEPER
-from jobs.services.runner import job_execute
+from jobs.services.lease.keeper import KEEPER
+from jobs.services.jobs.runner import job_execute
 from jobs.tables import JOB_SK, Job
 
 pytestmark = pytest.mark.usefixtures("aws")

@@ -10,7 +10,7 @@ import uuid
 import pytest
 
 from jobs import services
-from jobs.services import execution
+from jobs.services.jobs import transitions as execution
 from jobs.tables import JOB_SK, Job
 
 pytestmark = pytest.mark.usefixtures("aws")

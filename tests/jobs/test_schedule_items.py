@@ -8,9 +8,11 @@ import pytest
 from rest_framework.test import APIClient
 
 from jobs import objects, services, timing
-from jobs.services import publishing, schedule_items, scheduler
-from jobs.services.scheduler import schedule_job_create
-from jobs.services._store import utcnow
+from jobs.services import publishing
+from jobs.services.schedules import items as schedule_items
+from jobs.services.schedules import scheduler
+from jobs.services.schedules.scheduler import schedule_job_create
+from jobs.services.store import utcnow
 from jobs.tables import CHUNK_SK_PREFIX, JOB_SK, Chunk, Job
 from jobs.tables.schedules import EDIT_PREFIX, Schedule, ScheduleLogEntry
 
@@ -318,7 +320,7 @@ def test_a_run_that_cannot_be_made_is_given_up_after_its_attempts_and_logged_fai
 def test_a_transaction_canceled_for_throttling_is_a_fault_not_a_refusal():
     from pynamodb.exceptions import CancellationReason, TransactWriteError, VerboseClientError
 
-    from jobs.services._store import is_condition_failure
+    from jobs.services.store import is_condition_failure
 
     def canceled(*codes):
         cause = VerboseClientError({"Error": {"Code": "TransactionCanceledException", "Message": "canceled"}},

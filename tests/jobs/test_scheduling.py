@@ -7,7 +7,7 @@ import pytest
 
 from jobs import services, timing
 from jobs.exceptions import JobStateConflict, ScheduleStateConflict
-from jobs.services import scheduler
+from jobs.services.schedules import scheduler
 from jobs.tables import JOB_SK, Job
 from jobs.tables.schedules import EDIT_PREFIX, RUN_PREFIX, Schedule, ScheduleLogEntry
 
@@ -204,7 +204,8 @@ def test_a_scheduled_job_can_be_canceled_or_run_now(published):
 
 
 def test_bulk_jobs_far_ahead_are_scheduled_and_near_ones_ride_an_sqs_delay(monkeypatch):
-    from jobs.services import bulk, publishing
+    from jobs.services import publishing
+    from jobs.services.jobs import bulk
 
     sent, batched = [], []
     monkeypatch.setattr(publishing, "job_publish", lambda *, job_id, countdown=0, delay_seconds=0: sent.append((job_id, delay_seconds)))

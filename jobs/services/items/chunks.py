@@ -17,8 +17,8 @@ from django.conf import settings
 from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
-from jobs.services._store import allowed_by, append, entry, is_condition_failure, logger, moves_to, utcnow
-from jobs.services.execution import LeaseLost
+from jobs.services.store import allowed_by, append, entry, is_condition_failure, logger, moves_to, utcnow
+from jobs.services.jobs.transitions import LeaseLost
 from jobs.states import (
     CHUNK_CLAIM,
     CHUNK_FINISH,

@@ -14,8 +14,8 @@ from pynamodb.exceptions import UpdateError
 
 from jobs.exceptions import QueueUnavailable
 from jobs.services import publishing
-from jobs.services._fencing import Claim, LeaseLost, fenced_update, read_quietly
-from jobs.services._store import allowed_by, append, entry, is_condition_failure, logger, moves_to, utcnow
+from jobs.services.lease.fencing import Claim, LeaseLost, fenced_update, read_quietly
+from jobs.services.store import allowed_by, append, entry, is_condition_failure, logger, moves_to, utcnow
 from jobs.states import (
     CLAIM,
     COMPLETE,

@@ -24,9 +24,9 @@ from pynamodb.exceptions import GetError, PynamoDBConnectionError
 from jobs import objects
 from jobs.exceptions import QueueUnavailable, StoreUnavailable
 from jobs.services import publishing
-from jobs.services._store import logger, store_error
-from jobs.services.item_files import items_file_store
-from jobs.services.item_submission import ItemsSource, job_submit_items
+from jobs.services.store import logger, store_error
+from jobs.services.items.files import items_file_store
+from jobs.services.items.submission import ItemsSource, job_submit_items
 from jobs.states import JobStatus
 from jobs.tables import JOB_SK, Job
 from jobs.tables.schedules import Schedule
@@ -114,7 +114,7 @@ def schedule_items_job_create(
     writes the same chunks. A run whose job exists already is not written again; its
     chunks are only queued again while it is QUEUED (a duplicate chunk message never
     runs a chunk twice). Two schedulers creating the run at once write each chunk
-    once (conditional writes: jobs.services.item_submission), and one of them the job.
+    once (conditional writes: jobs.services.items.submission), and one of them the job.
     """
     job = _existing(job_id)
     if job is None:

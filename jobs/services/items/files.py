@@ -16,7 +16,7 @@ from jobs import objects
 from jobs.exceptions import EmptyItemsFile, InvalidPayload, TooManyLines
 from jobs.handlers.registry import job_type_get
 from jobs.items import BadItem, OversizedLine, iter_lines, parse_line
-from jobs.services.item_submission import ItemsSource, item_check, items_refuse, job_submit_items
+from jobs.services.items.submission import ItemsSource, item_check, items_refuse, job_submit_items
 from jobs.tables import Job
 
 MAX_MESSAGE = 200

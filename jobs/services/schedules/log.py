@@ -15,7 +15,7 @@ from django.conf import settings
 from pynamodb.exceptions import PynamoDBConnectionError, PynamoDBException, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from jobs.services._store import is_condition_failure, logger, store_error, utcnow
+from jobs.services.store import is_condition_failure, logger, store_error, utcnow
 from jobs.tables.schedules import EDIT_PREFIX, RUN_PREFIX, Schedule, ScheduleLogEntry, ScheduleRun
 
 

@@ -1,6 +1,6 @@
 """Runs one chunk of an item job in a worker: claim it, run its items one by one, record the outcomes and counters.
 
-Every write goes through jobs.services.chunks. An item fails on its own
+Every write goes through jobs.services.items.chunks. An item fails on its own
 (PermanentError at once; TransientError or an unexpected error after
 BATCHLAB_ITEM_ATTEMPTS tries); the chunk always ends DONE with each item's
 result or error. Between items the runner renews the lease and looks at the job
@@ -18,9 +18,10 @@ from jobs import metrics, objects
 from jobs.chunk_content import chunk_items, chunk_outcomes
 from jobs.handlers.registry import PermanentError, TransientError, job_type_get
 from jobs.items import BadItem, split_item
-from jobs.services import chunks, item_keys
-from jobs.services.execution import LeaseLost
-from jobs.services.runner import worker_id
+from jobs.services.items import chunks
+from jobs.services.items import keys as item_keys
+from jobs.services.jobs.transitions import LeaseLost
+from jobs.services.jobs.runner import worker_id
 from jobs.states import CHUNK_FINISH, CHUNK_STOP, JobStatus, is_final
 from jobs.tables import JOB_SK, Job
 

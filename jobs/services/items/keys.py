@@ -10,7 +10,7 @@ from datetime import timedelta
 from django.conf import settings
 from pynamodb.exceptions import PutError
 
-from jobs.services._store import is_condition_failure, utcnow
+from jobs.services.store import is_condition_failure, utcnow
 from jobs.tables import IdempotencyRecord, Job
 
 

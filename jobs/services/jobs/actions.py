@@ -8,8 +8,8 @@ from pynamodb.exceptions import PynamoDBConnectionError, UpdateError
 from jobs import metrics
 from jobs.exceptions import JobNotFound, JobStateConflict, StoreUnavailable
 from jobs.services import publishing
-from jobs.services._store import allowed_by, append, entry, is_condition_failure, logger, moves_to, store_error, utcnow
-from jobs.services.item_actions import chunks_cancel_unstarted, job_retry_items
+from jobs.services.store import allowed_by, append, entry, is_condition_failure, logger, moves_to, store_error, utcnow
+from jobs.services.items.actions import chunks_cancel_unstarted, job_retry_items
 from jobs.states import CANCEL, REPUBLISH, REQUEST_CANCEL, RETRY, JobStatus, can_cancel, can_retry
 from jobs.tables import JOB_SK, Job
 
@@ -78,7 +78,7 @@ def _chunks_stop(job: Job) -> None:
 def job_retry(*, job_id: str, owner: str | None, actor: str) -> Job:
     """Re-queue a FAILED or CANCELED job: same id, timeline kept, a fresh budget of attempts.
 
-    An item job re-runs only its chunks with failed items (jobs.services.item_actions).
+    An item job re-runs only its chunks with failed items (jobs.services.items.actions).
 
     One GetItem, one conditional UpdateItem, one SendMessage. Other states: JobStateConflict.
     """

@@ -18,8 +18,8 @@ from jobs.exceptions import InvalidItems, InvalidPayload
 from jobs.handlers.registry import job_type_get
 from jobs.items import ON_INVALID, BadItem, split_item
 from jobs.services import publishing
-from jobs.services._store import entry, is_condition_failure, logger, store_error, utcnow
-from jobs.services.submission import due_plan, expires_after, save_new, submit_idempotent
+from jobs.services.store import entry, is_condition_failure, logger, store_error, utcnow
+from jobs.services.jobs.submission import due_plan, expires_after, save_new, submit_idempotent
 from jobs.states import ChunkStatus, JobStatus
 from jobs.tables import DUE_SHARD, JOB_SK, Chunk, Job, chunk_sk
 
@@ -118,7 +118,7 @@ def job_submit_items(
     With `run_at` (a delayed item job): up to BATCHLAB_SCHEDULED_THRESHOLD_SECONDS
     ahead the chunks' messages carry an SQS delay; further ahead the job is stored
     SCHEDULED with its chunks and nothing is published until the scheduler
-    releases it (jobs.services.delayed). `job_id` (a schedule's run: derived from
+    releases it (jobs.services.schedules.delayed). `job_id` (a schedule's run: derived from
     the schedule and the due time, `due_at`) makes the creation happen once: if a
     job with that id exists, it comes back with created=False.
     """

@@ -15,7 +15,7 @@ from jobs import metrics
 from jobs.exceptions import IdempotencyKeyReused, JobNotFound, StoreUnavailable
 from jobs.handlers.registry import job_type_get
 from jobs.services import publishing
-from jobs.services._store import canonical_json, entry, is_condition_failure, logger, store_error, utcnow
+from jobs.services.store import canonical_json, entry, is_condition_failure, logger, store_error, utcnow
 from jobs.states import JobStatus
 from jobs.tables import DUE_SHARD, JOB_SK, IdempotencyRecord, Job
 

@@ -6,8 +6,8 @@ from pynamodb.exceptions import PynamoDBConnectionError, QueryError, UpdateError
 
 from jobs.exceptions import JobStateConflict, QueueUnavailable
 from jobs.services import publishing
-from jobs.services._store import allowed_by, append, entry, is_condition_failure, logger, moves_to, store_error, utcnow
-from jobs.services.actions import _get_visible
+from jobs.services.store import allowed_by, append, entry, is_condition_failure, logger, moves_to, store_error, utcnow
+from jobs.services.jobs.actions import _get_visible
 from jobs.states import RELEASE_DUE, RUN_NOW, Transition
 from jobs.tables import DUE_SHARD, Job
 

@@ -1,6 +1,6 @@
 """Runs one job in a worker: claim, call the handler with a context, record the outcome.
 
-Every write goes through jobs.services.execution; this module decides which one. The
+Every write goes through jobs.services.jobs.transitions; this module decides which one. The
 context a handler receives reports progress, logs to the timeline and checks
 for cancellation, batching its writes so that a job costs few requests.
 """
@@ -18,9 +18,9 @@ from pynamodb.exceptions import UpdateError
 
 from jobs import log_context, metrics
 from jobs.handlers.registry import JobCanceled, PermanentError, TransientError, job_type_get
-from jobs.services import execution as services
-from jobs.services.execution import Claim, LeaseLost
-from jobs.services.leases import KEEPER
+from jobs.services.jobs import transitions as services
+from jobs.services.jobs.transitions import Claim, LeaseLost
+from jobs.services.lease.keeper import KEEPER
 
 logger = logging.getLogger(__name__)
 

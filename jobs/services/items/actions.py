@@ -5,7 +5,7 @@ from pynamodb.transactions import TransactWrite
 
 from jobs.exceptions import JobStateConflict, NotAnItemJob
 from jobs.services import publishing
-from jobs.services._store import allowed_by, append, entry, is_condition_failure, logger, moves_to, store_error, utcnow
+from jobs.services.store import allowed_by, append, entry, is_condition_failure, logger, moves_to, store_error, utcnow
 from jobs.states import CHUNK_RETRY, CHUNK_STOP, RETRY_ITEMS, ChunkStatus, can_retry_items
 from jobs.tables import CHUNK_SK_PREFIX, Chunk, Job
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from pynamodb.exceptions import UpdateError
 
-from jobs.services._store import allowed_by, is_condition_failure, logger, moves_to, utcnow
+from jobs.services.store import allowed_by, is_condition_failure, logger, moves_to, utcnow
 from jobs.states import JobStatus, Transition
 from jobs.tables import JOB_SK, Job
 

@@ -9,10 +9,10 @@ from pynamodb.exceptions import UpdateError
 from jobs import queues
 from jobs.exceptions import QueueUnavailable
 from jobs.services import publishing
-from jobs.services._store import allowed_by, append, entry, is_condition_failure, logger, moves_to, utcnow
-from jobs.services.actions import job_republish, job_requeue_final
-from jobs.services.execution import job_give_up
-from jobs.services.item_recovery import item_jobs_recover
+from jobs.services.store import allowed_by, append, entry, is_condition_failure, logger, moves_to, utcnow
+from jobs.services.jobs.actions import job_republish, job_requeue_final
+from jobs.services.jobs.transitions import job_give_up
+from jobs.services.recovery.chunks import item_jobs_recover
 from jobs.states import LEASE_EXPIRED, RETRY, JobStatus, is_final
 from jobs.tables import JOB_SK, Job
 
@@ -38,7 +38,7 @@ def jobs_recover(*, stale_queued_seconds: int | None = None, limit: int = 500) -
     2. QUEUED jobs not picked up within the threshold -> published again.
     3. PROCESSING jobs whose lease expired (their worker died) -> QUEUED and
        published again, or FAILED when no attempts are left.
-    4. Item jobs, chunk by chunk (jobs.services.item_recovery).
+    4. Item jobs, chunk by chunk (jobs.services.recovery.chunks).
     Every change is a conditional write on the state that was read, so a job
     that moved meanwhile is left alone, and only one recoverer acts on it.
     """

@@ -15,8 +15,8 @@ from pynamodb.exceptions import PutError, PynamoDBConnectionError, PynamoDBExcep
 
 from jobs.handlers.registry import job_type_get
 from jobs.services import publishing
-from jobs.services._store import logger, store_error
-from jobs.services.submission import job_build, submit_idempotent
+from jobs.services.store import logger, store_error
+from jobs.services.jobs.submission import job_build, submit_idempotent
 from jobs.states import JobStatus
 from jobs.tables import Job
 

@@ -9,10 +9,10 @@ from pynamodb.transactions import TransactWrite
 from jobs import timing
 from jobs.exceptions import ScheduleNotFound, ScheduleStateConflict
 from jobs.handlers.registry import job_type_get
-from jobs.services._store import is_condition_failure, logger, store_error, utcnow
-from jobs.services.schedule_items import StoredItems, items_stream, schedule_items_delete, schedule_items_store
-from jobs.services.schedule_log import edit_entry, last_run, run_entry, schedule_log_delete, schedule_write
-from jobs.services.scheduler import previous_run_running, schedule_job_create
+from jobs.services.store import is_condition_failure, logger, store_error, utcnow
+from jobs.services.schedules.items import StoredItems, items_stream, schedule_items_delete, schedule_items_store
+from jobs.services.schedules.log import edit_entry, last_run, run_entry, schedule_log_delete, schedule_write
+from jobs.services.schedules.scheduler import previous_run_running, schedule_job_create
 from jobs.tables import Job
 from jobs.tables.schedules import ACTIVE_SHARD, Schedule, ScheduleLogEntry
 
@@ -70,7 +70,7 @@ def schedule_create(
     The caller validated the timing (interval bounds, cron, timezone); the payload
     is validated here by its job type. One PutItem. A type that runs item by item
     takes `items` (inline values) or `items_file` (a seekable NDJSON file): every
-    item is checked, then they are stored in S3 (jobs.services.schedule_items)
+    item is checked, then they are stored in S3 (jobs.services.schedules.items)
     and every run is an item job over them.
     """
     payload = job_type_get(type).validate_for(payload, with_items=items is not None or items_file is not None)

@@ -18,11 +18,11 @@ from pynamodb.exceptions import GetError, PutError, PynamoDBConnectionError, Que
 from jobs import timing
 from jobs.exceptions import QueueUnavailable
 from jobs.services import publishing
-from jobs.services._store import is_condition_failure, logger, store_error, utcnow
-from jobs.services.delayed import jobs_release_due
-from jobs.services.schedule_items import schedule_items_job_create
-from jobs.services.schedule_log import last_run, run_entry, schedule_write
-from jobs.services.submission import job_build, save_new
+from jobs.services.store import is_condition_failure, logger, store_error, utcnow
+from jobs.services.schedules.delayed import jobs_release_due
+from jobs.services.schedules.items import schedule_items_job_create
+from jobs.services.schedules.log import last_run, run_entry, schedule_write
+from jobs.services.jobs.submission import job_build, save_new
 from jobs.states import JobStatus, is_final
 from jobs.tables import JOB_SK, Job
 from jobs.tables.schedules import ACTIVE_SHARD, PENDING_SHARD, Schedule, ScheduleLogEntry

@@ -6,8 +6,8 @@ from pynamodb.exceptions import UpdateError
 
 from jobs.exceptions import QueueUnavailable
 from jobs.services import publishing
-from jobs.services._store import allowed_by, is_condition_failure, logger, moves_to
-from jobs.services.chunks import job_items_finish_if_done
+from jobs.services.store import allowed_by, is_condition_failure, logger, moves_to
+from jobs.services.items.chunks import job_items_finish_if_done
 from jobs.states import CHUNK_LEASE_EXPIRED, ChunkStatus, JobStatus
 from jobs.tables import CHUNK_SK_PREFIX, Chunk, Job
 

@@ -1,0 +1,1 @@
+"""Item jobs: submission (inline and files), chunk writes, the chunk runner, per-item keys, retry of failed items."""
