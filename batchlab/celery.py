@@ -13,6 +13,7 @@ import time
 
 from celery import Celery
 from celery.signals import worker_shutting_down
+from kombu import Queue
 from kombu.asynchronous.aws.sqs.connection import AsyncSQSConnection
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "batchlab.settings")
@@ -21,6 +22,7 @@ from django.conf import settings  # noqa: E402  (needs DJANGO_SETTINGS_MODULE)
 
 from batchlab import awsmeter  # noqa: E402
 from batchlab.celery_options import CONSUMER_OPTIONS, broker_url, transport_options  # noqa: E402,F401
+from jobs.flow import PRIORITIES, queue_suffix  # noqa: E402  (pure)
 from jobs.worker import state as worker_state  # noqa: E402  (pure bookkeeping, no Django models)
 
 logger = logging.getLogger(__name__)
@@ -34,6 +36,9 @@ _endpoint = settings.AWS_ENDPOINT_URL_SQS
 
 CELERY_CONFIG = {
     "broker_url": broker_url(_endpoint),
+    # kombu's SQS transport with a channel that takes from the priority queues by
+    # weight and never waits on an empty one (batchlab/sqs_priority.py says how and why).
+    "broker_transport": "batchlab.sqs_priority:Transport",
     "broker_transport_options": transport_options(
         region=settings.AWS_REGION,
         queue_name_prefix=settings.BATCHLAB_QUEUE_PREFIX,
@@ -43,6 +48,9 @@ CELERY_CONFIG = {
     ),
     **CONSUMER_OPTIONS,
     "task_default_queue": settings.BATCHLAB_QUEUE_NAME,
+    # One queue per priority (`<prefix>jobs-high`, `<prefix>jobs`, `<prefix>jobs-low`): a
+    # worker consumes all three; publishing picks one by the job's priority.
+    "task_queues": [Queue(queue_suffix(p)) for p in PRIORITIES],
     "task_create_missing_queues": False,
     "worker_concurrency": settings.BATCHLAB_WORKER_CONCURRENCY,
     # Hard limit: the child is killed; the claim fences its late writes out.

@@ -42,6 +42,8 @@ STATUS_BY_EXCEPTION: dict[type[domain.JobError], int] = {
     domain.QueueUnavailable: 503,
     domain.ScheduleNotFound: 404,
     domain.ScheduleStateConflict: 409,
+    domain.JobTypeNotFound: 404,
+    domain.JobTypeConflict: 409,
 }
 
 # DRF's own codes, renamed where a clearer stable one helps clients.

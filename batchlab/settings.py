@@ -226,6 +226,20 @@ BATCHLAB_WORKER_METRICS_PORT = env_int("BATCHLAB_WORKER_METRICS_PORT", 0, minimu
 BATCHLAB_WORKER_METRICS_HOST = env_str("BATCHLAB_WORKER_METRICS_HOST", "127.0.0.1")
 # /metrics reads job counts, queue depths and worker records at most this often.
 BATCHLAB_METRICS_CACHE_SECONDS = env_float("BATCHLAB_METRICS_CACHE_SECONDS", 10.0)
+# --- Flow control: priorities, pause, concurrency and rate limits per job type ---
+# Each type's settings (one item per type, with its edit history) and the limiter
+# items the claim writes (a type's or a key's running leases and rate frontier).
+BATCHLAB_JOB_TYPES_TABLE_NAME = env_str("BATCHLAB_JOB_TYPES_TABLE_NAME", "batchlab-job-types")
+BATCHLAB_LIMITS_TABLE_NAME = env_str("BATCHLAB_LIMITS_TABLE_NAME", "batchlab-limits")
+# Every process reads all types' settings (one Query) at most this often: an edit
+# takes effect on every worker within this, plus the request (at most 5 s).
+BATCHLAB_TYPE_SETTINGS_SECONDS = env_float("BATCHLAB_TYPE_SETTINGS_SECONDS", 2.0)
+if not 0 <= BATCHLAB_TYPE_SETTINGS_SECONDS <= 4:
+    raise ConfigurationError("BATCHLAB_TYPE_SETTINGS_SECONDS must be from 0 to 4 (edits take effect within 5 s).")
+# The longest a job waiting for a concurrency slot, or for its paused type, stays
+# away before it looks again (doubling from 1 s; a release or a resume wakes it sooner).
+BATCHLAB_CONCURRENCY_WAIT_MAX_SECONDS = env_int("BATCHLAB_CONCURRENCY_WAIT_MAX_SECONDS", 30, minimum=1)
+BATCHLAB_PAUSE_WAIT_MAX_SECONDS = env_int("BATCHLAB_PAUSE_WAIT_MAX_SECONDS", 60, minimum=1)
 # --- Schedules and delayed jobs -------------------------------------------------
 # A job due further ahead than this is stored SCHEDULED and published by the
 # scheduler when due; closer than this it is published at once with an SQS delay

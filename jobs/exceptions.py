@@ -99,3 +99,13 @@ class ScheduleNotFound(JobError):
 class ScheduleStateConflict(JobError):
     code = "schedule_state_conflict"
     default_detail = "The schedule changed meanwhile, or does not allow this now."
+
+
+class JobTypeNotFound(JobError):
+    code = "job_type_not_found"
+    default_detail = "No such job type."
+
+
+class JobTypeConflict(JobError):
+    code = "job_type_conflict"
+    default_detail = "The job type's settings changed meanwhile; try again."

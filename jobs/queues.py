@@ -1,8 +1,10 @@
-"""SQS administration through boto3: queue bootstrap and the dead-letter queue.
+"""SQS administration through boto3: queue bootstrap and the dead-letter queues.
 
 Publishing and consuming go through Celery (jobs.tasks); this module is for the
 operations Celery does not offer: creating queues with a redrive policy,
-counting messages, and reading, deleting and redriving dead letters.
+counting messages, and reading, deleting and redriving dead letters. There is one
+queue per priority (`<prefix>jobs-high`, `<prefix>jobs`, `<prefix>jobs-low`), each
+with its own dead-letter queue (`…-dlq`).
 """
 
 import base64
@@ -15,15 +17,18 @@ import boto3
 from botocore.config import Config
 from django.conf import settings
 
+from jobs.flow import PRIORITIES, queue_suffix
+
 logger = logging.getLogger(__name__)
 
 
-def queue_name() -> str:
-    return f"{settings.BATCHLAB_QUEUE_PREFIX}{settings.BATCHLAB_QUEUE_NAME}"
+def queue_name(priority: str | None = None) -> str:
+    """The SQS queue of a priority (normal: `<prefix>jobs`, the queue from before priorities)."""
+    return f"{settings.BATCHLAB_QUEUE_PREFIX}{queue_suffix(priority)}"
 
 
-def dlq_name() -> str:
-    return f"{queue_name()}-dlq"
+def dlq_name(priority: str | None = None) -> str:
+    return f"{queue_name(priority)}-dlq"
 
 
 @functools.cache
@@ -42,10 +47,14 @@ def _queue_url(name: str) -> str:
     return sqs_client().get_queue_url(QueueName=name)["QueueUrl"]
 
 
-def queues_bootstrap() -> dict:
-    """Create (or update) the jobs queue and its dead-letter queue; idempotent."""
+def queues_bootstrap() -> list[dict]:
+    """Create (or update) each priority's queue and its dead-letter queue; idempotent. One dict per priority."""
+    return [{"priority": str(p), "queue": queue_name(p), "dlq": dlq_name(p), **_queue_bootstrap(p)} for p in PRIORITIES]
+
+
+def _queue_bootstrap(priority) -> dict:
     client = sqs_client()
-    dlq_url = client.create_queue(QueueName=dlq_name(), Attributes={"MessageRetentionPeriod": "1209600"})["QueueUrl"]
+    dlq_url = client.create_queue(QueueName=dlq_name(priority), Attributes={"MessageRetentionPeriod": "1209600"})["QueueUrl"]
     dlq_arn = client.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     attributes = {
         "ReceiveMessageWaitTimeSeconds": "20",
@@ -53,14 +62,14 @@ def queues_bootstrap() -> dict:
         "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(settings.BATCHLAB_MAX_RECEIVE_COUNT)}),
     }
     try:
-        url = client.get_queue_url(QueueName=queue_name())["QueueUrl"]
+        url = client.get_queue_url(QueueName=queue_name(priority))["QueueUrl"]
         current = client.get_queue_attributes(QueueUrl=url, AttributeNames=list(attributes))["Attributes"]
         changed = {k: v for k, v in attributes.items() if current.get(k) != v and not _same_policy(k, current.get(k), v)}
         if changed:
             client.set_queue_attributes(QueueUrl=url, Attributes=changed)
         created = False
     except client.exceptions.QueueDoesNotExist:
-        url = client.create_queue(QueueName=queue_name(), Attributes=attributes)["QueueUrl"]
+        url = client.create_queue(QueueName=queue_name(priority), Attributes=attributes)["QueueUrl"]
         created, changed = True, attributes
     return {"queue_url": url, "dlq_url": dlq_url, "created": created, "changed": sorted(changed)}
 
@@ -72,18 +81,21 @@ def _same_policy(key: str, current: str | None, wanted: str) -> bool:
     return a.get("deadLetterTargetArn") == b["deadLetterTargetArn"] and str(a.get("maxReceiveCount")) == b["maxReceiveCount"]
 
 
+_DEPTHS = {"visible": "ApproximateNumberOfMessages", "in_flight": "ApproximateNumberOfMessagesNotVisible",
+           "delayed": "ApproximateNumberOfMessagesDelayed"}
+
+
+def _depth(name: str) -> dict:
+    attrs = sqs_client().get_queue_attributes(QueueUrl=_queue_url(name), AttributeNames=list(_DEPTHS.values()))["Attributes"]
+    return {label: int(attrs.get(attribute, 0)) for label, attribute in _DEPTHS.items()}
+
+
 def queue_counts() -> dict:
-    """Approximate message counts of the jobs queue and the dead-letter queue."""
-    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed"]
-    out = {}
-    for label, name in (("queue", queue_name()), ("dead_letter", dlq_name())):
-        attrs = sqs_client().get_queue_attributes(QueueUrl=_queue_url(name), AttributeNames=names)["Attributes"]
-        out[label] = {
-            "visible": int(attrs.get("ApproximateNumberOfMessages", 0)),
-            "in_flight": int(attrs.get("ApproximateNumberOfMessagesNotVisible", 0)),
-            "delayed": int(attrs.get("ApproximateNumberOfMessagesDelayed", 0)),
-        }
-    return out
+    """Approximate message counts: `queue` and `dead_letter` summed over the priorities, and `priorities` each."""
+    priorities = {str(p): {"queue": _depth(queue_name(p)), "dead_letter": _depth(dlq_name(p))} for p in PRIORITIES}
+    total = {label: {state: sum(c[label][state] for c in priorities.values()) for state in _DEPTHS}
+             for label in ("queue", "dead_letter")}
+    return {**total, "priorities": priorities}
 
 
 def queue_ping() -> None:
@@ -92,16 +104,19 @@ def queue_ping() -> None:
 
 
 def dlq_oldest_sent_at() -> float | None:
-    """Epoch seconds of the oldest of up to 10 dead letters sampled (None if none), left visible.
+    """Epoch seconds of the oldest of up to 10 dead letters sampled per priority (None if none), left visible.
 
     SQS has no "oldest message" read (CloudWatch's ApproximateAgeOfOldestMessage
     is the exact figure); a sample with VisibilityTimeout=0 hides nothing.
     """
-    response = sqs_client().receive_message(
-        QueueUrl=_queue_url(dlq_name()), MaxNumberOfMessages=10, VisibilityTimeout=0, WaitTimeSeconds=0,
-        MessageSystemAttributeNames=["SentTimestamp"],
-    )
-    sent = [int(m["Attributes"]["SentTimestamp"]) / 1000 for m in response.get("Messages", []) if "SentTimestamp" in m.get("Attributes", {})]
+    sent = []
+    for priority in PRIORITIES:
+        response = sqs_client().receive_message(
+            QueueUrl=_queue_url(dlq_name(priority)), MaxNumberOfMessages=10, VisibilityTimeout=0, WaitTimeSeconds=0,
+            MessageSystemAttributeNames=["SentTimestamp"],
+        )
+        sent += [int(m["Attributes"]["SentTimestamp"]) / 1000 for m in response.get("Messages", [])
+                 if "SentTimestamp" in m.get("Attributes", {})]
     return min(sent) if sent else None
 
 
@@ -113,6 +128,7 @@ class DeadLetter:
     receive_count: int
     sent_at: str
     body_preview: str
+    queue_url: str = ""
 
 
 def _job_id_of(body: str) -> str | None:
@@ -135,8 +151,18 @@ def _job_id_of(body: str) -> str | None:
 
 
 def _receive(*, max_messages: int, visibility_timeout: int) -> list[DeadLetter]:
+    """Up to `max_messages` dead letters, from the high priority's dead-letter queue first."""
+    letters: list[DeadLetter] = []
+    for priority in PRIORITIES:
+        if len(letters) >= max_messages:
+            break
+        letters += _receive_one(_queue_url(dlq_name(priority)), max_messages=max_messages - len(letters),
+                                visibility_timeout=visibility_timeout)
+    return letters
+
+
+def _receive_one(url: str, *, max_messages: int, visibility_timeout: int) -> list[DeadLetter]:
     client = sqs_client()
-    url = _queue_url(dlq_name())
     seen: dict[str, DeadLetter] = {}
     while len(seen) < max_messages:
         response = client.receive_message(
@@ -159,6 +185,7 @@ def _receive(*, max_messages: int, visibility_timeout: int) -> list[DeadLetter]:
                 receive_count=int(attrs.get("ApproximateReceiveCount", 0)),
                 sent_at=attrs.get("SentTimestamp", ""),
                 body_preview=m["Body"][:200],
+                queue_url=url,
             )
     return list(seen.values())
 
@@ -171,7 +198,7 @@ def dlq_peek(*, max_messages: int = 100) -> list[DeadLetter]:
     """
     letters = _receive(max_messages=max_messages, visibility_timeout=30)
     for letter in letters:
-        sqs_client().change_message_visibility(QueueUrl=_queue_url(dlq_name()), ReceiptHandle=letter.receipt_handle, VisibilityTimeout=0)
+        sqs_client().change_message_visibility(QueueUrl=letter.queue_url, ReceiptHandle=letter.receipt_handle, VisibilityTimeout=0)
     return letters
 
 
@@ -181,4 +208,4 @@ def dlq_receive(*, max_messages: int = 100) -> list[DeadLetter]:
 
 
 def dlq_delete(letter: DeadLetter) -> None:
-    sqs_client().delete_message(QueueUrl=_queue_url(dlq_name()), ReceiptHandle=letter.receipt_handle)
+    sqs_client().delete_message(QueueUrl=letter.queue_url, ReceiptHandle=letter.receipt_handle)

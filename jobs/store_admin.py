@@ -7,11 +7,12 @@ from django.conf import settings
 
 from jobs import objects, queues
 from jobs.store_indexes import table_indexes_upgrade
-from jobs.tables import IdempotencyRecord, Job, WorkerRecord
+from jobs.tables import IdempotencyRecord, Job, Limiter, TypeSettings, WorkerRecord
 from jobs.tables.schedules import Schedule, ScheduleLogEntry
 
 # Chunk items live in the jobs table (Job's model creates it); Chunk has no index of its own.
-MODELS = (Job, IdempotencyRecord, WorkerRecord, Schedule, ScheduleLogEntry)
+# A type's edits share its settings' table, and waiters their limiter's.
+MODELS = (Job, IdempotencyRecord, WorkerRecord, Schedule, ScheduleLogEntry, TypeSettings, Limiter)
 
 
 @dataclass
@@ -57,10 +58,10 @@ def store_bootstrap(*, index_wait_seconds: float = 600, poll_seconds: float = 5)
             model.create_table(wait=True)
         phrases.append(f"TTL on ExpiresAt {_enable_ttl(client, model.Meta.table_name, 'ExpiresAt')}")
         report.lines.append(f"table {model.Meta.table_name}: {', '.join(phrases)}")
-    result = queues.queues_bootstrap()
-    state = "created" if result["created"] else ("updated " + ",".join(result["changed"]) if result["changed"] else "exists")
-    report.lines.append(f"queue {queues.queue_name()}: {state} ({result['queue_url']})")
-    report.lines.append(f"dead-letter queue {queues.dlq_name()}: {result['dlq_url']}")
+    for result in queues.queues_bootstrap():
+        state = "created" if result["created"] else ("updated " + ",".join(result["changed"]) if result["changed"] else "exists")
+        report.lines.append(f"queue {result['queue']} ({result['priority']} priority): {state} ({result['queue_url']})")
+        report.lines.append(f"dead-letter queue {result['dlq']}: {result['dlq_url']}")
     report.lines.append(objects.bucket_bootstrap())
     return report
 

@@ -1,4 +1,4 @@
-"""Celery glue: `process_job(job_id)` and `process_chunk(job_id, number)` take only ids and call the services."""
+"""Celery glue: `process_job(job_id)` and `process_chunk(job_id, number)` take ids (and the job's flow hints) and call the services."""
 
 from celery import shared_task
 from celery.exceptions import Reject
@@ -9,8 +9,8 @@ from jobs.services import PROCESS_CHUNK_TASK, PROCESS_JOB_TASK, chunk_execute, j
 
 # The name travels inside every message: keep it stable (publishing sends by it).
 @shared_task(name=PROCESS_JOB_TASK, ignore_result=True, acks_late=True)
-def process_job(job_id: str) -> str:
-    outcome = job_execute(job_id=str(job_id))
+def process_job(job_id: str, flow: dict | None = None) -> str:
+    outcome = job_execute(job_id=str(job_id), flow=flow)
     if outcome == "skipped:busy":
         # Another live claim holds the job. Leave this message in SQS (not
         # deleted): it comes back after the visibility timeout, by when the job
@@ -22,8 +22,8 @@ def process_job(job_id: str) -> str:
 
 
 @shared_task(name=PROCESS_CHUNK_TASK, ignore_result=True, acks_late=True)
-def process_chunk(job_id: str, number: int) -> str:
-    outcome = chunk_execute(job_id=str(job_id), number=int(number))
+def process_chunk(job_id: str, number: int, flow: dict | None = None) -> str:
+    outcome = chunk_execute(job_id=str(job_id), number=int(number), flow=flow)
     if outcome == "skipped:busy":
         # As for jobs: a live claim holds the chunk; let the message come back later.
         raise Reject("chunk held by another live claim", requeue=False)

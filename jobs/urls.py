@@ -3,6 +3,7 @@
 from django.urls import path
 
 from jobs.api import items as api_items
+from jobs.api import job_types as api_job_types
 from jobs.api import jobs as api
 from jobs.api import schedules as api_schedules
 from jobs.api import workers as api_workers
@@ -27,6 +28,9 @@ urlpatterns = [
     path("jobs/<str:job_id>/items", api_items.JobItemsView.as_view(), name="job-items"),
     path("jobs/<str:job_id>/results", api_items.JobResultsView.as_view(), name="job-results"),
     path("job-types", api.JobTypesView.as_view(), name="job-types"),
+    path("job-types/<str:type>", api_job_types.JobTypeDetailView.as_view(), name="job-type-detail"),
+    path("job-types/<str:type>/pause", api_job_types.JobTypePauseResumeView.as_view(action_name="pause"), name="job-type-pause"),
+    path("job-types/<str:type>/resume", api_job_types.JobTypePauseResumeView.as_view(action_name="resume"), name="job-type-resume"),
     path("dead-letters", api.DeadLetterView.as_view(), name="dead-letters"),
     path("dead-letters/redrive", api.DeadLetterRedriveView.as_view(), name="dead-letters-redrive"),
     path("workers", api_workers.WorkerListView.as_view(), name="workers"),

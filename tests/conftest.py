@@ -26,7 +26,7 @@ def published(monkeypatch):
     sent = []
     from jobs.services import publishing
 
-    def fake_publish(*, job_id, countdown=0, delay_seconds=0):
+    def fake_publish(*, job_id, countdown=0, delay_seconds=0, priority=None, flow=None):
         sent.append((job_id, countdown or delay_seconds))
 
     monkeypatch.setattr(publishing, "job_publish", fake_publish)

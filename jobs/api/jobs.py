@@ -100,6 +100,7 @@ class JobListCreateView(APIView):
             owner=request.user.username, name=data["name"], type=data["type"], payload=data["payload"],
             idempotency_key=key, validate=False,  # the serializer validated the payload by its type
             run_at=data.get("run_at"),  # a delayed job (run_at or delay_seconds)
+            priority=data.get("priority"), concurrency_key=data.get("concurrency_key"),
         )
         return Response(job_detail(job), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
                         headers={"Location": f"/jobs/{job.job_id}"})
@@ -212,11 +213,11 @@ class JobRequeueView(APIView):
 class JobTypesView(APIView):
     @extend_schema(
         operation_id="job_types_list",
-        summary="The registered job types with example payloads",
-        responses={200: JobTypeCatalogueSerializer, **problem_responses(UNAUTHENTICATED)},
+        summary="The registered job types with example payloads and their flow-control settings",
+        responses={200: JobTypeCatalogueSerializer, **problem_responses({**UNAUTHENTICATED, **STORE_DOWN})},
     )
     def get(self, request):
-        return Response(job_type_catalogue())
+        return Response(job_type_catalogue(selectors.type_views()))
 
 
 class DeadLetterView(APIView):

@@ -13,6 +13,7 @@ from typing import Any
 from rest_framework import serializers
 
 from jobs.exceptions import InvalidPayload, UnknownJobType
+from jobs.flow import Limits
 
 
 class PermanentError(Exception):
@@ -61,6 +62,8 @@ class JobType:
     example: dict = field(default_factory=dict)
     description: str = ""
     items: ItemSpec | None = None
+    # Flow-control defaults (priority, pause, limits) until staff edit the type's settings.
+    limits: Limits = field(default_factory=Limits)
 
     def validate_options(self, payload: Any) -> dict:
         """The payload of an item job of this type: its options for every item (InvalidPayload)."""
@@ -101,8 +104,13 @@ class JobType:
 _REGISTRY: dict[str, JobType] = {}
 
 
-def job_type(name: str, *, payload: type[serializers.Serializer] | None = None, example: dict | None = None):
-    """Register the decorated function `handler(payload, ctx) -> result` as job type `name`."""
+def job_type(name: str, *, payload: type[serializers.Serializer] | None = None, example: dict | None = None, **limits):
+    """Register the decorated function `handler(payload, ctx) -> result` as job type `name`.
+
+    Keywords of jobs.flow.Limits declare the type's flow-control defaults, e.g.
+    `rate_limit="5/s"`, `concurrency_limit=2`, `priority="high"` (ValueError if bad).
+    """
+    defaults = Limits(**limits)
 
     def decorator(func):
         if name in _REGISTRY:
@@ -113,6 +121,7 @@ def job_type(name: str, *, payload: type[serializers.Serializer] | None = None, 
             payload_serializer=payload,
             example=example or {},
             description=(func.__doc__ or "").strip().splitlines()[0] if func.__doc__ else "",
+            limits=defaults,
         )
         return func
 
@@ -127,12 +136,16 @@ def item_type(
     options: type[serializers.Serializer] | None = None,
     example_items: list | None = None,
     description: str = "",
+    **limits,
 ):
     """Register the decorated `handler(item, ctx) -> result` as the item handler of job type `name`.
 
     The type may also have a payload handler (`@job_type`, registered first): it
-    then runs either way, item by item when a submission carries items.
+    then runs either way, item by item when a submission carries items. Flow-control
+    keywords (as for `job_type`) declare the type's defaults; a chunk takes a slot
+    and a token as a job does.
     """
+    defaults = Limits(**limits) if limits else None
 
     def decorator(func):
         spec = ItemSpec(handler=func, check=check, chunk_size=chunk_size, options_serializer=options,
@@ -142,9 +155,10 @@ def item_type(
             raise ValueError(f"Item handler of {name!r} is registered twice")
         if existing is None:
             doc = description or ((func.__doc__ or "").strip().splitlines() or [""])[0]
-            _REGISTRY[name] = JobType(name=name, handler=None, payload_serializer=None, description=doc, items=spec)
+            _REGISTRY[name] = JobType(name=name, handler=None, payload_serializer=None, description=doc, items=spec,
+                                      limits=defaults or Limits())
         else:
-            _REGISTRY[name] = replace(existing, items=spec)
+            _REGISTRY[name] = replace(existing, items=spec, limits=defaults or existing.limits)
         return func
 
     return decorator

@@ -1,4 +1,4 @@
-"""Every read, by what is read: jobs (and queues, workers), an item job's chunks and items, schedules; import the public names from here."""
+"""Every read, by what is read: jobs (and queues, workers), an item job's chunks and items, schedules, job types' flow control; import the public names from here."""
 
 from jobs.selectors.items import ITEM_STATUSES, Page, item_job_get, job_chunks, job_items, job_results
 from jobs.selectors.jobs import (
@@ -18,6 +18,7 @@ from jobs.selectors.jobs import (
     workers_count,
     workers_list,
 )
+from jobs.selectors.flow import TypeView, type_limits, type_view, type_views
 from jobs.selectors.schedules import ScheduleView, schedule_counters, schedule_get, schedule_list
 
 __all__ = [
@@ -25,4 +26,5 @@ __all__ = [
     "dead_letters_peek", "dlq_oldest_age", "item_job_get", "job_chunks", "job_get", "job_items", "job_list", "job_results",
     "job_status_counts", "job_unfinished_counts", "jobs_get_many", "oldest_queued_age", "queue_counts", "queue_ping",
     "schedule_counters", "schedule_get", "schedule_list", "store_ping", "workers_count", "workers_list",
+    "TypeView", "type_limits", "type_view", "type_views",
 ]

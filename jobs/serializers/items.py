@@ -7,9 +7,11 @@ from django.conf import settings
 from rest_framework import serializers
 
 from jobs.exceptions import FileTooLarge, InvalidPayload, PayloadTooLarge, UnknownJobType
+from jobs.handlers.fields import StrictCharField
 from jobs.handlers.registry import job_type_get
 from jobs.items import ON_INVALID
-from jobs.serializers.request import JobSubmitSerializer, payload_size, run_at_errors
+from jobs.flow import PRIORITIES
+from jobs.serializers.request import MAX_KEY_LENGTH, JobSubmitSerializer, payload_size, run_at_errors
 
 MAX_CHUNK_SIZE = 1000
 MAX_BULK_JOBS = 100
@@ -121,6 +123,10 @@ class BulkJobSerializer(serializers.Serializer):
     idempotency_key = serializers.RegexField(r"^[\x21-\x7e]{1,255}$", required=False)
     run_at = serializers.DateTimeField(required=False, help_text="A delayed job: when to run it (RFC 3339).")
     delay_seconds = serializers.IntegerField(required=False, min_value=0, help_text="A delayed job: in this many seconds.")
+    priority = serializers.ChoiceField(choices=[p.value for p in PRIORITIES], required=False,
+                                       help_text="high, normal or low (default: the type's).")
+    concurrency_key = StrictCharField(required=False, max_length=MAX_KEY_LENGTH,
+                                      help_text="What the type's key limits count it under (default: the submitting user).")
 
     def validate(self, attrs):
         errors = run_at_errors(attrs)

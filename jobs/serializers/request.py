@@ -12,6 +12,7 @@ from rest_framework import exceptions, serializers
 from rest_framework.fields import SkipField
 
 from jobs.exceptions import InvalidPayload, PayloadTooLarge, UnknownJobType
+from jobs.flow import PRIORITIES
 from jobs.handlers.fields import StrictCharField
 from jobs.handlers.registry import job_type_get
 from jobs.states import JobStatus
@@ -21,6 +22,7 @@ IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 MAX_NAME_LENGTH = 200
 MAX_PAYLOAD_DEPTH = 32
 MAX_LIMIT = 100
+MAX_KEY_LENGTH = 128
 
 
 def json_depth(value, depth: int = 1) -> int:
@@ -86,6 +88,14 @@ class JobSubmitSerializer(serializers.Serializer):
     )
     delay_seconds = serializers.IntegerField(
         required=False, min_value=0, help_text="A delayed job: run it this many seconds from now (instead of run_at)."
+    )
+    priority = serializers.ChoiceField(
+        choices=[p.value for p in PRIORITIES], required=False,
+        help_text="Its queue: high, normal or low (default: the type's, see GET /job-types/{type}).",
+    )
+    concurrency_key = StrictCharField(
+        required=False, max_length=MAX_KEY_LENGTH, help_text="What the type's key_concurrency_limit and key_rate_limit"
+        " count this job under (e.g. a customer id; default: the submitting user).",
     )
 
     def validate_name(self, value: str) -> str:

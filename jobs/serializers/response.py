@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 
 from rest_framework import serializers
 
-from jobs.handlers.registry import job_types
+from jobs.serializers.flow import TypeLimitsSerializer, limits_shape
 from jobs.serializers.items import ItemProgressSerializer, item_progress
 from jobs.states import JobStatus
 
@@ -57,6 +57,12 @@ class JobSummarySerializer(serializers.Serializer):
     schedule_id = serializers.UUIDField(allow_null=True, help_text="The schedule that fired this job, if any.")
     schedule_url = serializers.CharField(allow_null=True, help_text="That schedule's path: /schedules/{id}.")
     items = ItemProgressSerializer(allow_null=True, help_text="An item job's counts, chunks, items/s and time left; null otherwise.")
+    priority = serializers.ChoiceField(choices=["high", "normal", "low"], help_text="Its queue.")
+    concurrency_key = serializers.CharField(allow_null=True, help_text="What its type's key limits count it under (null: its owner).")
+    waiting_for = serializers.ChoiceField(
+        choices=["paused", "concurrency_limit", "rate_limit"], allow_null=True,
+        help_text="A QUEUED job held back by its type's pause or a limit: why (null otherwise). No attempt is used up.")
+    waiting_since = serializers.DateTimeField(allow_null=True)
 
 
 class JobSerializer(JobSummarySerializer):
@@ -77,6 +83,7 @@ class JobTypeSerializer(serializers.Serializer):
     description = serializers.CharField()
     example = serializers.JSONField(help_text="An example payload.")
     items = serializers.JSONField(allow_null=True, help_text="For a type that runs item by item: its chunk_size and example_items.")
+    settings = TypeLimitsSerializer(help_text="Its flow control now: paused, default priority, limits (GET /job-types/{type}).")
 
 
 class JobTypeCatalogueSerializer(serializers.Serializer):
@@ -89,9 +96,15 @@ class QueueDepthSerializer(serializers.Serializer):
     delayed = serializers.IntegerField()
 
 
-class QueueCountsSerializer(serializers.Serializer):
+class PriorityQueueCountsSerializer(serializers.Serializer):
     queue = QueueDepthSerializer()
     dead_letter = QueueDepthSerializer()
+
+
+class QueueCountsSerializer(serializers.Serializer):
+    queue = QueueDepthSerializer(help_text="The three priorities' queues together.")
+    dead_letter = QueueDepthSerializer(help_text="Their three dead-letter queues together.")
+    priorities = serializers.DictField(child=PriorityQueueCountsSerializer(), help_text="high, normal and low, each.")
 
 
 class DeadLetterSerializer(serializers.Serializer):
@@ -121,6 +134,7 @@ def _iso(value):
 def job_summary(job) -> dict:
     """The fields of a job in a listing (no payload, result or timeline): JobSummarySerializer."""
     duration = None
+    waiting = job.status == JobStatus.QUEUED and bool(job.waiting_for)
     if job.started_at and job.finished_at:
         duration = round((job.finished_at - job.started_at).total_seconds(), 3)
     return {
@@ -145,6 +159,10 @@ def job_summary(job) -> dict:
         "schedule_id": job.schedule_id,
         "schedule_url": f"/schedules/{job.schedule_id}" if job.schedule_id else None,
         "items": item_progress(job),
+        "priority": job.priority or "normal",
+        "concurrency_key": job.concurrency_key,
+        "waiting_for": job.waiting_for if waiting else None,
+        "waiting_since": _iso(job.waiting_since) if waiting else None,
     }
 
 
@@ -174,12 +192,14 @@ def job_list_page(jobs, *, next_url: str | None = None, next_cursor: str | None 
     return {"results": [job_summary(j) for j in jobs], "next": next_url, "next_cursor": next_cursor}
 
 
-def job_type_catalogue() -> dict:
-    """The registered job types with an example payload each: JobTypeCatalogueSerializer."""
+def job_type_catalogue(views) -> dict:
+    """The registered job types (selectors.type_views()) with an example payload and their settings each: JobTypeCatalogueSerializer."""
     return {"results": [
-        {"name": t.name, "description": t.description, "example": t.example,
-         "items": {"chunk_size": t.items.chunk_size, "example_items": list(t.items.example_items)} if t.items else None}
-        for t in job_types()
+        {"name": v.name, "description": v.job_type.description, "example": v.job_type.example,
+         "items": ({"chunk_size": v.job_type.items.chunk_size, "example_items": list(v.job_type.items.example_items)}
+                   if v.job_type.items else None),
+         "settings": limits_shape(v.limits)}
+        for v in views
     ]}
 
 

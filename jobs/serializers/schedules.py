@@ -8,6 +8,7 @@ from rest_framework import serializers
 
 from jobs import timing
 from jobs.exceptions import InvalidPayload, UnknownJobType
+from jobs.flow import PRIORITIES
 from jobs.handlers.registry import job_type_get
 from jobs.handlers.fields import StrictCharField
 from jobs.items import ON_INVALID
@@ -36,6 +37,8 @@ class ScheduleWriteSerializer(serializers.Serializer):
     timezone = StrictCharField(required=False, default="UTC", max_length=64)
     overlap = serializers.ChoiceField(choices=OVERLAP_POLICIES, required=False, default="skip")
     paused = serializers.BooleanField(required=False, default=False)
+    priority = serializers.ChoiceField(choices=[p.value for p in PRIORITIES], required=False, allow_null=True,
+                                       help_text="The priority of every run's job (default: the type's, at each firing).")
     items = ItemsField(required=False, allow_null=True, help_text=(
         "For a type that runs item by item: the items of every run (checked now, stored in S3). In an edit they replace "
         "the schedule's items; null drops them. For more, upload a file: POST /schedules/files, PUT /schedules/{id}/items."))
@@ -214,6 +217,7 @@ class ScheduleSummarySerializer(serializers.Serializer):
     timezone = serializers.CharField()
     overlap = serializers.ChoiceField(choices=OVERLAP_POLICIES)
     paused = serializers.BooleanField()
+    priority = serializers.CharField(allow_null=True, help_text="Its runs' priority (null: the type's default).")
     next_run_at = serializers.DateTimeField(allow_null=True)
     next_run_in_seconds = serializers.IntegerField(allow_null=True)
     last_run = ScheduleRunSerializer(allow_null=True)
@@ -259,7 +263,7 @@ def schedule_summary(view, *, now: float | None = None) -> dict:
     return {
         "id": s.schedule_id, "url": f"/schedules/{s.schedule_id}", "name": s.name, "type": s.type, "owner": s.owner,
         "interval_seconds": int(s.interval_seconds) if s.interval_seconds else None, "cron": s.cron,
-        "timezone": s.timezone, "overlap": s.overlap, "paused": bool(s.paused),
+        "timezone": s.timezone, "overlap": s.overlap, "paused": bool(s.paused), "priority": s.priority,
         "next_run_at": None if s.paused else _epoch_iso(s.next_run_at),
         "next_run_in_seconds": None if s.paused or s.next_run_at is None else max(0, int(s.next_run_at - now)),
         "last_run": _run(last, view.jobs) if last else None,

@@ -11,6 +11,7 @@
 - schedules (users and staff): schedule_create, schedule_update, schedule_pause,
   schedule_resume, schedule_delete, schedule_run_now
 - scheduler (the scheduler process): schedules_tick (fire due schedules once, release due jobs)
+- flow (staff): type_settings_update, type_pause, type_resume (a job type's priority, pause and limits)
 - item jobs (batches): item_submission (job_submit_items), chunks (the chunk's writes and
   the job's one completion), item_runner (chunk_execute), item_actions (job_retry_items),
   item_keys (per-item idempotency keys), bulk (jobs_submit_bulk)
@@ -49,6 +50,7 @@ from jobs.services.schedules.actions import (
 )
 from jobs.services.jobs.submission import job_submit
 from jobs.services.workers import WorkerBeat, worker_heartbeat, worker_retire
+from jobs.services.flow import type_pause, type_resume, type_settings_update
 
 __all__ = [
     "PROCESS_CHUNK_TASK",
@@ -90,6 +92,9 @@ __all__ = [
     "schedule_run_now",
     "schedule_update",
     "schedules_tick",
+    "type_pause",
+    "type_resume",
+    "type_settings_update",
     "utcnow",
     "WorkerBeat",
     "worker_heartbeat",

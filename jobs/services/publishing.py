@@ -1,6 +1,9 @@
 """Publishing to SQS through Celery: a job's id, or a chunk's (job id, number), ten to a SendMessageBatch.
 
-The only place the API side sends a message.
+The only place the API side sends a message. Each message goes to its job's
+priority queue and carries, besides the ids, the job's flow hints (its type and
+concurrency key, jobs.flow.flow_hints): a worker then knows before the claim
+whether the job's type is paused or limited, without reading the job first.
 """
 
 import logging
@@ -8,6 +11,7 @@ import logging
 from celery import current_app
 
 from jobs.exceptions import QueueUnavailable
+from jobs.flow import flow_hints, queue_suffix
 
 logger = logging.getLogger("jobs.services")
 
@@ -19,17 +23,25 @@ PROCESS_CHUNK_TASK = "jobs.process_chunk"
 SQS_BATCH = 10  # SendMessageBatch takes at most 10 messages
 
 
-def job_publish(*, job_id: str, countdown: float = 0, delay_seconds: int = 0) -> None:
-    """Send the job's id to SQS through Celery (one SendMessage). Raises QueueUnavailable.
+def job_route(job) -> dict:
+    """The keywords of job_publish for `job` (a Job, or a Chunk's job): its priority and flow hints."""
+    return {"priority": getattr(job, "priority", None), "flow": flow_hints(job)}
+
+
+def job_publish(*, job_id: str, countdown: float = 0, delay_seconds: int = 0, priority: str | None = None,
+                flow: dict | None = None) -> None:
+    """Send the job's id to its priority's SQS queue through Celery (one SendMessage). Raises QueueUnavailable.
 
     `delay_seconds` (at most 900) is an SQS message delay: the message stays
     invisible on the queue, not in a worker's memory as a Celery countdown does.
+    `flow` (job_route) rides along as the task's `flow` keyword.
     """
     options = {"delay_seconds": min(900, int(delay_seconds))} if delay_seconds > 0 else {}
     try:
         # The job id doubles as the Celery task id, so that every line Celery logs
         # about this message ("Task jobs.process_job[<job id>] received") names the job.
-        current_app.send_task(PROCESS_JOB_TASK, args=[job_id], task_id=job_id, countdown=countdown or None, retry=False, **options)
+        current_app.send_task(PROCESS_JOB_TASK, args=[job_id], kwargs={"flow": flow} if flow else None, task_id=job_id,
+                              queue=queue_suffix(priority), countdown=countdown or None, retry=False, **options)
     except Exception as exc:  # kombu/botocore raise many types; all mean "not queued"
         logger.warning("job %s could not be published: %s", job_id, exc)
         raise QueueUnavailable(
@@ -52,8 +64,8 @@ class _Capture:
         return getattr(self.client, name)
 
 
-def tasks_publish(*, messages: list[tuple[str, list, str]], delay_seconds: int = 0) -> int:
-    """Send Celery task messages `(task name, args, task id)`, ten per SendMessageBatch; returns the requests made.
+def tasks_publish(*, messages: list[tuple], delay_seconds: int = 0, priority: str | None = None) -> int:
+    """Send Celery task messages `(task name, args, task id[, kwargs])`, ten per SendMessageBatch; returns the requests made.
 
     Celery builds each message exactly as send_task would (same body, headers
     and encoding, so workers read them as usual); only the SQS call changes: the
@@ -61,9 +73,10 @@ def tasks_publish(*, messages: list[tuple[str, list, str]], delay_seconds: int =
     cuts SQS requests (the bill) tenfold. Entries SQS refuses are retried once
     one by one; QueueUnavailable if any still fails (the caller's recovery
     pass publishes what is left PENDING). `delay_seconds` (at most 900) is an SQS
-    delay on every message.
+    delay on every message; every message goes to `priority`'s queue.
     """
     options = {"delay_seconds": min(900, int(delay_seconds))} if delay_seconds > 0 else {}
+    options["queue"] = queue_suffix(priority)
     if not messages:
         return 0
     requests = 0
@@ -74,8 +87,9 @@ def tasks_publish(*, messages: list[tuple[str, list, str]], delay_seconds: int =
             capture = _Capture(client)
             channel.sqs = lambda queue=None: capture  # this producer is ours alone while acquired
             try:
-                for name, args, task_id in messages:
-                    current_app.send_task(name, args=args, task_id=task_id, producer=producer, retry=False, **options)
+                for name, args, task_id, *kwargs in messages:
+                    current_app.send_task(name, args=args, kwargs=(kwargs or [None])[0], task_id=task_id, producer=producer,
+                                          retry=False, **options)
             finally:
                 del channel.sqs
         for start in range(0, len(capture.sent), SQS_BATCH):
@@ -93,15 +107,20 @@ def tasks_publish(*, messages: list[tuple[str, list, str]], delay_seconds: int =
     return requests
 
 
-def chunks_publish(*, job_id: str, numbers: list[int], delay_seconds: int = 0) -> int:
+def chunks_publish(*, job_id: str, numbers: list[int], delay_seconds: int = 0, priority: str | None = None,
+                   flow: dict | None = None) -> int:
     """Queue chunks of a job, one message per chunk, ten per SendMessageBatch; returns the SQS requests made.
 
     `delay_seconds` (at most 900): the messages stay invisible that long (a delayed item job).
+    `priority` and `flow`: the job's (job_route).
     """
-    messages = [(PROCESS_CHUNK_TASK, [job_id, n], f"{job_id}#{n}") for n in numbers]
-    return tasks_publish(messages=messages, delay_seconds=delay_seconds)
+    extra = [{"flow": flow}] if flow else []
+    messages = [(PROCESS_CHUNK_TASK, [job_id, n], f"{job_id}#{n}", *extra) for n in numbers]
+    return tasks_publish(messages=messages, delay_seconds=delay_seconds, priority=priority)
 
 
-def chunks_publish_all(*, job_id: str, chunks_total: int, delay_seconds: int = 0) -> int:
+def chunks_publish_all(*, job_id: str, chunks_total: int, delay_seconds: int = 0, priority: str | None = None,
+                       flow: dict | None = None) -> int:
     """Queue every chunk of an item job (1 … chunks_total); see chunks_publish."""
-    return chunks_publish(job_id=job_id, numbers=list(range(1, int(chunks_total) + 1)), delay_seconds=delay_seconds)
+    return chunks_publish(job_id=job_id, numbers=list(range(1, int(chunks_total) + 1)), delay_seconds=delay_seconds,
+                          priority=priority, flow=flow)

@@ -1,4 +1,4 @@
-"""PynamoDB schema only: jobs and their chunks, idempotency keys, workers (jobs.py); schedules and their log (schedules.py)."""
+"""PynamoDB schema only: jobs and their chunks, idempotency keys, workers (jobs.py); schedules and their log (schedules.py); flow control (flow.py)."""
 
 from jobs.tables.jobs import (
     ALL_SHARD,
@@ -12,6 +12,7 @@ from jobs.tables.jobs import (
     WorkerRecord,
     chunk_sk,
 )
+from jobs.tables.flow import EDITS_PREFIX, LIMITER_SK, SETTINGS_PK, WAITER_PREFIX, Limiter, TypeSettings, TypeSettingsEdit, Waiter
 from jobs.tables.schedules import (
     ACTIVE_SHARD,
     EDIT_PREFIX,
@@ -25,5 +26,5 @@ from jobs.tables.schedules import (
 __all__ = [
     "ACTIVE_SHARD", "ALL_SHARD", "CHUNK_SK_PREFIX", "DUE_SHARD", "EDIT_PREFIX", "JOB_SK", "PENDING_SHARD", "RUN_PREFIX",
     "Chunk", "IdempotencyRecord", "Job", "Schedule", "ScheduleLogEntry", "ScheduleRun", "TimelineEntry", "WorkerRecord",
-    "chunk_sk",
+    "chunk_sk", "EDITS_PREFIX", "LIMITER_SK", "SETTINGS_PK", "WAITER_PREFIX", "Limiter", "TypeSettings", "TypeSettingsEdit", "Waiter",
 ]

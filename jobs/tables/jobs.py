@@ -159,6 +159,16 @@ class Job(Model):
     due_shard = UnicodeAttribute(attr_name="DueShard", null=True)
     # The recurring schedule that fired this job, if any.
     schedule_id = UnicodeAttribute(attr_name="ScheduleId", null=True)
+    # Flow control: its priority queue; the key its type's key limits count it under
+    # (absent: its owner); while QUEUED and held by a pause or a limit, why and since
+    # when; the limiters whose slot its running claim holds (released at its end).
+    priority = UnicodeAttribute(attr_name="Priority", null=True)
+    concurrency_key = UnicodeAttribute(attr_name="ConcurrencyKey", null=True)
+    waiting_for = UnicodeAttribute(attr_name="WaitingFor", null=True)
+    waiting_since = UTCDateTimeAttribute(attr_name="WaitingSince", null=True)
+    limiters = ListAttribute(of=UnicodeAttribute, attr_name="Limiters", null=True)
+    # The id of its running claim's lease string on those limiters (`<job id> <slot>`).
+    slot = UnicodeAttribute(attr_name="Slot", null=True)
 
     owner_index = OwnerIndex()
     status_index = StatusIndex()
@@ -198,6 +208,11 @@ class Chunk(Model):
     started_at = UTCDateTimeAttribute(attr_name="StartedAt", null=True)
     finished_at = UTCDateTimeAttribute(attr_name="FinishedAt", null=True)
     expires_at = TTLAttribute(attr_name="ExpiresAt")
+    # Flow control, as on a job: the limiters its running claim holds a slot on, the
+    # slot's id, and why it waits while PENDING.
+    limiters = ListAttribute(of=UnicodeAttribute, attr_name="Limiters", null=True)
+    slot = UnicodeAttribute(attr_name="Slot", null=True)
+    waiting_for = UnicodeAttribute(attr_name="WaitingFor", null=True)
 
 
 class IdempotencyRecord(Model):

@@ -97,6 +97,8 @@ class Schedule(Model):
     cron = UnicodeAttribute(attr_name="Cron", null=True)
     timezone = UnicodeAttribute(attr_name="Timezone", default="UTC")
     overlap = UnicodeAttribute(attr_name="Overlap", default="skip")
+    # The priority of every run's job (absent: the type's default at each firing).
+    priority = UnicodeAttribute(attr_name="Priority", null=True)
     paused = BooleanAttribute(attr_name="Paused", default=False)
     active_shard = UnicodeAttribute(attr_name="ActiveShard", null=True)
     list_shard = UnicodeAttribute(attr_name="ListShard", default=ALL_SHARD)

@@ -99,10 +99,14 @@ def test_data_is_really_in_the_moto_servers(api, stack):
     assert item["Status"]["S"] == "COMPLETED" and item["Owner"]["S"] == "demo"
     sqs = boto3.client("sqs", endpoint_url=env["AWS_ENDPOINT_URL_SQS"], region_name="us-east-1")
     urls = sqs.list_queues(QueueNamePrefix="batchlab-")["QueueUrls"]
-    assert sorted(u.rsplit("/", 1)[1] for u in urls) == ["batchlab-jobs", "batchlab-jobs-dlq"]
-    attrs = sqs.get_queue_attributes(QueueUrl=urls[0] if urls[0].endswith("jobs") else urls[1], AttributeNames=["All"])["Attributes"]
-    assert attrs["ReceiveMessageWaitTimeSeconds"] == "20"
-    assert "batchlab-jobs-dlq" in attrs["RedrivePolicy"]
+    assert sorted(u.rsplit("/", 1)[1] for u in urls) == [
+        "batchlab-jobs", "batchlab-jobs-dlq", "batchlab-jobs-high", "batchlab-jobs-high-dlq", "batchlab-jobs-low",
+        "batchlab-jobs-low-dlq"]
+    for name in ("batchlab-jobs", "batchlab-jobs-high", "batchlab-jobs-low"):  # each priority with its own DLQ
+        url = next(u for u in urls if u.endswith("/" + name))
+        attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        assert attrs["ReceiveMessageWaitTimeSeconds"] == "20"
+        assert f'{name}-dlq"' in attrs["RedrivePolicy"]
 
 
 def test_listing_filters_and_cursor_pagination(api):

@@ -88,7 +88,7 @@ def a_job() -> Job:
 
 
 def test_a_job_renders_exactly_as_before():
-    # The page's JS and every client read these keys and formats.
+    # The page's JS and every client read these keys and formats (a job stored before priorities is normal).
     assert job_detail(a_job()) == {
         "id": "0b6f3c1e-9a4b-4c1e-8f7a-2b1c3d4e5f60", "url": "/jobs/0b6f3c1e-9a4b-4c1e-8f7a-2b1c3d4e5f60",
         "name": "n", "type": "checksum", "status": "FAILED", "owner": "alice", "attempts": 1, "max_attempts": 3,
@@ -97,6 +97,7 @@ def test_a_job_renders_exactly_as_before():
         "created_at": "2025-01-02T03:04:05.678000Z", "updated_at": "2025-01-02T03:04:08.678000Z",
         "started_at": "2025-01-02T03:04:06.678000Z", "finished_at": "2025-01-02T03:04:08.178000Z",
         "duration_seconds": 1.5, "version": 4, "run_at": None, "schedule_id": None, "schedule_url": None, "items": None,
+        "priority": "normal", "concurrency_key": None, "waiting_for": None, "waiting_since": None,
         "payload": {"items": ["a"]}, "result": None, "expires_at": None,
         "timeline": [{"at": "2025-01-02T03:04:05.678000Z", "event": "submitted", "status": "QUEUED", "message": "by alice", "worker": None}],
     }
@@ -111,12 +112,16 @@ def test_the_schema_serializers_have_exactly_the_fields_that_are_sent():
     page = job_list_page([a_job()], next_url=None, next_cursor="c")
     assert list(page) == list(JobListPageSerializer().fields)
     assert list(page["results"][0]) == list(JobListPageSerializer().fields["results"].child.fields)
-    catalogue = job_type_catalogue()
+    from jobs.selectors.flow import TypeView
+    from jobs.handlers.registry import job_types
+
+    catalogue = job_type_catalogue([TypeView(job_type=t, limits=t.limits) for t in job_types()])
     assert list(catalogue) == list(JobTypeCatalogueSerializer().fields)
     assert list(catalogue["results"][0]) == list(JobTypeCatalogueSerializer().fields["results"].child.fields)
     letter = DeadLetter(message_id="m", receipt_handle="r", job_id=None, receive_count=5, sent_at="1", body_preview="")
     depth = {"visible": 0, "in_flight": 0, "delayed": 0}
-    letters = dead_letter_page(counts={"queue": depth, "dead_letter": depth}, letters=[letter])
+    counts = {"queue": depth, "dead_letter": depth, "priorities": {"high": {"queue": depth, "dead_letter": depth}}}
+    letters = dead_letter_page(counts=counts, letters=[letter])
     assert list(letters) == list(DeadLetterPageSerializer().fields)
     assert list(letters["results"][0]) == list(DeadLetterPageSerializer().fields["results"].child.fields)
 

@@ -15,7 +15,7 @@ from jobs.tables import CHUNK_SK_PREFIX, JOB_SK, Chunk, Job
 def chunk_messages(monkeypatch):
     sent = []
 
-    def fake(*, job_id, numbers, delay_seconds=0):
+    def fake(*, job_id, numbers, delay_seconds=0, priority=None, flow=None):
         sent.extend((job_id, n) for n in numbers)
         return 0
 

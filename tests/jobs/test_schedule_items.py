@@ -24,7 +24,7 @@ def chunk_messages(monkeypatch):
     """Chunk messages as (job id, number, delay) instead of SQS."""
     sent = []
 
-    def fake(*, job_id, numbers, delay_seconds=0):
+    def fake(*, job_id, numbers, delay_seconds=0, priority=None, flow=None):
         sent.extend((job_id, n, delay_seconds) for n in numbers)
         return 0
 

@@ -208,8 +208,8 @@ def test_bulk_jobs_far_ahead_are_scheduled_and_near_ones_ride_an_sqs_delay(monke
     from jobs.services.jobs import bulk
 
     sent, batched = [], []
-    monkeypatch.setattr(publishing, "job_publish", lambda *, job_id, countdown=0, delay_seconds=0: sent.append((job_id, delay_seconds)))
-    monkeypatch.setattr(publishing, "tasks_publish", lambda *, messages: batched.extend(m[2] for m in messages))
+    monkeypatch.setattr(publishing, "job_publish", lambda *, job_id, countdown=0, delay_seconds=0, **route: sent.append((job_id, delay_seconds)))
+    monkeypatch.setattr(publishing, "tasks_publish", lambda *, messages, **route: batched.extend(m[2] for m in messages))
     now = datetime.now(timezone.utc)
     specs = [bulk.BulkSpec(name="now", type="echo", payload={}),
              bulk.BulkSpec(name="soon", type="echo", payload={}, run_at=now + timedelta(seconds=60)),

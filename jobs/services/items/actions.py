@@ -62,7 +62,7 @@ def job_retry_items(*, job: Job, actor: str) -> Job:
                 raise JobStateConflict(f"Job {job.job_id} changed state meanwhile; try again.") from None
             raise store_error(exc) from exc
     logger.info("job %s: %s", job.job_id, message)
-    publishing.chunks_publish(job_id=job.job_id, numbers=[int(c.number) for c in chunks])
+    publishing.chunks_publish(job_id=job.job_id, numbers=[int(c.number) for c in chunks], **publishing.job_route(job))
     job.refresh(consistent_read=True)
     return job
 

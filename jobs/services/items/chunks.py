@@ -52,7 +52,7 @@ def _lease_deadline() -> int:
     return int(time.time()) + settings.BATCHLAB_LEASE_SECONDS
 
 
-def chunk_claim(*, job_id: str, number: int, worker: str) -> ChunkClaim | str:
+def chunk_claim(*, job_id: str, number: int, worker: str, actions: tuple = ()) -> ChunkClaim | str:
     """Claim chunk `number`: PENDING -> PROCESSING, or take over an expired lease.
 
     One conditional UpdateItem returning the chunk. Refused: one GetItem says why,
@@ -70,6 +70,7 @@ def chunk_claim(*, job_id: str, number: int, worker: str) -> ChunkClaim | str:
                 Chunk.lease_owner.set(worker),
                 Chunk.claim_token.set(token),
                 Chunk.lease_expires_at.set(_lease_deadline()),
+                *actions,  # flow control's, in the same write (jobs.services.flow.gate)
             ],
             condition=Chunk.sk.exists() & allowed_by(CHUNK_CLAIM) & lease_free,
         )

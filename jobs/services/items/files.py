@@ -63,7 +63,7 @@ def items_file_scan(*, type: str, stream, chunk_size: int, on_invalid: str) -> I
 def job_submit_file(
     *, owner: str, name: str, type: str, payload: dict, stream, chunk_size: int | None = None,
     max_failed_ratio: float | None = None, on_invalid: str = "reject", idempotency_key: str | None = None,
-    run_at: datetime | None = None,
+    run_at: datetime | None = None, priority: str | None = None, concurrency_key: str | None = None,
 ) -> tuple[Job, bool]:
     """Check the file, store it in S3 (streamed, multipart when large), then submit the item job over its byte ranges.
 
@@ -74,7 +74,8 @@ def job_submit_file(
     source = items_file_store(type=type, stream=stream, chunk_size=chunk_size, on_invalid=on_invalid,
                               key=f"items/{uuid.uuid4()}.ndjson")
     return job_submit_items(owner=owner, name=name, type=type, payload=payload, source=source, chunk_size=source.chunk_size,
-                            max_failed_ratio=max_failed_ratio, idempotency_key=idempotency_key, run_at=run_at)
+                            max_failed_ratio=max_failed_ratio, idempotency_key=idempotency_key, run_at=run_at,
+                            priority=priority, concurrency_key=concurrency_key)
 
 
 def items_file_store(*, type: str, stream, chunk_size: int | None, on_invalid: str, key: str) -> ItemsSource:

@@ -18,6 +18,7 @@ from jobs import metrics, objects
 from jobs.chunk_content import chunk_items, chunk_outcomes
 from jobs.handlers.registry import PermanentError, TransientError, job_type_get
 from jobs.items import BadItem, split_item
+from jobs.services.flow.gate import flow_gate, flow_started
 from jobs.services.items import chunks
 from jobs.services.items import keys as item_keys
 from jobs.services.jobs.transitions import LeaseLost
@@ -99,13 +100,17 @@ def _canceled(job_id: str) -> bool:
     return bool(job.cancel_requested) or is_final(job.status)
 
 
-def chunk_execute(*, job_id: str, number: int, worker: str | None = None) -> str:
-    """Claim and run one chunk; returns the outcome: done, canceled, skipped:<reason>, lease_lost."""
+def chunk_execute(*, job_id: str, number: int, worker: str | None = None, flow: dict | None = None) -> str:
+    """Pass the flow gate, claim and run one chunk; returns the outcome: done, canceled, waiting, skipped:<reason>, lease_lost."""
     worker = worker or worker_id()
-    claim = chunks.chunk_claim(job_id=job_id, number=number, worker=worker)
+    gate = flow_gate(job_id=job_id, number=number, flow=flow)
+    if not gate.passed:
+        return "waiting"
+    claim = chunks.chunk_claim(job_id=job_id, number=number, worker=worker, actions=tuple(gate.actions))
     if isinstance(claim, str):
         logger.info("chunk %s#%s not claimed by %s: %s", job_id, number, worker, claim)
         return f"skipped:{claim}"
+    flow_started(gate)
     try:
         outcome = _run_claimed(claim)
     except LeaseLost as exc:

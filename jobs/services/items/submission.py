@@ -17,6 +17,7 @@ from pynamodb.transactions import TransactWrite
 from jobs.exceptions import InvalidItems, InvalidPayload
 from jobs.handlers.registry import job_type_get
 from jobs.items import ON_INVALID, BadItem, split_item
+from jobs.selectors.flow import type_limits
 from jobs.services import publishing
 from jobs.services.store import entry, is_condition_failure, logger, store_error, utcnow
 from jobs.services.jobs.submission import due_plan, expires_after, save_new, submit_idempotent
@@ -107,7 +108,7 @@ def job_submit_items(
     *, owner: str, name: str, type: str, payload: dict, source: ItemsSource, chunk_size: int | None = None,
     max_failed_ratio: float | None = None, idempotency_key: str | None = None, publish: bool = True,
     run_at: datetime | None = None, job_id: str | None = None, schedule_id: str | None = None, message: str | None = None,
-    due_at: int | None = None,
+    due_at: int | None = None, priority: str | None = None, concurrency_key: str | None = None,
 ) -> tuple[Job, bool]:
     """Store a new QUEUED (or SCHEDULED) item job with its chunks, then queue its chunks; return (job, created).
 
@@ -120,7 +121,8 @@ def job_submit_items(
     SCHEDULED with its chunks and nothing is published until the scheduler
     releases it (jobs.services.schedules.delayed). `job_id` (a schedule's run: derived from
     the schedule and the due time, `due_at`) makes the creation happen once: if a
-    job with that id exists, it comes back with created=False.
+    job with that id exists, it comes back with created=False. `priority` (default:
+    the type's) and `concurrency_key` as for job_submit: every chunk takes them.
     """
     job_type = job_type_get(type)
     payload = job_type.validate_options(payload)
@@ -148,6 +150,7 @@ def job_submit_items(
         items_object=source.object_key, progress_total=source.total,
         due_at=due if due is not None else due_at, due_shard=DUE_SHARD if status == JobStatus.SCHEDULED else None, schedule_id=schedule_id,
         timeline=[entry("submitted", status=status, message=text)],
+        priority=str(priority or type_limits(type=type).priority), concurrency_key=concurrency_key,
     )
     try:
         if derived:
@@ -162,6 +165,7 @@ def job_submit_items(
         else:
             body = {"name": name, "type": type, "payload": payload, "items": source.values, "file": source.digest,
                     "chunk_size": size, "max_failed_ratio": max_failed_ratio}
+            body.update({k: str(v) for k, v in (("priority", priority), ("concurrency_key", concurrency_key)) if v is not None})
             existing = submit_idempotent(job=job, owner=owner, key=idempotency_key, body=body)
             if existing is not None:
                 return existing, False
@@ -171,7 +175,7 @@ def job_submit_items(
                 job_id, type, owner, source.total, len(chunks), status)
     if publish and status == JobStatus.QUEUED:
         publishing.chunks_publish(job_id=job_id, numbers=[c.number for c in chunks],
-                                  delay_seconds=max(0, available - int(time.time())))
+                                  delay_seconds=max(0, available - int(time.time())), **publishing.job_route(job))
     return job, True
 
 

@@ -127,7 +127,7 @@ def job_requeue_final(*, job: Job, event: str, message: str) -> None:
             raise JobStateConflict(f"Job {job.job_id} changed state meanwhile; try again.") from None
         raise store_error(exc) from exc
     logger.info("job %s %s: %s", job.job_id, event, message)
-    publishing.job_publish(job_id=job.job_id)
+    publishing.job_publish(job_id=job.job_id, **publishing.job_route(job))
 
 
 def job_requeue(*, job_id: str, actor: str) -> Job:
@@ -165,5 +165,5 @@ def job_republish(*, job: Job, message: str) -> bool:
         if is_condition_failure(exc):
             return False
         raise
-    publishing.job_publish(job_id=job.job_id)
+    publishing.job_publish(job_id=job.job_id, **publishing.job_route(job))
     return True

@@ -16,7 +16,7 @@ from pynamodb.exceptions import PutError, PynamoDBConnectionError, PynamoDBExcep
 from jobs.handlers.registry import job_type_get
 from jobs.services import publishing
 from jobs.services.store import logger, store_error
-from jobs.services.jobs.submission import job_build, submit_idempotent
+from jobs.services.jobs.submission import idempotent_body, job_build, submit_idempotent
 from jobs.states import JobStatus
 from jobs.tables import Job
 
@@ -30,6 +30,8 @@ class BulkSpec:
     payload: dict
     idempotency_key: str | None = None
     run_at: datetime | None = None  # a delayed job: SCHEDULED when far ahead, else an SQS delay
+    priority: str | None = None  # default: the type's
+    concurrency_key: str | None = None
 
 
 def jobs_submit_bulk(*, owner: str, specs: list[BulkSpec]) -> list[tuple[Job, bool]]:
@@ -40,7 +42,7 @@ def jobs_submit_bulk(*, owner: str, specs: list[BulkSpec]) -> list[tuple[Job, bo
 
     The caller validated every payload (all-or-nothing: nothing is written when one
     is bad). Requests: ceil(n/25) BatchWriteItem + one TransactWriteItems per keyed
-    job, ceil(n/10) SendMessageBatch. A key seen before returns its job (created=False),
+    job, ceil(n/10) SendMessageBatch per priority. A key seen before returns its job (created=False),
     which is not queued again. QueueUnavailable leaves the jobs QUEUED for recovery.
     """
     if len(specs) > MAX_BULK:
@@ -52,12 +54,13 @@ def jobs_submit_bulk(*, owner: str, specs: list[BulkSpec]) -> list[tuple[Job, bo
         plain = []
         for spec in specs:
             job = job_build(job_id=str(uuid.uuid4()), owner=owner, name=spec.name, type=spec.type, payload=spec.payload,
-                            run_at=spec.run_at)
+                            run_at=spec.run_at, priority=spec.priority, concurrency_key=spec.concurrency_key)
             if spec.idempotency_key is None:
                 plain.append(job)
                 out.append((job, True))
                 continue
-            body = {"name": spec.name, "type": spec.type, "payload": spec.payload}
+            body = idempotent_body(name=spec.name, type=spec.type, payload=spec.payload, priority=spec.priority,
+                                   concurrency_key=spec.concurrency_key)
             existing = submit_idempotent(job=job, owner=owner, key=spec.idempotency_key, body=body)
             out.append((existing, False) if existing is not None else (job, True))
         with Job.batch_write() as batch:
@@ -69,8 +72,14 @@ def jobs_submit_bulk(*, owner: str, specs: list[BulkSpec]) -> list[tuple[Job, bo
     logger.info("bulk: %s jobs submitted by %s (%s new)", len(out), owner, sum(new for _, new in out))
     now = time.time()
     later = [job for job in created if job.available_at > now + 1]  # delayed a few minutes: each with its SQS delay
-    publishing.tasks_publish(messages=[(publishing.PROCESS_JOB_TASK, [job.job_id], job.job_id)
-                                       for job in created if job not in later])
+    by_priority: dict[str, list] = {}
+    for job in created:
+        if job not in later:
+            by_priority.setdefault(job.priority, []).append(job)
+    for priority, group in by_priority.items():  # one queue per priority: SendMessageBatch sends to one
+        publishing.tasks_publish(messages=[(publishing.PROCESS_JOB_TASK, [job.job_id], job.job_id,
+                                            {"flow": publishing.job_route(job)["flow"]}) for job in group],
+                                 priority=priority)
     for job in later:
-        publishing.job_publish(job_id=job.job_id, delay_seconds=int(job.available_at - now))
+        publishing.job_publish(job_id=job.job_id, delay_seconds=int(job.available_at - now), **publishing.job_route(job))
     return out

@@ -20,6 +20,7 @@ from jobs import log_context, metrics
 from jobs.handlers.registry import JobCanceled, PermanentError, TransientError, job_type_get
 from jobs.services.jobs import transitions as services
 from jobs.services.jobs.transitions import Claim, LeaseLost
+from jobs.services.flow.gate import flow_gate, flow_started
 from jobs.services.lease.keeper import KEEPER
 
 logger = logging.getLogger(__name__)
@@ -146,18 +147,23 @@ def _check_result(result) -> tuple[object, str | None, str | None]:
     return json.loads(encoded), None, None
 
 
-def job_execute(*, job_id: str, worker: str | None = None) -> str:
-    """Claim and run one job; returns the outcome (for logs and tests).
+def job_execute(*, job_id: str, worker: str | None = None, flow: dict | None = None) -> str:
+    """Pass the flow gate, claim and run one job; returns the outcome (for logs and tests).
 
-    Outcomes: completed, failed, retrying, canceled, skipped:<reason>, lease_lost.
+    Outcomes: completed, failed, retrying, canceled, waiting (its type is paused or at a
+    limit: its message comes back later), skipped:<reason>, lease_lost.
     Never raises for a handler's error: each one ends in a recorded state.
     """
     worker = worker or worker_id()
     with log_context.bound(job_id=job_id, worker=worker):
-        claim = services.job_claim(job_id=job_id, worker=worker)
+        gate = flow_gate(job_id=job_id, number=None, flow=flow)
+        if not gate.passed:
+            return "waiting"
+        claim = services.job_claim(job_id=job_id, worker=worker, actions=tuple(gate.actions))
         if isinstance(claim, str):
             logger.info("job %s not claimed by %s: %s", job_id, worker, claim)
             return f"skipped:{claim}"
+        flow_started(gate)
         job = claim.job
         with log_context.bound(job_type=job.type, attempt=int(job.attempts)):
             # One INFO line per job, at its end (each line costs the worker ~0.1 ms of CPU).

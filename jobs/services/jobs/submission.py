@@ -14,6 +14,7 @@ from pynamodb.transactions import TransactWrite
 from jobs import metrics
 from jobs.exceptions import IdempotencyKeyReused, JobNotFound, StoreUnavailable
 from jobs.handlers.registry import job_type_get
+from jobs.selectors.flow import type_limits
 from jobs.services import publishing
 from jobs.services.store import canonical_json, entry, is_condition_failure, logger, store_error, utcnow
 from jobs.states import JobStatus
@@ -22,9 +23,9 @@ from jobs.tables import DUE_SHARD, JOB_SK, IdempotencyRecord, Job
 
 def job_submit(
     *, owner: str, name: str, type: str, payload: dict, idempotency_key: str | None = None, validate: bool = True,
-    run_at: datetime | None = None,
+    run_at: datetime | None = None, priority: str | None = None, concurrency_key: str | None = None,
 ) -> tuple[Job, bool]:
-    """Store a new QUEUED job and publish its id; return (job, created).
+    """Store a new QUEUED job and publish its id to its priority's queue; return (job, created).
 
     The payload is validated by its job type (UnknownJobType, InvalidPayload),
     unless the caller already did exactly that (`validate=False`: the API's
@@ -38,15 +39,18 @@ def job_submit(
     With `run_at` (a delayed job): up to BATCHLAB_SCHEDULED_THRESHOLD_SECONDS ahead
     the message carries an SQS delay; further ahead the job is stored SCHEDULED
     (nothing published) and the scheduler publishes it when due.
+    `priority` (default: the type's) picks the queue; `concurrency_key` is what the
+    type's key limits count the job under (default: its owner).
     """
     if validate:
         payload = job_type_get(type).validate(payload)
-    job = job_build(job_id=str(uuid.uuid4()), owner=owner, name=name, type=type, payload=payload, run_at=run_at)
+    job = job_build(job_id=str(uuid.uuid4()), owner=owner, name=name, type=type, payload=payload, run_at=run_at,
+                    priority=priority, concurrency_key=concurrency_key)
     try:
         if idempotency_key is None:
             save_new(job)
         else:
-            body = {"name": name, "type": type, "payload": payload}
+            body = idempotent_body(name=name, type=type, payload=payload, priority=priority, concurrency_key=concurrency_key)
             existing = submit_idempotent(job=job, owner=owner, key=idempotency_key, body=body)
             if existing is not None:
                 return existing, False
@@ -58,15 +62,31 @@ def job_submit(
     logger.info("job %s submitted type=%s owner=%s status=%s", job.job_id, type, owner, job.status)
     metrics.JOBS_SUBMITTED.labels(type=type).inc()
     if job.status == JobStatus.QUEUED:
-        publishing.job_publish(job_id=job.job_id, delay_seconds=max(0, int(job.available_at - time.time())))
+        publishing.job_publish(job_id=job.job_id, delay_seconds=max(0, int(job.available_at - time.time())),
+                               **publishing.job_route(job))
     return job, True
+
+
+def idempotent_body(*, name: str, type: str, payload: dict, priority: str | None = None,
+                    concurrency_key: str | None = None) -> dict:
+    """What an Idempotency-Key's retry must repeat; a priority or a key only when given (older keys stay valid)."""
+    body = {"name": name, "type": type, "payload": payload}
+    if priority is not None:
+        body["priority"] = str(priority)
+    if concurrency_key is not None:
+        body["concurrency_key"] = concurrency_key
+    return body
 
 
 def job_build(
     *, job_id: str, owner: str, name: str, type: str, payload: dict, run_at: datetime | None = None,
-    schedule_id: str | None = None, message: str | None = None,
+    schedule_id: str | None = None, message: str | None = None, priority: str | None = None,
+    concurrency_key: str | None = None,
 ) -> Job:
-    """A new job item (not saved): QUEUED, or SCHEDULED when `run_at` is beyond the SQS delay threshold."""
+    """A new job item (not saved): QUEUED, or SCHEDULED when `run_at` is beyond the SQS delay threshold.
+
+    Without a `priority`, the type's default (its settings, as this process read them last).
+    """
     now = utcnow()
     due, status = due_plan(run_at=run_at, now=now)
     later = status == JobStatus.SCHEDULED
@@ -92,6 +112,8 @@ def job_build(
         due_shard=DUE_SHARD if later else None,
         schedule_id=schedule_id,
         expires_at=expires_after(run_at=run_at, now=now),
+        priority=str(priority or type_limits(type=type).priority),
+        concurrency_key=concurrency_key,
     )
 
 

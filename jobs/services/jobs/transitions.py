@@ -35,7 +35,7 @@ def _lease_deadline() -> int:
     return int(time.time()) + settings.BATCHLAB_LEASE_SECONDS
 
 
-def job_claim(*, job_id: str, worker: str) -> Claim | str:
+def job_claim(*, job_id: str, worker: str, actions: tuple = ()) -> Claim | str:
     """Claim the job for `worker`: QUEUED -> PROCESSING, or take over an expired lease.
 
     One conditional UpdateItem returning the new item (no read before it). On
@@ -60,6 +60,7 @@ def job_claim(*, job_id: str, worker: str) -> Claim | str:
                 Job.lease_expires_at.set(_lease_deadline()),
                 Job.version.add(1),
                 append(entry("claimed", status=CLAIM.target, worker=worker)),
+                *actions,  # flow control's, in the same write (jobs.services.flow.gate)
             ],
             condition=Job.job_id.exists() & allowed_by(CLAIM) & lease_free & (Job.attempts < Job.max_attempts)
             & Job.chunks_total.does_not_exist(),  # an item job runs chunk by chunk, never whole
@@ -228,7 +229,7 @@ def job_retry_later(*, claim: Claim, code: str, message: str) -> float:
         ],
     )
     try:
-        publishing.job_publish(job_id=claim.job_id, countdown=delay)
+        publishing.job_publish(job_id=claim.job_id, countdown=delay, **publishing.job_route(claim.job))
     except QueueUnavailable:
         pass  # stays QUEUED; the recovery pass republishes it
     return delay

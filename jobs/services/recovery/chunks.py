@@ -39,7 +39,7 @@ def _chunks_recover(*, job: Job, report, now: float, stale_seconds: int) -> None
                 requeue.append(int(chunk.number))
     if requeue:
         try:
-            publishing.chunks_publish(job_id=job.job_id, numbers=requeue)
+            publishing.chunks_publish(job_id=job.job_id, numbers=requeue, **publishing.job_route(job))
         except QueueUnavailable:
             logger.warning("recovery: chunks of job %s still cannot be published", job.job_id)
 

@@ -114,7 +114,7 @@ def _lease_expired_requeue(*, job: Job) -> bool:
             return False
         raise
     try:
-        publishing.job_publish(job_id=job.job_id)
+        publishing.job_publish(job_id=job.job_id, **publishing.job_route(job))
     except QueueUnavailable:
         pass  # still QUEUED: the next pass republishes it
     return True
@@ -164,7 +164,7 @@ def dlq_redrive(*, actor: str) -> dict:
         if RETRY.allows(job.status):  # FAILED (CANCELED was dropped above)
             job_requeue_final(job=job, event="redriven", message=f"Redriven from the dead-letter queue by {actor}.")
         else:
-            publishing.job_publish(job_id=job.job_id)
+            publishing.job_publish(job_id=job.job_id, **publishing.job_route(job))
         queues.dlq_delete(message)
         moved.append(job_id)
     logger.info("dead-letter redrive by %s: moved=%s dropped=%s", actor, moved, dropped)

@@ -16,7 +16,7 @@ from jobs.services.schedules.scheduler import previous_run_running, schedule_job
 from jobs.tables import Job
 from jobs.tables.schedules import ACTIVE_SHARD, Schedule, ScheduleLogEntry
 
-EDITABLE = ("name", "type", "payload", "interval_seconds", "cron", "timezone", "overlap", "max_failed_ratio")
+EDITABLE = ("name", "type", "payload", "interval_seconds", "cron", "timezone", "overlap", "max_failed_ratio", "priority")
 TIMING_FIELDS = ("interval_seconds", "cron", "timezone")
 ITEMS_FIELDS = ("items_object", "items_total", "items_invalid", "chunk_size", "max_failed_ratio", "on_invalid")
 
@@ -64,6 +64,7 @@ def schedule_create(
     *, owner: str, name: str, type: str, payload: dict, interval_seconds: int | None = None, cron: str | None = None,
     timezone: str = "UTC", overlap: str = "skip", paused: bool = False, items: list | None = None, items_file=None,
     chunk_size: int | None = None, max_failed_ratio: float | None = None, on_invalid: str = "reject",
+    priority: str | None = None,
 ) -> Schedule:
     """Store a new schedule; its first due time is one interval (or the next cron time) from now.
 
@@ -85,7 +86,7 @@ def schedule_create(
         schedule_id=schedule_id, name=name, owner=owner, type=type, payload=payload,
         interval_seconds=interval_seconds if not cron else None, cron=cron or None, timezone=timezone or "UTC",
         overlap=overlap, paused=paused, active_shard=None if paused else ACTIVE_SHARD,
-        created_at=now, updated_at=now,
+        created_at=now, updated_at=now, priority=priority,
         **_items_fields(stored, max_failed_ratio=max_failed_ratio, on_invalid=on_invalid),
     )
     schedule.next_run_at = None if paused else timing.next_after(_timing(schedule), after=now.timestamp())

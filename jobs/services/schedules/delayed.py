@@ -35,9 +35,9 @@ def _release(*, job: Job, transition: Transition, message: str, now: float) -> b
     remaining = max(0, int(job.due_at or 0) - int(now)) if transition is RELEASE_DUE else 0
     try:
         if job.chunks_total is not None:  # an item job: a message per chunk (written PENDING at submission)
-            publishing.chunks_publish_all(job_id=job.job_id, chunks_total=job.chunks_total, delay_seconds=remaining)
+            publishing.chunks_publish_all(job_id=job.job_id, chunks_total=job.chunks_total, delay_seconds=remaining, **publishing.job_route(job))
         else:
-            publishing.job_publish(job_id=job.job_id, delay_seconds=remaining)
+            publishing.job_publish(job_id=job.job_id, delay_seconds=remaining, **publishing.job_route(job))
     except QueueUnavailable:
         pass  # QUEUED now: the recovery pass publishes it (or its chunks)
     return True

@@ -135,7 +135,7 @@ def schedule_items_job_create(
             job, created = job_submit_items(
                 owner=schedule.owner, name=schedule.name, type=schedule.type, payload=schedule.payload, source=source,
                 chunk_size=int(index["chunk_size"]), max_failed_ratio=schedule.max_failed_ratio, job_id=job_id,
-                schedule_id=schedule.schedule_id, message=message, due_at=due_at,
+                schedule_id=schedule.schedule_id, message=message, due_at=due_at, priority=schedule.priority,
             )
         except QueueUnavailable:
             return Job.get(job_id, JOB_SK, consistent_read=True)  # stored QUEUED: the recovery pass queues its chunks
@@ -143,7 +143,7 @@ def schedule_items_job_create(
             return job
     if job.status == JobStatus.QUEUED:
         try:
-            publishing.chunks_publish_all(job_id=job_id, chunks_total=job.chunks_total or 0)
+            publishing.chunks_publish_all(job_id=job_id, chunks_total=job.chunks_total or 0, **publishing.job_route(job))
         except QueueUnavailable:
             pass  # stored QUEUED: the recovery pass queues its chunks
     return job

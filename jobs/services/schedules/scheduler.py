@@ -63,6 +63,7 @@ def schedule_job_create(
     job = job_build(
         job_id=job_id, owner=schedule.owner, name=schedule.name, type=schedule.type, payload=schedule.payload,
         schedule_id=schedule.schedule_id, message=message or f"Fired by schedule {schedule.name!r}.",
+        priority=schedule.priority,
     )
     job.due_at = due_at
     try:
@@ -75,7 +76,7 @@ def schedule_job_create(
     except (PutError, GetError, PynamoDBConnectionError) as exc:
         raise store_error(exc) from exc
     try:
-        publishing.job_publish(job_id=job_id)
+        publishing.job_publish(job_id=job_id, **publishing.job_route(job))
     except QueueUnavailable:
         pass  # stored QUEUED: the recovery pass publishes it
     return job
