@@ -80,10 +80,17 @@ class BackendCollector:
         if "queues" in snap:
             messages = GaugeMetricFamily("batchlab_queue_messages", "Approximate SQS messages (visible, in_flight, delayed)",
                                          labels=["queue", "state"])
-            for queue, counts in snap["queues"].items():
-                for state, value in counts.items():
+            for queue in ("queue", "dead_letter"):  # the three priorities together
+                for state, value in snap["queues"][queue].items():
                     messages.add_metric([queue, state], value)
             yield messages
+            by_priority = GaugeMetricFamily("batchlab_priority_queue_messages", "Approximate SQS messages of each"
+                                            " priority's queue and dead-letter queue", labels=["priority", "queue", "state"])
+            for priority, both in snap["queues"].get("priorities", {}).items():
+                for queue, counts in both.items():
+                    for state, value in counts.items():
+                        by_priority.add_metric([priority, queue, state], value)
+            yield by_priority
         oldest = GaugeMetricFamily(
             "batchlab_queue_oldest_age_seconds",
             "Age of the oldest waiting message: queue = the longest-due QUEUED job, dead_letter = oldest sampled dead letter",

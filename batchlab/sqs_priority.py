@@ -74,7 +74,8 @@ class Channel(SQS.Channel):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._picker = WeightedPicker(QUEUE_WEIGHTS)
-        self._idle: set[str] = set()  # last receive empty: one long poll open
+        self._idle: set[str] = set()  # last receive empty (or none yet): one long poll open
+        self._seen: set[str] = set()
         self._asked: dict[str, int] = {}  # queue -> messages asked for by its receive in flight
         self._long_polls: set[str] = set()  # idle queues with their long poll in flight
         self._pump_due = False
@@ -83,8 +84,6 @@ class Channel(SQS.Channel):
     # kombu calls this once per queue when consuming starts (basic_consume); every
     # later receive is scheduled by _pump instead of kombu's per-queue loop.
     def _schedule_queue(self, queue):
-        if queue in self._active_queues and queue not in self._asked and queue not in self._long_polls:
-            self._idle.add(queue)  # not known to have work: find out with a long poll
         self._pump()
 
     def _free(self) -> int:
@@ -94,9 +93,13 @@ class Channel(SQS.Channel):
 
     def _pump(self) -> None:
         self._pump_due = False
-        active = [q for q in self._active_queues]
+        active = list(self._active_queues)
         if not active or self.hub is None:
             return
+        for queue in active:
+            if queue not in self._seen:  # not known to have work: find out with a long poll
+                self._seen.add(queue)
+                self._idle.add(queue)
         free = self._free()
         if free > 0:
             for queue in active:

@@ -101,7 +101,8 @@ def history_effects(stack: EmbeddedStack) -> dict[str, int]:
 def queue_messages(stack: EmbeddedStack) -> dict[str, int]:
     client = _client("sqs", stack.sqs_endpoint)
     out = {}
-    for name in ("batchlab-jobs", "batchlab-jobs-dlq"):
+    # One queue per priority, each with its dead-letter queue.
+    for name in [f"batchlab-jobs{p}{d}" for p in ("-high", "", "-low") for d in ("", "-dlq")]:
         url = client.get_queue_url(QueueName=name)["QueueUrl"]
         attrs = client.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
         out[name] = sum(int(attrs[k]) for k in ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",

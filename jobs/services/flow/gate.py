@@ -22,13 +22,21 @@ from jobs.tables import JOB_SK, Chunk, Job
 
 @dataclass
 class Gate:
-    """What the runner does next: claim with `actions` added (passed), or nothing (waited: its message is sent again)."""
+    """What the runner does next: claim with `actions` added (passed), or nothing (waited: its message is sent again).
+
+    `outcome` of a unit that did not pass: "waiting", or "skipped:not_waiting" when it
+    was no longer QUEUED (PENDING) to wait (canceled meanwhile; its message is dropped).
+    """
 
     passed: bool
     limits: Limits = field(default_factory=Limits)
     actions: list = field(default_factory=list)
     delay: int | None = None  # waited: seconds until its message comes back (None: it no longer waits)
     flow: dict = field(default_factory=dict)
+
+    @property
+    def outcome(self) -> str:
+        return "waiting" if self.delay is not None else "skipped:not_waiting"
 
 
 def _hints(job_id: str, flow: dict | None) -> dict:

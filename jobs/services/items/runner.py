@@ -105,7 +105,7 @@ def chunk_execute(*, job_id: str, number: int, worker: str | None = None, flow: 
     worker = worker or worker_id()
     gate = flow_gate(job_id=job_id, number=number, flow=flow)
     if not gate.passed:
-        return "waiting"
+        return gate.outcome
     claim = chunks.chunk_claim(job_id=job_id, number=number, worker=worker, actions=tuple(gate.actions))
     if isinstance(claim, str):
         logger.info("chunk %s#%s not claimed by %s: %s", job_id, number, worker, claim)

@@ -158,7 +158,7 @@ def job_execute(*, job_id: str, worker: str | None = None, flow: dict | None = N
     with log_context.bound(job_id=job_id, worker=worker):
         gate = flow_gate(job_id=job_id, number=None, flow=flow)
         if not gate.passed:
-            return "waiting"
+            return gate.outcome
         claim = services.job_claim(job_id=job_id, worker=worker, actions=tuple(gate.actions))
         if isinstance(claim, str):
             logger.info("job %s not claimed by %s: %s", job_id, worker, claim)

@@ -1,0 +1,97 @@
+"""The weighted SQS channel's scheduler: weights between queues with work, one long poll per idle queue, no receive while full."""
+
+import types
+from collections import Counter
+
+from batchlab.sqs_priority import QUEUE_WEIGHTS, Channel, WeightedPicker
+
+
+def test_smooth_weighted_round_robin_gives_each_its_share_interleaved():
+    picker = WeightedPicker({"high": 6, "normal": 3, "low": 1})
+    picks = [picker.pick(["high", "normal", "low"]) for _ in range(1000)]
+    assert Counter(picks) == {"high": 600, "normal": 300, "low": 100}
+    assert "low" in picks[:10] and max(len(run) for run in "".join(p[0] for p in picks).split("l")) <= 9
+    two = [picker.pick(["high", "low"]) for _ in range(700)]
+    assert Counter(two) == {"high": 600, "low": 100}
+
+
+def test_the_configured_weights_leave_low_at_least_a_twentieth():
+    assert QUEUE_WEIGHTS == {"jobs-high": 6, "jobs": 3, "jobs-low": 1}
+
+
+class FakeHub:
+    def __init__(self):
+        self.later = []
+
+    def call_later(self, delay, fn, *args):
+        self.later.append((delay, fn, args))
+
+
+class Detached(Channel):
+    qos = None  # a plain attribute here: the test sets what the prefetch allows
+
+
+def channel(*, slots: int, unacked: int = 0):
+    """A Channel without a connection: its scheduler, with receives recorded instead of sent."""
+    ch = Detached.__new__(Detached)
+    ch._picker = WeightedPicker(QUEUE_WEIGHTS)
+    ch._idle, ch._seen, ch._asked, ch._long_polls, ch._pump_due = set(), set(), {}, set(), False
+    ch.receives = {"short": 0, "long": 0}
+    ch._active_queues = ["jobs-high", "jobs", "jobs-low"]
+    ch.hub = FakeHub()
+    ch.connection = types.SimpleNamespace(polling_interval=0.02)
+    ch.fake = {"unacked": unacked}
+    ch.qos = types.SimpleNamespace(can_consume_max_estimate=lambda: max(0, slots - ch.fake["unacked"]))
+    ch.sent = []
+    ch._receive = lambda queue, *, count, wait: ch.sent.append((queue, count, wait))
+    return ch
+
+
+def test_at_start_every_queue_is_asked_by_one_long_poll():
+    ch = channel(slots=4)
+    for queue in ch._active_queues:
+        ch._schedule_queue(queue)
+    assert sorted(ch.sent) == [("jobs", 1, 20), ("jobs-high", 1, 20), ("jobs-low", 1, 20)]
+
+
+def test_free_slots_go_to_queues_with_work_by_weight_as_short_receives():
+    ch = channel(slots=4)
+    for queue in ch._active_queues:
+        ch._schedule_queue(queue)
+    ch.sent.clear()
+    # Every long poll brought a message back: all three have work; 3 messages unacked, 1 slot free.
+    ch.fake["unacked"] = 3
+    for queue in ch._active_queues:
+        ch._received(queue, 20, 1)
+    assert ch.sent == [("jobs-high", 1, 0)]  # the one free slot, to the heaviest
+    taken = Counter()
+    for _ in range(1000):  # each answer brings one message, each finished job frees one slot
+        queue, count, wait = ch.sent.pop()
+        assert wait == 0 and count == 1
+        taken[queue] += 1
+        ch._received(queue, 0, 1)
+    assert taken == {"jobs-high": 600, "jobs": 300, "jobs-low": 100}
+
+
+def test_a_queue_that_empties_goes_idle_and_never_holds_a_slot():
+    ch = channel(slots=4)
+    ch._seen.update(ch._active_queues)
+    ch._pump()  # all three believed to have work: the 4 slots split by weight, no long poll
+    assert all(wait == 0 for _, _, wait in ch.sent) and sum(c for _, c, _ in ch.sent) == 4
+    ch.sent.clear()
+    ch._received("jobs-high", 0, 0)  # high answered empty: idle from now
+    assert "jobs-high" in ch._idle and ch.hub.later  # its long poll after polling_interval
+    _, pump, _ = ch.hub.later.pop()
+    pump()
+    assert ("jobs-high", 1, 20) in ch.sent  # one long poll, not counted against the slots
+    assert [s for s in ch.sent if s[2] == 0] and all(q != "jobs-high" for q, _, w in ch.sent if w == 0)
+
+
+def test_nothing_is_asked_while_every_slot_is_busy():
+    ch = channel(slots=4, unacked=4)
+    ch._seen.update(ch._active_queues)
+    ch._pump()
+    assert ch.sent == [] and ch.hub.later  # looks again after polling_interval, with no request
+    ch.fake["unacked"] = 3
+    ch.hub.later.pop()[1]()
+    assert len(ch.sent) == 1 and ch.sent[0][2] == 0
