@@ -129,14 +129,19 @@ def _running(limits: Limits, type: str) -> int | None:
     return len(limiter.leases or ())
 
 
+def stored_setting(type: str) -> TypeSettings | None:
+    """A type's stored settings item, read consistently (None: it has only its declared defaults)."""
+    try:
+        return TypeSettings.get(SETTINGS_PK, type, consistent_read=True)
+    except TypeSettings.DoesNotExist:
+        return None
+
+
 def type_view(*, type: str, history: bool = True) -> TypeView:
     """One type with its settings read now (consistently), what runs under its limit, and its last edits."""
     job_type = _registered(type)
     try:
-        try:
-            item = TypeSettings.get(SETTINGS_PK, type, consistent_read=True)
-        except TypeSettings.DoesNotExist:
-            item = None
+        item = stored_setting(type)
         limits = limits_of(item, job_type.limits)
         return TypeView(
             job_type=job_type, limits=limits, customized=item is not None,

@@ -4,18 +4,10 @@ import pytest
 
 from jobs import services
 from jobs.flow import flow_hints
-from jobs.selectors.flow import SETTINGS
 from jobs.services.flow.limiter import type_scope
 from jobs.tables import JOB_SK, WAITER_PREFIX, Job, Waiter
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("aws")]
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    SETTINGS.clear()
-    yield
-    SETTINGS.clear()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("aws", "fresh_type_settings")]
 
 
 @pytest.fixture

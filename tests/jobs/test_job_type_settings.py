@@ -4,17 +4,9 @@ import pytest
 from rest_framework.test import APIClient
 
 from jobs import selectors
-from jobs.selectors.flow import SETTINGS
 from jobs.tables import EDITS_PREFIX, TypeSettingsEdit
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("aws")]
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    SETTINGS.clear()
-    yield
-    SETTINGS.clear()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("aws", "fresh_type_settings")]
 
 
 @pytest.fixture

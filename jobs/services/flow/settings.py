@@ -7,9 +7,9 @@ from pynamodb.transactions import TransactWrite
 
 from jobs.exceptions import InvalidPayload, JobTypeConflict
 from jobs.flow import Limits, limits_errors
-from jobs.selectors.flow import TypeView, _registered, limits_of, type_view, SETTINGS
+from jobs.selectors.flow import SETTINGS, TypeView, _registered, limits_of, stored_setting, type_view
 from jobs.services.store import is_condition_failure, logger, store_error, utcnow
-from jobs.tables import EDITS_PREFIX, SETTINGS_PK, TypeSettings, TypeSettingsEdit
+from jobs.tables import EDITS_PREFIX, TypeSettings, TypeSettingsEdit
 
 ATTEMPTS = 3  # a concurrent edit of the same type: read again and apply on top of it
 
@@ -37,10 +37,7 @@ def type_settings_update(*, type: str, actor: str, changes: dict, action: str = 
         raise InvalidPayload(errors, "The job type's settings are not valid.")
     for _ in range(ATTEMPTS):
         try:
-            try:
-                current = TypeSettings.get(SETTINGS_PK, type, consistent_read=True)
-            except TypeSettings.DoesNotExist:
-                current = None
+            current = stored_setting(type)
             before = limits_of(current, job_type.limits)
             after = before.changed(**changes)
             diff = _changes(before, after)
