@@ -38,7 +38,7 @@ CELERY_CONFIG = {
     "broker_url": broker_url(_endpoint),
     # kombu's SQS transport with a channel that takes from the priority queues by
     # weight and never waits on an empty one (batchlab/sqs_priority.py says how and why).
-    "broker_transport": "batchlab.sqs_priority:Transport",
+    "broker_transport": "batchlab.sqs_priority:Transport" if settings.BATCHLAB_SQS_WEIGHTED else "sqs",
     "broker_transport_options": transport_options(
         region=settings.AWS_REGION,
         queue_name_prefix=settings.BATCHLAB_QUEUE_PREFIX,

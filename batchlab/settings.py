@@ -240,6 +240,9 @@ if not 0 <= BATCHLAB_TYPE_SETTINGS_SECONDS <= 4:
 # away before it looks again (doubling from 1 s; a release or a resume wakes it sooner).
 BATCHLAB_CONCURRENCY_WAIT_MAX_SECONDS = env_int("BATCHLAB_CONCURRENCY_WAIT_MAX_SECONDS", 30, minimum=1)
 BATCHLAB_PAUSE_WAIT_MAX_SECONDS = env_int("BATCHLAB_PAUSE_WAIT_MAX_SECONDS", 60, minimum=1)
+# 1: workers take from the priority queues by weight (batchlab/sqs_priority.py); 0: kombu's own
+# SQS channel (one loop per queue, no weights), for comparison or to rule the scheduler out.
+BATCHLAB_SQS_WEIGHTED = env_bool("BATCHLAB_SQS_WEIGHTED", True)
 # --- Schedules and delayed jobs -------------------------------------------------
 # A job due further ahead than this is stored SCHEDULED and published by the
 # scheduler when due; closer than this it is published at once with an SQS delay

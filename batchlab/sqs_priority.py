@@ -23,11 +23,12 @@ start, after each answer, and every `polling_interval` while the worker is full:
   (20 s, 1 message), so a message that arrives is seen at once, whatever the
   other queues hold; it is not counted against the free slots, so a worker holds
   at most one message per idle queue beyond its prefetch;
-- the free slots (prefetch minus unacknowledged messages minus messages asked
-  for) go to the queues with work by smooth weighted round robin (6:3:1 for
-  high:normal:low, jobs.flow.WEIGHTS), each as one short receive
-  (WaitTimeSeconds=0, up to the slots it won): a queue that just emptied answers
-  at once, and becomes idle, instead of holding a slot for 20 s;
+- each free slot (prefetch minus unacknowledged messages minus messages asked
+  for) is one pick, by smooth weighted round robin (6:3:1 for high:normal:low,
+  jobs.flow.WEIGHTS), among the queues with work, whether a receive of theirs is
+  on its way or not; each queue's picks are one short receive
+  (WaitTimeSeconds=0): a queue that just emptied answers at once, and becomes
+  idle, instead of holding a slot for 20 s;
 - while every slot is busy nothing is asked (as kombu does).
 
 A full high backlog then leaves low 1 receive in 10, and one high message behind
@@ -76,7 +77,7 @@ class Channel(SQS.Channel):
         self._picker = WeightedPicker(QUEUE_WEIGHTS)
         self._idle: set[str] = set()  # last receive empty (or none yet): one long poll open
         self._seen: set[str] = set()
-        self._asked: dict[str, int] = {}  # queue -> messages asked for by its receive in flight
+        self._asked: dict[str, int] = {}  # queue -> messages asked for by its short receives in flight
         self._long_polls: set[str] = set()  # idle queues with their long poll in flight
         self._pump_due = False
         self.receives = {"short": 0, "long": 0}  # for tests and the benchmark
@@ -106,20 +107,16 @@ class Channel(SQS.Channel):
                 if queue in self._idle and queue not in self._long_polls:
                     self._long_polls.add(queue)
                     self._receive(queue, count=1, wait=IDLE_WAIT_SECONDS)
+        # Every free slot is one pick among the queues with work, whether or not a receive of
+        # theirs is already on its way: leaving those out would hand the next slot to the others.
         won: dict[str, int] = {}
-        while free > 0:
-            candidates = [q for q in active if q not in self._idle and q not in self._asked]
-            if not candidates:
-                break
+        candidates = [q for q in active if q not in self._idle]
+        while free > 0 and candidates:
             queue = self._picker.pick(candidates)
             won[queue] = won.get(queue, 0) + 1
             free -= 1
-            if won[queue] >= MAX_RECEIVE:
-                self._asked[queue] = won.pop(queue)
-                self._receive(queue, count=self._asked[queue], wait=0)
         for queue, count in won.items():
-            self._asked[queue] = count
-            self._receive(queue, count=count, wait=0)
+            self._receive(queue, count=min(count, MAX_RECEIVE), wait=0)
         if self._free() <= 0:
             self._pump_later()  # full: look again when a slot may have freed (no request)
 
@@ -130,17 +127,20 @@ class Channel(SQS.Channel):
 
     def _receive(self, queue: str, *, count: int, wait: int) -> None:
         self.receives["long" if wait else "short"] += 1
+        if not wait:
+            self._asked[queue] = self._asked.get(queue, 0) + count
         q_url = self._new_queue(queue)
         qname = self.canonical_queue_name(queue)
         self.asynsqs(queue=qname).receive_message(
             qname, q_url, number_messages=count, wait_time_seconds=wait,
-            callback=transform(self._on_messages_ready, promise(self._received, (queue, wait)), q_url, queue),
+            callback=transform(self._on_messages_ready, promise(self._received, (queue, wait, count)), q_url, queue),
         )
 
-    def _received(self, queue: str, wait: int, delivered: int | None = None) -> None:
-        self._asked.pop(queue, None)
+    def _received(self, queue: str, wait: int, count: int, delivered: int | None = None) -> None:
         if wait:
             self._long_polls.discard(queue)
+        else:
+            self._asked[queue] = self._asked.get(queue, 0) - count
         if delivered:
             self._idle.discard(queue)
             self._pump()

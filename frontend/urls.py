@@ -1,19 +1,22 @@
 """Page routes for users: my jobs, a job's page, log in / out, the API token page.
 
 The API owns /jobs, /jobs/<id>, /job-types and /dead-letters, so a job's page lives at /ui/jobs/<id>
-(and /schedules: a schedule's page is /ui/schedules/<id>).
+(and /schedules: a schedule's page is /ui/schedules/<id>; a job type's, /ui/job-types/<type>).
 """
 
 from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from frontend import schedules, views
+from frontend import job_types, schedules, views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("ui/jobs/<str:job_id>", views.job_page, name="ui-job"),
     path("ui/schedules", schedules.schedule_list_page, name="ui-schedules"),
+    path("ui/job-types", job_types.job_types_page, name="ui-job-types"),
+    path("ui/job-types/<str:type>", job_types.job_type_page, name="ui-job-type"),
+    path("ui/job-types/<str:type>/<str:action>", job_types.job_type_action, name="ui-job-type-action"),
     path("ui/schedules/<str:schedule_id>", schedules.schedule_page, name="ui-schedule"),
     path("ui/schedules/<str:schedule_id>/<str:action>", schedules.schedule_action, name="ui-schedule-action"),
     path("accounts/login/", auth_views.LoginView.as_view(

@@ -31,3 +31,13 @@ def published(monkeypatch):
 
     monkeypatch.setattr(publishing, "job_publish", fake_publish)
     return sent
+
+
+@pytest.fixture
+def fresh_type_settings():
+    """Each test reads the job types' settings afresh (the per-process cache emptied before and after)."""
+    from jobs.selectors.flow import SETTINGS
+
+    SETTINGS.clear()
+    yield
+    SETTINGS.clear()

@@ -43,7 +43,13 @@ def channel(*, slots: int, unacked: int = 0):
     ch.fake = {"unacked": unacked}
     ch.qos = types.SimpleNamespace(can_consume_max_estimate=lambda: max(0, slots - ch.fake["unacked"]))
     ch.sent = []
-    ch._receive = lambda queue, *, count, wait: ch.sent.append((queue, count, wait))
+
+    def receive(queue, *, count, wait):  # what is asked counts against the free slots until it is answered
+        ch.sent.append((queue, count, wait))
+        if not wait:
+            ch._asked[queue] = ch._asked.get(queue, 0) + count
+
+    ch._receive = receive
     return ch
 
 
@@ -62,14 +68,16 @@ def test_free_slots_go_to_queues_with_work_by_weight_as_short_receives():
     # Every long poll brought a message back: all three have work; 3 messages unacked, 1 slot free.
     ch.fake["unacked"] = 3
     for queue in ch._active_queues:
-        ch._received(queue, 20, 1)
+        ch._received(queue, 20, 1, 1)
     assert ch.sent == [("jobs-high", 1, 0)]  # the one free slot, to the heaviest
     taken = Counter()
-    for _ in range(1000):  # each answer brings one message, each finished job frees one slot
-        queue, count, wait = ch.sent.pop()
+    ch.fake["unacked"] = 2  # a second slot frees while the first receive is on its way
+    ch._pump()
+    for _ in range(1000):  # two receives in flight; each answer brings one message, a finished job frees a slot
+        queue, count, wait = ch.sent.pop(0)
         assert wait == 0 and count == 1
         taken[queue] += 1
-        ch._received(queue, 0, 1)
+        ch._received(queue, 0, 1, 1)
     assert taken == {"jobs-high": 600, "jobs": 300, "jobs-low": 100}
 
 
@@ -78,8 +86,9 @@ def test_a_queue_that_empties_goes_idle_and_never_holds_a_slot():
     ch._seen.update(ch._active_queues)
     ch._pump()  # all three believed to have work: the 4 slots split by weight, no long poll
     assert all(wait == 0 for _, _, wait in ch.sent) and sum(c for _, c, _ in ch.sent) == 4
+    high_asked = next(c for q, c, _ in ch.sent if q == "jobs-high")
     ch.sent.clear()
-    ch._received("jobs-high", 0, 0)  # high answered empty: idle from now
+    ch._received("jobs-high", 0, high_asked, 0)  # high answered empty: idle from now
     assert "jobs-high" in ch._idle and ch.hub.later  # its long poll after polling_interval
     _, pump, _ = ch.hub.later.pop()
     pump()

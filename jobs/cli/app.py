@@ -16,7 +16,7 @@ from jobs.cli.output import print_error
 COMMANDS = (
     jobs,  # submit, list, show, cancel, retry
     watch,  # watch
-    job_types,  # types
+    job_types,  # types [show|pause|resume|limits TYPE]
     workers,  # workers
     schedules,  # schedules list|show|create|edit|pause|resume|run|delete
 )

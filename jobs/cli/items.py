@@ -42,7 +42,7 @@ def submit_items(args, client: Client) -> int:
     if not os.path.isfile(args.items_file):
         args.parser.error(f"no such file: {args.items_file}")
     fields = {"name": args.name or f"{args.type} from cli", "type": args.type, "payload": json.dumps(payload)}
-    for option in ("chunk_size", "max_failed_ratio", "on_invalid"):
+    for option in ("chunk_size", "max_failed_ratio", "on_invalid", "priority", "concurrency_key"):
         if getattr(args, option) is not None:
             fields[option] = getattr(args, option)
     if args.delay is not None:

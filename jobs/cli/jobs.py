@@ -20,6 +20,9 @@ def register(sub, common: argparse.ArgumentParser) -> None:
                    help="run it this many seconds from now (past 15 min: SCHEDULED until due; also with --items-file)")
     p.add_argument("--run-at", "--at", dest="at", default=None, metavar="RFC3339",
                    help="run it at this time, e.g. 2030-01-01T09:00:00Z (not with --delay)")
+    p.add_argument("--priority", choices=["high", "normal", "low"], default=None, help="its queue (default: the type's)")
+    p.add_argument("--key", dest="concurrency_key", default=None, metavar="KEY",
+                   help="the concurrency_key its type's key limits count it under (default: you)")
     p.add_argument("--wait", action="store_true", help="watch the job until it is final (exit code by its status)")
     p.add_argument("--timeout", type=float, default=600, help="with --wait: give up after this many seconds")
     p.add_argument("--items-file", default=None, help="an item job: an NDJSON file, one item per line (the payload holds the options)")
@@ -61,6 +64,7 @@ def submit(args, client: Client) -> int:
         body["delay_seconds"] = args.delay
     if args.at is not None:
         body["run_at"] = args.at
+    body.update({k: v for k in ("priority", "concurrency_key") if (v := getattr(args, k, None)) is not None})
     job = client.post("/jobs", body, headers=headers)
     if args.wait:
         if not args.json:

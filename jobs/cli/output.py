@@ -43,7 +43,8 @@ def print_job(job: dict) -> None:
     fields = [("attempts", f"{job.get('attempts')}/{job.get('max_attempts')}"), ("progress", progress_text(job)),
               ("created", job.get("created_at")), ("due", job.get("run_at")), ("started", job.get("started_at")),
               ("finished", job.get("finished_at")), ("duration", job.get("duration_seconds")),
-              ("expires", job.get("expires_at"))]
+              ("expires", job.get("expires_at")), ("priority", job.get("priority")),
+              ("waiting", job.get("waiting_for"))]
     for label, value in fields:
         if value not in (None, ""):
             console.print(f"  {label:<9} {value}")

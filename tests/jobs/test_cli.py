@@ -178,3 +178,45 @@ def test_submit_an_items_file_later_sends_the_delay_and_prints_when_it_runs(reco
     recorder.requests.clear()
     assert main(["--base-url", recorder.url, "submit", "echo", "--run-at", "2030-01-01T00:00:00Z"]) == 0
     assert json.loads(recorder.requests[0][3])["run_at"] == "2030-01-01T00:00:00Z"
+
+
+TYPE = {"name": "echo", "description": "d", "version": 2, "customized": True, "updated_at": None, "updated_by": "root",
+        "running": 1, "history": [{"at": "2030-01-01T00:00:00Z", "actor": "root", "action": "edit",
+                                   "changes": {"rate_limit": [None, "5/s"]}}],
+        "settings": {"paused": True, "priority": "normal", "concurrency_limit": 2, "rate_limit": "5/s",
+                     "key_concurrency_limit": None, "key_rate_limit": None},
+        "defaults": {"paused": False, "priority": "normal", "concurrency_limit": None, "rate_limit": None,
+                     "key_concurrency_limit": None, "key_rate_limit": None}}
+
+
+def test_types_limits_patches_only_the_limits_given_and_none_removes_one(recorder, capsys):
+    recorder.answer = TYPE
+    assert main(["--base-url", recorder.url, "types", "limits", "echo", "--concurrency", "2", "--rate", "5/s",
+                 "--key-concurrency", "none", "--priority", "high"]) == 0
+    [(method, path, content_type, body)] = recorder.requests
+    assert (method, path, content_type) == ("PATCH", "/job-types/echo", "application/json")
+    assert json.loads(body) == {"concurrency_limit": 2, "rate_limit": "5/s", "key_concurrency_limit": None, "priority": "high"}
+    out = capsys.readouterr().out
+    assert "paused" in out and "at most 2 at once" in out and "running   1 of 2" in out and "rate_limit None -> 5/s" in out
+
+
+@pytest.mark.parametrize("verb", ["pause", "resume"])
+def test_types_pause_and_resume_post_to_the_type(recorder, verb):
+    recorder.answer = TYPE
+    assert main(["--base-url", recorder.url, "--json", "types", verb, "echo"]) == 0
+    assert [(m, p) for m, p, _, _ in recorder.requests] == [("POST", f"/job-types/echo/{verb}")]
+
+
+@pytest.mark.parametrize("argv", [["types", "limits", "echo"], ["types", "limits", "echo", "--concurrency", "two"],
+                                  ["types", "pause"], ["types", "limits", "echo", "--priority", "urgent"]])
+def test_types_usage_errors_exit_3_and_send_nothing(recorder, argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--base-url", recorder.url, *argv])
+    assert exc.value.code == Exit.USAGE and recorder.requests == []
+
+
+def test_submit_sends_a_priority_and_a_key(recorder):
+    recorder.answer = {"id": "j", "type": "echo", "status": "QUEUED"}
+    assert main(["--base-url", recorder.url, "--json", "submit", "echo", "{}", "--priority", "high", "--key", "acme"]) == 0
+    sent = json.loads(recorder.requests[0][3])
+    assert sent["priority"] == "high" and sent["concurrency_key"] == "acme"

@@ -4,6 +4,9 @@
 window.BatchLab = (function () {
   var FINAL = ["COMPLETED", "FAILED", "CANCELED"];
   var ICONS = { SCHEDULED: "⏲", QUEUED: "◷", PROCESSING: "↻", COMPLETED: "✓", FAILED: "✕", CANCELED: "⊘" };
+  /* Why a QUEUED job has not started (its type's pause or limits: see the Job types page). */
+  var WAITING = { paused: "waiting: its type is paused", concurrency_limit: "waiting for a concurrency slot",
+                  rate_limit: "waiting for its turn (rate limit)" };
 
   function csrfToken() {
     var match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
@@ -56,6 +59,9 @@ window.BatchLab = (function () {
     ]);
     if (job.cancel_requested && !isFinal(job.status)) {
       node.append(el("span", { className: "badge__note", text: " · cancel requested" }));
+    }
+    if (job.waiting_for && job.status === "QUEUED") {
+      node.append(el("span", { className: "badge__note", "data-waiting-for": job.waiting_for, text: " · " + WAITING[job.waiting_for] }));
     }
     return node;
   }

@@ -42,8 +42,9 @@
     }
 
     var fields = [
-      field("Type", el("span", { className: "tag", text: job.type })),
+      field("Type", el("a", { className: "tag", href: "/ui/job-types/" + encodeURIComponent(job.type), text: job.type })),
       field("Status", B.badge(job)),
+      field("Priority", job.priority),
       field("Owner", job.owner),
       field("Attempts", job.attempts + " of " + job.max_attempts),
       field("Progress", job.progress.total ? job.progress.done + "/" + job.progress.total : "—"),
