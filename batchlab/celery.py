@@ -49,8 +49,12 @@ CELERY_CONFIG = {
     **CONSUMER_OPTIONS,
     "task_default_queue": settings.BATCHLAB_QUEUE_NAME,
     # One queue per priority (`<prefix>jobs-high`, `<prefix>jobs`, `<prefix>jobs-low`): a
-    # worker consumes all three; publishing picks one by the job's priority.
-    "task_queues": [Queue(queue_suffix(p)) for p in PRIORITIES],
+    # worker consumes all three; publishing picks one by the job's priority. And
+    # `<prefix>webhooks`: a worker started without -Q consumes the job queues only and
+    # starts a delivery worker of its own for it (jobs.worker.deliveries), so that a
+    # slow receiver never holds a job's slot.
+    "task_queues": [Queue(queue_suffix(p)) for p in PRIORITIES] + [Queue(settings.BATCHLAB_WEBHOOK_QUEUE_NAME)],
+    "task_routes": {"webhooks.*": {"queue": settings.BATCHLAB_WEBHOOK_QUEUE_NAME}},
     "task_create_missing_queues": False,
     "worker_concurrency": settings.BATCHLAB_WORKER_CONCURRENCY,
     # Hard limit: the child is killed; the claim fences its late writes out.

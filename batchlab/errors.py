@@ -44,6 +44,10 @@ STATUS_BY_EXCEPTION: dict[type[domain.JobError], int] = {
     domain.ScheduleStateConflict: 409,
     domain.JobTypeNotFound: 404,
     domain.JobTypeConflict: 409,
+    domain.WebhookNotFound: 404,
+    domain.DeliveryNotFound: 404,
+    domain.InvalidWebhook: 400,
+    domain.WebhookStateConflict: 409,
 }
 
 # DRF's own codes, renamed where a clearer stable one helps clients.

@@ -140,6 +140,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # https://drf-spectacular.readthedocs.io/en/latest/settings.html : one name per choice set called "status".
+    "ENUM_NAME_OVERRIDES": {"DeliveryStatusEnum": "jobs.states.DeliveryStatus", "StatusEnum": "jobs.states.JobStatus"},
 }
 
 # --- AWS ----------------------------------------------------------------------
@@ -279,6 +281,41 @@ BATCHLAB_RECEIVE_WATCHDOG_SECONDS = env_int("BATCHLAB_RECEIVE_WATCHDOG_SECONDS",
 BATCHLAB_RETRY_AFTER_SECONDS = env_int("BATCHLAB_RETRY_AFTER_SECONDS", 5, minimum=1)
 # More modules that register job types with @job_type (comma-separated), e.g. the fault tests' `effect`.
 BATCHLAB_HANDLER_MODULES = [m.strip() for m in env_str("BATCHLAB_HANDLER_MODULES", "").split(",") if m.strip()]
+
+# --- Webhooks -------------------------------------------------------------------
+# Endpoints (subscriptions and each user's callback secret) and their deliveries.
+BATCHLAB_WEBHOOKS_TABLE_NAME = env_str("BATCHLAB_WEBHOOKS_TABLE_NAME", "batchlab-webhooks")
+BATCHLAB_WEBHOOK_DELIVERIES_TABLE_NAME = env_str("BATCHLAB_WEBHOOK_DELIVERIES_TABLE_NAME", "batchlab-webhook-deliveries")
+BATCHLAB_WEBHOOK_QUEUE_NAME = "webhooks"  # the SQS queue is f"{prefix}webhooks"
+# A worker that consumes the jobs queue starts a delivery worker of its own (a thread
+# pool on the webhooks queue), so that a slow receiver never holds a job's slot.
+# 0: run delivery workers yourself (`celery -A batchlab worker -Q webhooks -P threads`).
+BATCHLAB_WEBHOOK_WORKER = env_bool("BATCHLAB_WEBHOOK_WORKER", True)
+BATCHLAB_WEBHOOK_CONCURRENCY = env_int("BATCHLAB_WEBHOOK_CONCURRENCY", 16, minimum=1)
+# One try: a 2xx within this many seconds is a success.
+BATCHLAB_WEBHOOK_TIMEOUT_SECONDS = env_float("BATCHLAB_WEBHOOK_TIMEOUT_SECONDS", 10.0)
+# Retries: exponential backoff with jitter from BASE up to MAX between tries, for
+# WINDOW seconds after the first try (a last try at the end of the window).
+BATCHLAB_WEBHOOK_RETRY_BASE_SECONDS = env_float("BATCHLAB_WEBHOOK_RETRY_BASE_SECONDS", 5.0)
+BATCHLAB_WEBHOOK_RETRY_MAX_SECONDS = env_float("BATCHLAB_WEBHOOK_RETRY_MAX_SECONDS", 6 * 3600.0)
+BATCHLAB_WEBHOOK_RETRY_WINDOW_SECONDS = env_float("BATCHLAB_WEBHOOK_RETRY_WINDOW_SECONDS", 24 * 3600.0 + 600)
+# An endpoint whose every try failed for this long is disabled (its owner sees why).
+BATCHLAB_WEBHOOK_DISABLE_AFTER_SECONDS = env_float("BATCHLAB_WEBHOOK_DISABLE_AFTER_SECONDS", 5 * 86400.0)
+# A rotated secret still signs (beside the new one) for this long.
+BATCHLAB_WEBHOOK_SECRET_OVERLAP_SECONDS = env_int("BATCHLAB_WEBHOOK_SECRET_OVERLAP_SECONDS", 86400, minimum=0)
+# An event or a try whose message has not been acted on this long after it was due is published again.
+BATCHLAB_WEBHOOK_STALE_SECONDS = env_int("BATCHLAB_WEBHOOK_STALE_SECONDS", 60, minimum=1)
+# A delivery's lease (one try takes at most the timeout plus a few writes).
+BATCHLAB_WEBHOOK_LEASE_SECONDS = env_int("BATCHLAB_WEBHOOK_LEASE_SECONDS", 30, minimum=2)
+# Bounds: the body sent (larger job documents leave out payload and result), and the answer read.
+BATCHLAB_WEBHOOK_MAX_BODY_BYTES = env_int("BATCHLAB_WEBHOOK_MAX_BODY_BYTES", 16 * 1024, minimum=1024)
+BATCHLAB_WEBHOOK_MAX_RESPONSE_BYTES = env_int("BATCHLAB_WEBHOOK_MAX_RESPONSE_BYTES", 1024, minimum=1)
+# Networks a webhook may reach although they are not public (loopback, private,
+# link-local, ...), comma-separated CIDRs. The embedded mode adds 127.0.0.0/8.
+BATCHLAB_WEBHOOK_ALLOWED_NETWORKS = [n.strip() for n in env_str("BATCHLAB_WEBHOOK_ALLOWED_NETWORKS", "").split(",") if n.strip()]
+BATCHLAB_WEBHOOK_MAX_ENDPOINTS = env_int("BATCHLAB_WEBHOOK_MAX_ENDPOINTS", 20, minimum=1)
+if BATCHLAB_WEBHOOK_LEASE_SECONDS <= BATCHLAB_WEBHOOK_TIMEOUT_SECONDS:
+    raise ConfigurationError("BATCHLAB_WEBHOOK_LEASE_SECONDS must be longer than BATCHLAB_WEBHOOK_TIMEOUT_SECONDS.")
 
 # text (default): plain lines; json: one object per line with time, level, logger,
 # message, job_id, job_type, attempt, worker and request_id (batchlab/logs.py).

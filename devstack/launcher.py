@@ -260,6 +260,22 @@ class EmbeddedStack:
         if proc.poll() is None:
             proc.wait(timeout=10)
 
+    def delivery_worker_pid(self, name: str) -> int | None:
+        """The pid of the delivery worker (`celery worker -Q webhooks`) that worker `name` started, if it runs."""
+        parent = self.processes[name].pid
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+                cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            if ppid == parent and b"-Q" in cmdline and b"webhooks" in cmdline:
+                return int(entry.name)
+        return None
+
     def kill_process(self, name: str, *, group: bool = True) -> None:
         """kill -9: the process and (by default) its group, as when a machine dies."""
         proc = self.processes.pop(name)

@@ -109,3 +109,29 @@ class JobTypeNotFound(JobError):
 class JobTypeConflict(JobError):
     code = "job_type_conflict"
     default_detail = "The job type's settings changed meanwhile; try again."
+
+
+class WebhookNotFound(JobError):
+    code = "webhook_not_found"
+    default_detail = "No such webhook endpoint."
+
+
+class DeliveryNotFound(JobError):
+    code = "delivery_not_found"
+    default_detail = "No such delivery."
+
+
+class InvalidWebhook(JobError):
+    """A webhook URL or event list the server refuses: not a URL, a scheme or an address it may not call, an unknown event."""
+
+    code = "validation_error"
+    default_detail = "The webhook is not valid."
+
+    def __init__(self, errors: dict, detail: str | None = None):
+        super().__init__(detail or "; ".join(m for ms in errors.values() for m in ms), extra={"errors": errors})
+        self.errors = errors
+
+
+class WebhookStateConflict(JobError):
+    code = "webhook_state_conflict"
+    default_detail = "The webhook endpoint or delivery does not allow this now."

@@ -61,3 +61,26 @@ def chunk_observe(*, type: str, outcome: str, items: list[int]) -> None:
     for name, count in zip(("succeeded", "failed", "skipped"), items):
         if count > 0:
             ITEMS.labels(type=type, outcome=name).inc(count)
+
+
+# Webhooks: counted in the delivery workers. Labels are bounded (outcomes and status classes from the code).
+WEBHOOK_DELIVERIES = Counter(
+    "batchlab_webhook_deliveries", "Webhook delivery tries recorded, by outcome (delivered, retrying, failed)", ["outcome"])
+WEBHOOK_TRIES = Counter("batchlab_webhook_tries", "HTTP tries of webhook deliveries, by answer (2xx, 4xx, 5xx, 3xx, none)", ["answer"])
+WEBHOOK_TRY_SECONDS = Histogram(
+    "batchlab_webhook_try_seconds", "Time of one webhook try, from the POST to the receiver's answer (or the timeout)",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15),
+)
+WEBHOOK_EVENT_LAG_SECONDS = Histogram(
+    "batchlab_webhook_event_lag_seconds", "Time from the write that raised an event to its delivery's 2xx (retries included)",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600, 86400),
+)
+WEBHOOK_RELEASED = Counter("batchlab_webhook_released", "Deliveries published again by the due sweep (parked retries now due, lost messages)")
+WEBHOOK_ENDPOINTS_DISABLED = Counter("batchlab_webhook_endpoints_disabled", "Webhook endpoints disabled (410 Gone, or failing for days)")
+
+
+def webhook_try_observe(*, result) -> None:
+    """One HTTP try: its duration and the class of its answer."""
+    code = result.status_code
+    WEBHOOK_TRIES.labels(answer="none" if code is None else f"{code // 100}xx").inc()
+    WEBHOOK_TRY_SECONDS.observe(result.latency_ms / 1000)

@@ -31,6 +31,33 @@ def dlq_name(priority: str | None = None) -> str:
     return f"{queue_name(priority)}-dlq"
 
 
+def webhooks_queue_name() -> str:
+    return f"{settings.BATCHLAB_QUEUE_PREFIX}{settings.BATCHLAB_WEBHOOK_QUEUE_NAME}"
+
+
+def webhooks_queue_bootstrap() -> tuple[str, bool]:
+    """Create (or update) the webhooks queue: long polling, a visibility timeout past one try. No dead-letter queue:
+    a delivery's own record counts its tries and fails it after the last one. Returns (url, created)."""
+    client = sqs_client()
+    attributes = {"ReceiveMessageWaitTimeSeconds": "20",
+                  "VisibilityTimeout": str(settings.BATCHLAB_WEBHOOK_LEASE_SECONDS + 30)}
+    try:
+        url = client.get_queue_url(QueueName=webhooks_queue_name())["QueueUrl"]
+        client.set_queue_attributes(QueueUrl=url, Attributes=attributes)
+        return url, False
+    except client.exceptions.QueueDoesNotExist:
+        return client.create_queue(QueueName=webhooks_queue_name(), Attributes=attributes)["QueueUrl"], True
+
+
+def webhooks_queue_depth() -> dict:
+    """Approximate message counts of the webhooks queue (visible, in flight, delayed)."""
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed"]
+    attrs = sqs_client().get_queue_attributes(QueueUrl=_queue_url(webhooks_queue_name()), AttributeNames=names)["Attributes"]
+    return {"visible": int(attrs.get("ApproximateNumberOfMessages", 0)),
+            "in_flight": int(attrs.get("ApproximateNumberOfMessagesNotVisible", 0)),
+            "delayed": int(attrs.get("ApproximateNumberOfMessagesDelayed", 0))}
+
+
 @functools.cache
 def sqs_client():
     """One boto3 SQS client per process (clients are thread-safe and keep connections)."""

@@ -139,3 +139,30 @@ def is_chunk_final(status: str) -> bool:
 
 def can_run_now(status: str) -> bool:
     return RUN_NOW.allows(status)
+
+
+class DeliveryStatus(StrEnum):
+    """A webhook delivery: PENDING (a try is due, now or later) -> SENDING (claimed) -> DELIVERED, or FAILED after its last try."""
+
+    PENDING = "PENDING"
+    SENDING = "SENDING"
+    DELIVERED = "DELIVERED"
+    FAILED = "FAILED"
+
+
+_DP, _DS, _DD, _DF = DeliveryStatus.PENDING, DeliveryStatus.SENDING, DeliveryStatus.DELIVERED, DeliveryStatus.FAILED
+# A claim takes a due PENDING delivery, or a SENDING one whose lease expired (the lease's guard).
+DELIVERY_CLAIM = _t("delivery_claim", {_DP, _DS}, _DS)
+DELIVERY_SUCCEED = _t("delivery_succeed", {_DS}, _DD)  # a 2xx within the timeout
+DELIVERY_RETRY_LATER = _t("delivery_retry_later", {_DS}, _DP)  # any other answer, or none: tried again later
+DELIVERY_FAIL = _t("delivery_fail", {_DS}, _DF)  # its last try failed, a 410, or its endpoint is gone or disabled
+DELIVERY_REDELIVER = _t("delivery_redeliver", {_DD, _DF}, _DP)  # a user asked for it again
+
+ALL_DELIVERY_TRANSITIONS: tuple[Transition, ...] = (
+    DELIVERY_CLAIM, DELIVERY_SUCCEED, DELIVERY_RETRY_LATER, DELIVERY_FAIL, DELIVERY_REDELIVER,
+)
+FINAL_DELIVERY_STATUSES = frozenset({_DD, _DF})
+
+
+def is_delivery_final(status: str) -> bool:
+    return status in FINAL_DELIVERY_STATUSES

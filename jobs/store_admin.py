@@ -9,10 +9,11 @@ from jobs import objects, queues
 from jobs.store_indexes import table_indexes_upgrade
 from jobs.tables import IdempotencyRecord, Job, Limiter, TypeSettings, WorkerRecord
 from jobs.tables.schedules import Schedule, ScheduleLogEntry
+from jobs.tables.webhooks import WebhookDelivery, WebhookEndpoint
 
 # Chunk items live in the jobs table (Job's model creates it); Chunk has no index of its own.
 # A type's edits share its settings' table, and waiters their limiter's.
-MODELS = (Job, IdempotencyRecord, WorkerRecord, Schedule, ScheduleLogEntry, TypeSettings, Limiter)
+MODELS = (Job, IdempotencyRecord, WorkerRecord, Schedule, ScheduleLogEntry, TypeSettings, Limiter, WebhookEndpoint, WebhookDelivery)
 
 
 @dataclass
@@ -62,6 +63,8 @@ def store_bootstrap(*, index_wait_seconds: float = 600, poll_seconds: float = 5)
         state = "created" if result["created"] else ("updated " + ",".join(result["changed"]) if result["changed"] else "exists")
         report.lines.append(f"queue {result['queue']} ({result['priority']} priority): {state} ({result['queue_url']})")
         report.lines.append(f"dead-letter queue {result['dlq']}: {result['dlq_url']}")
+    hooks_url, hooks_created = queues.webhooks_queue_bootstrap()
+    report.lines.append(f"queue {queues.webhooks_queue_name()}: {'created' if hooks_created else 'exists'} ({hooks_url})")
     report.lines.append(objects.bucket_bootstrap())
     return report
 

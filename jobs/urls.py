@@ -1,4 +1,4 @@
-"""API routes: /jobs, /schedules and friends (no trailing slashes)."""
+"""API routes: /jobs, /schedules, /webhooks and friends (no trailing slashes)."""
 
 from django.urls import path
 
@@ -6,6 +6,7 @@ from jobs.api import items as api_items
 from jobs.api import job_types as api_job_types
 from jobs.api import jobs as api
 from jobs.api import schedules as api_schedules
+from jobs.api import webhooks as api_webhooks
 from jobs.api import workers as api_workers
 
 urlpatterns = [
@@ -34,4 +35,14 @@ urlpatterns = [
     path("dead-letters", api.DeadLetterView.as_view(), name="dead-letters"),
     path("dead-letters/redrive", api.DeadLetterRedriveView.as_view(), name="dead-letters-redrive"),
     path("workers", api_workers.WorkerListView.as_view(), name="workers"),
+    path("jobs/<str:job_id>/deliveries", api_webhooks.JobDeliveriesView.as_view(), name="job-deliveries"),
+    path("webhooks", api_webhooks.WebhookListCreateView.as_view(), name="webhook-list"),
+    path("webhooks/secret", api_webhooks.WebhookSecretView.as_view(), name="webhook-secret"),
+    path("webhooks/<str:hook_id>", api_webhooks.WebhookDetailView.as_view(), name="webhook-detail"),
+    path("webhooks/<str:hook_id>/rotate-secret", api_webhooks.WebhookRotateView.as_view(), name="webhook-rotate"),
+    path("webhooks/<str:hook_id>/test", api_webhooks.WebhookTestView.as_view(), name="webhook-test"),
+    path("webhooks/<str:hook_id>/deliveries", api_webhooks.DeliveryListView.as_view(), name="webhook-deliveries"),
+    path("webhooks/<str:hook_id>/deliveries/<str:event_id>", api_webhooks.DeliveryDetailView.as_view(), name="webhook-delivery"),
+    path("webhooks/<str:hook_id>/deliveries/<str:event_id>/redeliver", api_webhooks.DeliveryRedeliverView.as_view(),
+         name="webhook-redeliver"),
 ]

@@ -62,6 +62,7 @@ def item_job_submit(request, *, idempotency_key: str | None) -> Response:
         owner=request.user.username, name=data["name"], type=data["type"], payload=data["payload"], source=source,
         chunk_size=data.get("chunk_size"), max_failed_ratio=data.get("max_failed_ratio"), idempotency_key=idempotency_key,
         run_at=data.get("run_at"), priority=data.get("priority"), concurrency_key=data.get("concurrency_key"),
+        webhook=data.get("webhook"),
     )
     return Response(job_detail(job), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
                     headers={"Location": f"/jobs/{job.job_id}"})
@@ -151,7 +152,7 @@ class JobFileView(APIView):
             owner=request.user.username, name=data["name"], type=data["type"], payload=data["payload"], stream=upload,
             chunk_size=data.get("chunk_size"), max_failed_ratio=data.get("max_failed_ratio"), on_invalid=data["on_invalid"],
             idempotency_key=request.headers.get("Idempotency-Key"), run_at=data.get("run_at"),
-            priority=data.get("priority"), concurrency_key=data.get("concurrency_key"),
+            priority=data.get("priority"), concurrency_key=data.get("concurrency_key"), webhook=data.get("webhook"),
         )
         return Response(job_detail(job), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
                         headers={"Location": f"/jobs/{job.job_id}"})
@@ -192,7 +193,7 @@ class JobBulkView(APIView):
                 continue
             specs.append(BulkSpec(name=data["name"], type=data["type"], payload=payload, idempotency_key=data.get("idempotency_key"),
                                   run_at=data.get("run_at"), priority=data.get("priority"),
-                                  concurrency_key=data.get("concurrency_key")))
+                                  concurrency_key=data.get("concurrency_key"), webhook=data.get("webhook")))
         if errors:
             return _bulk_invalid(errors)
         results = jobs_submit_bulk(owner=request.user.username, specs=specs)

@@ -101,6 +101,7 @@ class JobListCreateView(APIView):
             idempotency_key=key, validate=False,  # the serializer validated the payload by its type
             run_at=data.get("run_at"),  # a delayed job (run_at or delay_seconds)
             priority=data.get("priority"), concurrency_key=data.get("concurrency_key"),
+            webhook=data.get("webhook"),  # its own callback
         )
         return Response(job_detail(job), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
                         headers={"Location": f"/jobs/{job.job_id}"})

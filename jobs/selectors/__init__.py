@@ -1,4 +1,4 @@
-"""Every read, by what is read: jobs (and queues, workers), an item job's chunks and items, schedules, job types' flow control; import the public names from here."""
+"""Every read, by what is read: jobs (and queues, workers), an item job's chunks and items, schedules, job types' flow control, webhooks; import the public names from here."""
 
 from jobs.selectors.items import ITEM_STATUSES, Page, item_job_get, job_chunks, job_items, job_results
 from jobs.selectors.jobs import (
@@ -20,6 +20,15 @@ from jobs.selectors.jobs import (
 )
 from jobs.selectors.flow import TypeView, type_limits, type_view, type_views
 from jobs.selectors.schedules import ScheduleView, schedule_counters, schedule_get, schedule_list
+from jobs.selectors.webhooks import (
+    DELIVERY_STATUSES,
+    DeliveryPage,
+    deliveries_list,
+    job_deliveries,
+    webhook_get,
+    webhooks_backlog,
+    webhooks_list,
+)
 
 __all__ = [
     "ITEM_STATUSES", "JobPage", "Page", "ScheduleView", "WorkerView",
@@ -27,4 +36,5 @@ __all__ = [
     "job_status_counts", "job_unfinished_counts", "jobs_get_many", "oldest_queued_age", "queue_counts", "queue_ping",
     "schedule_counters", "schedule_get", "schedule_list", "store_ping", "workers_count", "workers_list",
     "TypeView", "type_limits", "type_view", "type_views",
+    "DELIVERY_STATUSES", "DeliveryPage", "deliveries_list", "job_deliveries", "webhook_get", "webhooks_backlog", "webhooks_list",
 ]

@@ -1,7 +1,6 @@
 """Item jobs and bulk submission: request validation, and the JSON of progress, chunks and items."""
 
 import json
-import time
 
 from django.conf import settings
 from rest_framework import serializers
@@ -10,8 +9,9 @@ from jobs.exceptions import FileTooLarge, InvalidPayload, PayloadTooLarge, Unkno
 from jobs.handlers.fields import StrictCharField
 from jobs.handlers.registry import job_type_get
 from jobs.items import ON_INVALID
+from jobs.documents import iso, item_progress  # noqa: F401  (item_progress: re-exported for the HTTP layer)
 from jobs.flow import PRIORITIES
-from jobs.serializers.request import MAX_KEY_LENGTH, JobSubmitSerializer, payload_size, run_at_errors
+from jobs.serializers.request import MAX_KEY_LENGTH, WEBHOOK_HELP, JobSubmitSerializer, WebhookCallbackField, payload_size, run_at_errors
 
 MAX_CHUNK_SIZE = 1000
 MAX_BULK_JOBS = 100
@@ -127,24 +127,13 @@ class BulkJobSerializer(serializers.Serializer):
                                        help_text="high, normal or low (default: the type's).")
     concurrency_key = StrictCharField(required=False, max_length=MAX_KEY_LENGTH,
                                       help_text="What the type's key limits count it under (default: the submitting user).")
+    webhook = WebhookCallbackField(required=False, help_text=WEBHOOK_HELP)
 
     def validate(self, attrs):
         errors = run_at_errors(attrs)
         if errors:
             raise serializers.ValidationError(errors)
         return attrs
-
-
-def _rate_and_eta(job) -> tuple[float | None, float | None]:
-    if not job.started_at:
-        return None, None
-    end = job.finished_at.timestamp() if job.finished_at else time.time()
-    elapsed = max(end - job.started_at.timestamp(), 1e-3)
-    done = int(job.items_succeeded or 0) + int(job.items_failed or 0) + int(job.items_skipped or 0)
-    rate = done / elapsed
-    remaining = max(int(job.items_total or 0) - done, 0)
-    eta = 0.0 if job.finished_at or not remaining else (round(remaining / rate, 1) if rate > 0 else None)
-    return round(rate, 1), eta
 
 
 class ItemProgressSerializer(serializers.Serializer):
@@ -214,30 +203,6 @@ class BulkRequestSerializer(serializers.Serializer):
     jobs = BulkJobSerializer(many=True)
 
 
-def item_progress(job) -> dict | None:
-    """An item job's counts, chunks, items per second and time left (None for a plain job)."""
-    if job.chunks_total is None:
-        return None
-    rate, eta = _rate_and_eta(job)
-    return {
-        "total": int(job.items_total or 0),
-        "succeeded": int(job.items_succeeded or 0),
-        "failed": int(job.items_failed or 0),
-        "skipped": int(job.items_skipped or 0),
-        "chunks_done": int(job.chunks_done or 0),
-        "chunks_total": int(job.chunks_total or 0),
-        "chunk_size": int(job.chunk_size or 0),
-        "max_failed_ratio": float(job.max_failed_ratio if job.max_failed_ratio is not None else 1.0),
-        "items_per_second": rate,
-        "eta_seconds": eta,
-        "from_file": bool(job.items_object),
-    }
-
-
-def _iso(value):
-    return value.isoformat().replace("+00:00", "Z") if value else None
-
-
 def chunk_row(chunk) -> dict:
     count = int(chunk.item_count)
     return {
@@ -251,6 +216,6 @@ def chunk_row(chunk) -> dict:
         "skipped": int(chunk.skipped or 0),
         "attempts": int(chunk.attempts or 0),
         "worker": chunk.lease_owner,
-        "started_at": _iso(chunk.started_at),
-        "finished_at": _iso(chunk.finished_at),
+        "started_at": iso(chunk.started_at),
+        "finished_at": iso(chunk.finished_at),
     }

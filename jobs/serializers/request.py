@@ -70,6 +70,36 @@ class PayloadField(serializers.JSONField):
     """Any JSON value is parsed; `validate_payload` refuses what is not an object."""
 
 
+class WebhookCallbackField(serializers.JSONField):
+    """`{"url": …, "events": [...]}`: the job's own callback (a JSON string too, for a multipart form).
+
+    Only its shape is checked here; the service checks the URL (scheme, address)
+    and the event names, and that the submitter has a callback secret.
+    """
+
+    def to_internal_value(self, data):
+        if isinstance(data, str):
+            try:
+                data = json.loads(data) if data.strip() else None
+            except ValueError:
+                raise serializers.ValidationError("Must be a JSON object: {\"url\": …, \"events\": […]}.") from None
+            if data is None:
+                raise SkipField()
+        if not isinstance(data, dict) or not isinstance(data.get("url"), str):
+            raise serializers.ValidationError("Must be an object with a \"url\" (and optionally \"events\").")
+        unknown = sorted(set(data) - {"url", "events"})
+        if unknown:
+            raise serializers.ValidationError(f"Unknown field {unknown[0]!r}; the fields are url, events.")
+        events = data.get("events")
+        if events is not None and (not isinstance(events, list) or not all(isinstance(e, str) for e in events)):
+            raise serializers.ValidationError("events: a list of event types.")
+        return {"url": data["url"], **({"events": events} if events is not None else {})}
+
+
+WEBHOOK_HELP = ("Call this URL back when the job ends (or on the events listed: job.started, job.completed, job.failed, "
+                "job.canceled, job.progress), signed with your callback secret (GET /webhooks/secret).")
+
+
 class JobSubmitSerializer(serializers.Serializer):
     """A job to run: a name, a type, and a payload that the type validates.
 
@@ -97,6 +127,7 @@ class JobSubmitSerializer(serializers.Serializer):
         required=False, max_length=MAX_KEY_LENGTH, help_text="What the type's key_concurrency_limit and key_rate_limit"
         " count this job under (e.g. a customer id; default: the submitting user).",
     )
+    webhook = WebhookCallbackField(required=False, help_text=WEBHOOK_HELP)
 
     def validate_name(self, value: str) -> str:
         if CONTROL_CHARS.search(value):

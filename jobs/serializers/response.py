@@ -8,12 +8,11 @@ used for the schema only. tests/jobs/test_api_schema.py checks that both have
 the same fields.
 """
 
-from datetime import datetime, timezone
-
 from rest_framework import serializers
 
+from jobs.documents import job_detail, job_summary  # noqa: F401  (re-exported: the views import them from here)
 from jobs.serializers.flow import TypeLimitsSerializer, limits_shape
-from jobs.serializers.items import ItemProgressSerializer, item_progress
+from jobs.serializers.items import ItemProgressSerializer
 from jobs.states import JobStatus
 
 
@@ -125,66 +124,6 @@ class RedriveSerializer(serializers.Serializer):
         child=serializers.CharField(allow_null=True),
         help_text="Job ids of the messages deleted instead (job gone, completed or canceled; null: not a job's message).",
     )
-
-
-def _iso(value):
-    return value.isoformat().replace("+00:00", "Z") if value else None
-
-
-def job_summary(job) -> dict:
-    """The fields of a job in a listing (no payload, result or timeline): JobSummarySerializer."""
-    duration = None
-    waiting = job.status == JobStatus.QUEUED and bool(job.waiting_for)
-    if job.started_at and job.finished_at:
-        duration = round((job.finished_at - job.started_at).total_seconds(), 3)
-    return {
-        "id": job.job_id,
-        "url": f"/jobs/{job.job_id}",
-        "name": job.name,
-        "type": job.type,
-        "status": job.status,
-        "owner": job.owner,
-        "attempts": int(job.attempts or 0),
-        "max_attempts": int(job.max_attempts or 0),
-        "progress": {"done": int(job.progress_done or 0), "total": int(job.progress_total or 0)},
-        "cancel_requested": bool(job.cancel_requested),
-        "error": dict(job.error.as_dict()) if job.error else None,
-        "created_at": _iso(job.created_at),
-        "updated_at": _iso(job.updated_at),
-        "started_at": _iso(job.started_at),
-        "finished_at": _iso(job.finished_at),
-        "duration_seconds": duration,
-        "version": int(job.version or 0),
-        "run_at": _iso(datetime.fromtimestamp(float(job.due_at), tz=timezone.utc)) if job.due_at else None,
-        "schedule_id": job.schedule_id,
-        "schedule_url": f"/schedules/{job.schedule_id}" if job.schedule_id else None,
-        "items": item_progress(job),
-        "priority": job.priority or "normal",
-        "concurrency_key": job.concurrency_key,
-        "waiting_for": job.waiting_for if waiting else None,
-        "waiting_since": _iso(job.waiting_since) if waiting else None,
-    }
-
-
-def job_detail(job) -> dict:
-    """Every field of a job, with its payload, result and timeline: JobSerializer."""
-    data = job_summary(job)
-    data.update(
-        payload=job.payload,
-        result=job.result,
-        expires_at=_iso(job.expires_at),
-        timeline=[
-            {
-                "at": _iso(e.at),
-                "event": e.event,
-                "status": e.status,
-                "message": e.message,
-                "worker": e.worker,
-            }
-            for e in (job.timeline or [])
-        ],
-    )
-    return data
 
 
 def job_list_page(jobs, *, next_url: str | None = None, next_cursor: str | None = None) -> dict:

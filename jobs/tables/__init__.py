@@ -1,10 +1,11 @@
-"""PynamoDB schema only: jobs and their chunks, idempotency keys, workers (jobs.py); schedules and their log (schedules.py); flow control (flow.py)."""
+"""PynamoDB schema only: jobs and their chunks, idempotency keys, workers (jobs.py); schedules and their log (schedules.py); flow control (flow.py); webhooks (webhooks.py)."""
 
 from jobs.tables.jobs import (
     ALL_SHARD,
     CHUNK_SK_PREFIX,
     DUE_SHARD,
     JOB_SK,
+    OUTBOX_SHARD,
     Chunk,
     IdempotencyRecord,
     Job,
@@ -23,8 +24,11 @@ from jobs.tables.schedules import (
     ScheduleRun,
 )
 
+from jobs.tables.webhooks import DeliveryAttempt, SigningSecret, WebhookDelivery, WebhookEndpoint
+
 __all__ = [
-    "ACTIVE_SHARD", "ALL_SHARD", "CHUNK_SK_PREFIX", "DUE_SHARD", "EDIT_PREFIX", "JOB_SK", "PENDING_SHARD", "RUN_PREFIX",
+    "ACTIVE_SHARD", "ALL_SHARD", "CHUNK_SK_PREFIX", "DUE_SHARD", "EDIT_PREFIX", "JOB_SK", "OUTBOX_SHARD", "PENDING_SHARD", "RUN_PREFIX",
     "Chunk", "IdempotencyRecord", "Job", "Schedule", "ScheduleLogEntry", "ScheduleRun", "TimelineEntry", "WorkerRecord",
     "chunk_sk", "EDITS_PREFIX", "LIMITER_SK", "SETTINGS_PK", "WAITER_PREFIX", "Limiter", "TypeSettings", "TypeSettingsEdit", "Waiter",
+    "DeliveryAttempt", "SigningSecret", "WebhookDelivery", "WebhookEndpoint",
 ]

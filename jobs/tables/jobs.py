@@ -21,7 +21,7 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UTCDateTimeAttribute,
 )
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
 # Every job also carries ListShard = "ALL" so that the all-jobs listing (staff)
@@ -29,6 +29,7 @@ from pynamodb.models import Model
 # writes/s, ten times the design's peak job creation.
 ALL_SHARD = "ALL"
 DUE_SHARD = "DUE"
+OUTBOX_SHARD = "OUTBOX"
 
 # The sort key of a job item, and the prefix of its chunks' sort keys.
 JOB_SK = "JOB"
@@ -90,6 +91,17 @@ class DueIndex(GlobalSecondaryIndex):
 
     due_shard = UnicodeAttribute(hash_key=True, attr_name="DueShard")
     due_at = NumberAttribute(range_key=True, attr_name="DueAt")
+
+
+class OutboxIndex(GlobalSecondaryIndex):
+    """Jobs with webhook events not yet handed to delivery, oldest first (sparse: OutboxShard only while the outbox holds one)."""
+
+    class Meta:
+        index_name = "OutboxShardOutboxAt"
+        projection = KeysOnlyProjection()
+
+    outbox_shard = UnicodeAttribute(hash_key=True, attr_name="OutboxShard")
+    outbox_at = NumberAttribute(range_key=True, attr_name="OutboxAt")
 
 
 class _TableMeta:
@@ -169,11 +181,23 @@ class Job(Model):
     limiters = ListAttribute(of=UnicodeAttribute, attr_name="Limiters", null=True)
     # The id of its running claim's lease string on those limiters (`<job id> <slot>`).
     slot = UnicodeAttribute(attr_name="Slot", null=True)
+    # Webhooks (absent on a job nobody listens to): the events its owner's endpoints
+    # and its own callback want, fixed at submission; the callback {"Url", "Events"};
+    # the outbox of events recorded by a transition's own write, {event id: {"Type",
+    # "At"}}, emptied as each is handed to delivery; OutboxShard/OutboxAt while it
+    # holds one (recovery finds a lost hand-over by them); the last job.progress event.
+    hook_events = ListAttribute(of=UnicodeAttribute, attr_name="HookEvents", null=True)
+    webhook = MapAttribute(attr_name="Webhook", null=True)
+    outbox = MapAttribute(attr_name="Outbox", null=True)
+    outbox_shard = UnicodeAttribute(attr_name="OutboxShard", null=True)
+    outbox_at = NumberAttribute(attr_name="OutboxAt", null=True)
+    hook_progress_at = NumberAttribute(attr_name="HookProgressAt", null=True)
 
     owner_index = OwnerIndex()
     status_index = StatusIndex()
     all_index = AllIndex()
     due_index = DueIndex()
+    outbox_index = OutboxIndex()
 
 
 class Chunk(Model):

@@ -136,7 +136,7 @@ def test_recovery_republishes_stale_queued_and_requeues_expired_leases(published
     # A second pass finds nothing left to do.
     assert services.jobs_recover(stale_queued_seconds=60).as_dict() == {
         "republished": [], "requeued": [], "failed": [], "dead_lettered": [],
-        "chunks_requeued": [], "chunks_republished": [], "items_ended": [],
+        "chunks_requeued": [], "chunks_republished": [], "items_ended": [], "webhook_events": [], "webhook_deliveries": [],
     }
 
 

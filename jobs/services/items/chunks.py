@@ -17,6 +17,7 @@ from django.conf import settings
 from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
+from jobs.services import webhooks
 from jobs.services.store import allowed_by, append, entry, is_condition_failure, logger, moves_to, utcnow
 from jobs.services.jobs.transitions import LeaseLost
 from jobs.states import (
@@ -145,9 +146,11 @@ def chunk_finish(
 def job_items_start(*, job: Job) -> None:
     """QUEUED -> PROCESSING when its first chunk is claimed (conditional; a lost race is fine)."""
     now = utcnow()
+    event = webhooks.job_status_event(job=job, status=START_CHUNKS.target)
     try:
         job.update(
             actions=[
+                *event.actions,
                 *moves_to(START_CHUNKS),
                 Job.started_at.set(now),
                 Job.updated_at.set(now),
@@ -160,6 +163,8 @@ def job_items_start(*, job: Job) -> None:
     except UpdateError as exc:
         if not is_condition_failure(exc):
             raise
+        return
+    event.committed()
 
 
 def job_items_finish_if_done(*, job_id: str) -> str | None:
@@ -200,6 +205,8 @@ def job_items_finish_if_done(*, job_id: str) -> str | None:
         append(entry(transition.name, status=transition.target, message=message)),
     ]
     actions.append(Job.error.set(error) if error else Job.error.remove())
+    event = webhooks.job_status_event(job=job, status=transition.target)
+    actions += event.actions
     try:
         job.update(
             actions=actions,
@@ -210,6 +217,7 @@ def job_items_finish_if_done(*, job_id: str) -> str | None:
         if is_condition_failure(exc):
             return None
         raise
+    event.committed()
     logger.info("job %s %s: %s", job_id, transition.target, message)
     return transition.target
 

@@ -64,6 +64,7 @@ def job_submit_file(
     *, owner: str, name: str, type: str, payload: dict, stream, chunk_size: int | None = None,
     max_failed_ratio: float | None = None, on_invalid: str = "reject", idempotency_key: str | None = None,
     run_at: datetime | None = None, priority: str | None = None, concurrency_key: str | None = None,
+    webhook: dict | None = None,
 ) -> tuple[Job, bool]:
     """Check the file, store it in S3 (streamed, multipart when large), then submit the item job over its byte ranges.
 
@@ -75,7 +76,7 @@ def job_submit_file(
                               key=f"items/{uuid.uuid4()}.ndjson")
     return job_submit_items(owner=owner, name=name, type=type, payload=payload, source=source, chunk_size=source.chunk_size,
                             max_failed_ratio=max_failed_ratio, idempotency_key=idempotency_key, run_at=run_at,
-                            priority=priority, concurrency_key=concurrency_key)
+                            priority=priority, concurrency_key=concurrency_key, webhook=webhook)
 
 
 def items_file_store(*, type: str, stream, chunk_size: int | None, on_invalid: str, key: str) -> ItemsSource:

@@ -18,7 +18,7 @@ from jobs.exceptions import InvalidItems, InvalidPayload
 from jobs.handlers.registry import job_type_get
 from jobs.items import ON_INVALID, BadItem, split_item
 from jobs.selectors.flow import type_limits
-from jobs.services import publishing
+from jobs.services import publishing, webhooks
 from jobs.services.store import entry, is_condition_failure, logger, store_error, utcnow
 from jobs.services.jobs.submission import due_plan, expires_after, save_new, submit_idempotent
 from jobs.states import ChunkStatus, JobStatus
@@ -108,7 +108,7 @@ def job_submit_items(
     *, owner: str, name: str, type: str, payload: dict, source: ItemsSource, chunk_size: int | None = None,
     max_failed_ratio: float | None = None, idempotency_key: str | None = None, publish: bool = True,
     run_at: datetime | None = None, job_id: str | None = None, schedule_id: str | None = None, message: str | None = None,
-    due_at: int | None = None, priority: str | None = None, concurrency_key: str | None = None,
+    due_at: int | None = None, priority: str | None = None, concurrency_key: str | None = None, webhook: dict | None = None,
 ) -> tuple[Job, bool]:
     """Store a new QUEUED (or SCHEDULED) item job with its chunks, then queue its chunks; return (job, created).
 
@@ -152,6 +152,7 @@ def job_submit_items(
         timeline=[entry("submitted", status=status, message=text)],
         priority=str(priority or type_limits(type=type).priority), concurrency_key=concurrency_key,
     )
+    webhooks.hooks_apply(job, webhooks.job_hooks(owner=owner, callback=webhook))
     try:
         if derived:
             _chunks_write_once(chunks)
@@ -164,7 +165,7 @@ def job_submit_items(
                 return Job.get(job_id, JOB_SK, consistent_read=True), False
         else:
             body = {"name": name, "type": type, "payload": payload, "items": source.values, "file": source.digest,
-                    "chunk_size": size, "max_failed_ratio": max_failed_ratio}
+                    "chunk_size": size, "max_failed_ratio": max_failed_ratio, **({"webhook": webhook} if webhook else {})}
             body.update({k: str(v) for k, v in (("priority", priority), ("concurrency_key", concurrency_key)) if v is not None})
             existing = submit_idempotent(job=job, owner=owner, key=idempotency_key, body=body)
             if existing is not None:

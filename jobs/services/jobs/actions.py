@@ -7,7 +7,7 @@ from pynamodb.exceptions import PynamoDBConnectionError, UpdateError
 
 from jobs import metrics
 from jobs.exceptions import JobNotFound, JobStateConflict, StoreUnavailable
-from jobs.services import publishing
+from jobs.services import publishing, webhooks
 from jobs.services.store import allowed_by, append, entry, is_condition_failure, logger, moves_to, store_error, utcnow
 from jobs.services.items.actions import chunks_cancel_unstarted, job_retry_items
 from jobs.states import CANCEL, REPUBLISH, REQUEST_CANCEL, RETRY, JobStatus, can_cancel, can_retry
@@ -48,9 +48,10 @@ def job_cancel(*, job_id: str, owner: str | None, actor: str) -> Job:
             append(entry("cancel_requested", status=REQUEST_CANCEL.target, message=f"Cancel requested by {actor}.")),
         ]
     was = job.status
+    event = webhooks.job_status_event(job=job, status=transition.target) if transition is CANCEL else webhooks.JobEvent(job_id)
     try:
         job.update(
-            actions=[*moves_to(transition), *actions, Job.updated_at.set(now), Job.version.add(1)],
+            actions=[*moves_to(transition), *actions, *event.actions, Job.updated_at.set(now), Job.version.add(1)],
             condition=allowed_by(transition, status=job.status),
             add_version_condition=False,
         )
@@ -59,6 +60,7 @@ def job_cancel(*, job_id: str, owner: str | None, actor: str) -> Job:
             # It moved between our read and write (claimed or finished): the caller may try again.
             raise JobStateConflict(f"Job {job_id} changed state while being canceled; try again.") from None
         raise store_error(exc) from exc
+    event.committed()
     logger.info("job %s cancel by %s (was %s)", job_id, actor, was)
     if transition is CANCEL:
         metrics.JOBS_CANCELED.labels(type=job.type).inc()

@@ -14,7 +14,7 @@ from datetime import datetime
 from pynamodb.exceptions import PutError, PynamoDBConnectionError, PynamoDBException, TransactWriteError
 
 from jobs.handlers.registry import job_type_get
-from jobs.services import publishing
+from jobs.services import publishing, webhooks
 from jobs.services.store import logger, store_error
 from jobs.services.jobs.submission import idempotent_body, job_build, submit_idempotent
 from jobs.states import JobStatus
@@ -32,6 +32,7 @@ class BulkSpec:
     run_at: datetime | None = None  # a delayed job: SCHEDULED when far ahead, else an SQS delay
     priority: str | None = None  # default: the type's
     concurrency_key: str | None = None
+    webhook: dict | None = None  # the job's own callback {"url", "events"}
 
 
 def jobs_submit_bulk(*, owner: str, specs: list[BulkSpec]) -> list[tuple[Job, bool]]:
@@ -50,17 +51,20 @@ def jobs_submit_bulk(*, owner: str, specs: list[BulkSpec]) -> list[tuple[Job, bo
     for spec in specs:
         job_type_get(spec.type)
     out: list[tuple[Job, bool]] = []
+    records = webhooks.owner_endpoints(owner=owner)  # one Query for the whole request
+    hooks = webhooks.job_hooks(owner=owner, records=records)
     try:
         plain = []
         for spec in specs:
             job = job_build(job_id=str(uuid.uuid4()), owner=owner, name=spec.name, type=spec.type, payload=spec.payload,
                             run_at=spec.run_at, priority=spec.priority, concurrency_key=spec.concurrency_key)
+            webhooks.hooks_apply(job, webhooks.job_hooks(owner=owner, callback=spec.webhook, records=records) if spec.webhook else hooks)
             if spec.idempotency_key is None:
                 plain.append(job)
                 out.append((job, True))
                 continue
             body = idempotent_body(name=spec.name, type=spec.type, payload=spec.payload, priority=spec.priority,
-                                   concurrency_key=spec.concurrency_key)
+                                   concurrency_key=spec.concurrency_key, webhook=spec.webhook)
             existing = submit_idempotent(job=job, owner=owner, key=spec.idempotency_key, body=body)
             out.append((existing, False) if existing is not None else (job, True))
         with Job.batch_write() as batch:

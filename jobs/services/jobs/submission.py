@@ -15,7 +15,7 @@ from jobs import metrics
 from jobs.exceptions import IdempotencyKeyReused, JobNotFound, StoreUnavailable
 from jobs.handlers.registry import job_type_get
 from jobs.selectors.flow import type_limits
-from jobs.services import publishing
+from jobs.services import publishing, webhooks
 from jobs.services.store import canonical_json, entry, is_condition_failure, logger, store_error, utcnow
 from jobs.states import JobStatus
 from jobs.tables import DUE_SHARD, JOB_SK, IdempotencyRecord, Job
@@ -24,6 +24,7 @@ from jobs.tables import DUE_SHARD, JOB_SK, IdempotencyRecord, Job
 def job_submit(
     *, owner: str, name: str, type: str, payload: dict, idempotency_key: str | None = None, validate: bool = True,
     run_at: datetime | None = None, priority: str | None = None, concurrency_key: str | None = None,
+    webhook: dict | None = None,
 ) -> tuple[Job, bool]:
     """Store a new QUEUED job and publish its id to its priority's queue; return (job, created).
 
@@ -41,16 +42,20 @@ def job_submit(
     (nothing published) and the scheduler publishes it when due.
     `priority` (default: the type's) picks the queue; `concurrency_key` is what the
     type's key limits count the job under (default: its owner).
+    Webhooks: one consistent Query of the owner's endpoints fixes which events the
+    job records (jobs.services.webhooks.job_hooks); `webhook` is the job's own callback.
     """
     if validate:
         payload = job_type_get(type).validate(payload)
     job = job_build(job_id=str(uuid.uuid4()), owner=owner, name=name, type=type, payload=payload, run_at=run_at,
                     priority=priority, concurrency_key=concurrency_key)
+    webhooks.hooks_apply(job, webhooks.job_hooks(owner=owner, callback=webhook))
     try:
         if idempotency_key is None:
             save_new(job)
         else:
-            body = idempotent_body(name=name, type=type, payload=payload, priority=priority, concurrency_key=concurrency_key)
+            body = idempotent_body(name=name, type=type, payload=payload, priority=priority, concurrency_key=concurrency_key,
+                                   webhook=webhook)
             existing = submit_idempotent(job=job, owner=owner, key=idempotency_key, body=body)
             if existing is not None:
                 return existing, False
@@ -68,9 +73,11 @@ def job_submit(
 
 
 def idempotent_body(*, name: str, type: str, payload: dict, priority: str | None = None,
-                    concurrency_key: str | None = None) -> dict:
-    """What an Idempotency-Key's retry must repeat; a priority or a key only when given (older keys stay valid)."""
+                    concurrency_key: str | None = None, webhook: dict | None = None) -> dict:
+    """What an Idempotency-Key's retry must repeat; a priority, a key or a callback only when given (older keys stay valid)."""
     body = {"name": name, "type": type, "payload": payload}
+    if webhook is not None:
+        body["webhook"] = webhook
     if priority is not None:
         body["priority"] = str(priority)
     if concurrency_key is not None:

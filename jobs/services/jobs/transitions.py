@@ -13,7 +13,7 @@ from django.conf import settings
 from pynamodb.exceptions import UpdateError
 
 from jobs.exceptions import QueueUnavailable
-from jobs.services import publishing
+from jobs.services import publishing, webhooks
 from jobs.services.lease.fencing import Claim, LeaseLost, fenced_update, read_quietly
 from jobs.services.store import allowed_by, append, entry, is_condition_failure, logger, moves_to, utcnow
 from jobs.states import (
@@ -74,8 +74,17 @@ def job_claim(*, job_id: str, worker: str, actions: tuple = ()) -> Claim | str:
         if landed is None or landed.claim_token != token:
             raise
         logger.info("job %s: claim applied, every answer lost; recognised by its token", job_id)
-        return Claim(job=landed, token=token, worker=worker)
-    return Claim(job=job, token=token, worker=worker)
+        return _started(Claim(job=landed, token=token, worker=worker))
+    return _started(Claim(job=job, token=token, worker=worker))
+
+
+def _started(claim: Claim) -> Claim:
+    """A job that wants job.started records it in one more fenced write (the claim cannot: it reads nothing first)."""
+    event = webhooks.job_status_event(job=claim.job, status=CLAIM.target)
+    if event.event_id:
+        fenced_update(claim, HEARTBEAT, [*event.actions, Job.version.add(1)])
+        event.committed()
+    return claim
 
 
 
@@ -88,7 +97,7 @@ def _claim_refused(*, job_id: str, token: str, worker: str) -> Claim | str:
         # Our claim was applied but its answer was lost (connection reset); the
         # SDK's retry was then refused by the claim itself. The token says so.
         logger.info("job %s: claim applied, its answer lost; recognised by its token", job_id)
-        return Claim(job=job, token=token, worker=worker)
+        return _started(Claim(job=job, token=token, worker=worker))
     if is_final(job.status):
         return "final"
     if job.chunks_total is not None:
@@ -110,9 +119,11 @@ def job_give_up(*, job: Job, code: str, message: str) -> bool:
     One UpdateItem; False when the job moved meanwhile (someone else acted on it).
     """
     now = utcnow()
+    event = webhooks.job_status_event(job=job, status=GIVE_UP.target)
     try:
         job.update(
             actions=[
+                *event.actions,
                 *moves_to(GIVE_UP),
                 Job.error.set({"code": code, "message": message}),
                 Job.finished_at.set(now),
@@ -128,6 +139,7 @@ def job_give_up(*, job: Job, code: str, message: str) -> bool:
         if not is_condition_failure(exc):
             raise
         return False
+    event.committed()
     logger.info("job %s FAILED (%s): %s", job.job_id, code, message)
     return True
 
@@ -149,6 +161,7 @@ def job_progress(*, claim: Claim, done: int, total: int) -> None:
 
     Raises LeaseLost if the claim was taken over (this worker must stop).
     """
+    event = webhooks.job_progress_event(job=claim.job)
     fenced_update(
         claim,
         HEARTBEAT,
@@ -157,9 +170,11 @@ def job_progress(*, claim: Claim, done: int, total: int) -> None:
             Job.progress_total.set(total),
             Job.lease_expires_at.set(_lease_deadline()),
             Job.version.add(1),
+            *event.actions,
             *_flush_log(claim),
         ],
     )
+    event.committed()
 
 
 def job_heartbeat(*, claim: Claim) -> None:
@@ -179,16 +194,20 @@ def job_complete(*, claim: Claim, result, progress: tuple[int, int] | None = Non
     ]
     if progress is not None:
         actions += [Job.progress_done.set(progress[0]), Job.progress_total.set(progress[1])]
-    fenced_update(claim, COMPLETE, actions, read_back=False)
+    event = webhooks.job_status_event(job=claim.job, status=COMPLETE.target)
+    fenced_update(claim, COMPLETE, actions + event.actions, read_back=False)
+    event.committed()
     logger.debug("job %s COMPLETED attempt=%s", claim.job_id, int(claim.job.attempts))  # the runner logs it at INFO
 
 
 def job_fail(*, claim: Claim, code: str, message: str) -> None:
     """PROCESSING -> FAILED with {code, message} (one fenced UpdateItem); no more attempts."""
+    event = webhooks.job_status_event(job=claim.job, status=FAIL.target)
     fenced_update(
         claim,
         FAIL,
         [
+            *event.actions,
             Job.error.set({"code": code, "message": message}),
             Job.finished_at.set(utcnow()),
             Job.lease_expires_at.remove(),
@@ -196,6 +215,7 @@ def job_fail(*, claim: Claim, code: str, message: str) -> None:
             *_flush_log(claim, entry("failed", status=FAIL.target, message=message, worker=claim.worker)),
         ],
     )
+    event.committed()
     logger.info("job %s FAILED (%s): %s", claim.job_id, code, message)
 
 
@@ -240,10 +260,12 @@ def job_mark_canceled(*, claim: Claim, progress_done: int | None = None) -> None
     done = progress_done if progress_done is not None else int(claim.job.progress_done or 0)
     total = int(claim.job.progress_total or 0)
     what = f" after {done} of {total} units" if total else ""
+    event = webhooks.job_status_event(job=claim.job, status=STOP_CANCELED.target)
     fenced_update(
         claim,
         STOP_CANCELED,
         [
+            *event.actions,
             Job.finished_at.set(utcnow()),
             Job.progress_done.set(done),
             Job.lease_expires_at.remove(),
@@ -251,4 +273,5 @@ def job_mark_canceled(*, claim: Claim, progress_done: int | None = None) -> None
             *_flush_log(claim, entry("canceled", status=STOP_CANCELED.target, message=f"Stopped on request{what}.", worker=claim.worker)),
         ],
     )
+    event.committed()
     logger.info("job %s CANCELED while processing%s", claim.job_id, what)

@@ -8,7 +8,7 @@ from pynamodb.exceptions import UpdateError
 
 from jobs import queues
 from jobs.exceptions import QueueUnavailable
-from jobs.services import publishing
+from jobs.services import publishing, webhooks
 from jobs.services.store import allowed_by, append, entry, is_condition_failure, logger, moves_to, utcnow
 from jobs.services.jobs.actions import job_republish, job_requeue_final
 from jobs.services.jobs.transitions import job_give_up
@@ -26,6 +26,8 @@ class RecoveryReport:
     chunks_requeued: list = field(default_factory=list)
     chunks_republished: list = field(default_factory=list)
     items_ended: list = field(default_factory=list)
+    webhook_events: list = field(default_factory=list)  # "<job id>/<event id>" left in an outbox, published again
+    webhook_deliveries: list = field(default_factory=list)  # "<hook id>/<event id>" due a message, published again
 
     def as_dict(self) -> dict:
         return {k: list(v) for k, v in self.__dict__.items()}
@@ -39,6 +41,7 @@ def jobs_recover(*, stale_queued_seconds: int | None = None, limit: int = 500) -
     3. PROCESSING jobs whose lease expired (their worker died) -> QUEUED and
        published again, or FAILED when no attempts are left.
     4. Item jobs, chunk by chunk (jobs.services.recovery.chunks).
+    5. Webhook events left in a job's outbox, and deliveries due a message (lost sends).
     Every change is a conditional write on the state that was read, so a job
     that moved meanwhile is left alone, and only one recoverer acts on it.
     """
@@ -64,6 +67,8 @@ def jobs_recover(*, stale_queued_seconds: int | None = None, limit: int = 500) -
         if _lease_expired_requeue(job=job):
             report.requeued.append(job.job_id)
     item_jobs_recover(report=report, stale_seconds=threshold, limit=limit)
+    report.webhook_events = webhooks.outboxes_recover(limit=limit)
+    report.webhook_deliveries = webhooks.deliveries_release_due(limit=limit)
     if any(report.as_dict().values()):
         logger.info("recovery pass: %s", report.as_dict())
     return report

@@ -17,7 +17,7 @@ from pynamodb.exceptions import GetError, PutError, PynamoDBConnectionError, Que
 
 from jobs import timing
 from jobs.exceptions import QueueUnavailable
-from jobs.services import publishing
+from jobs.services import publishing, webhooks
 from jobs.services.store import is_condition_failure, logger, store_error, utcnow
 from jobs.services.schedules.delayed import jobs_release_due
 from jobs.services.schedules.items import schedule_items_job_create
@@ -35,6 +35,7 @@ class TickReport:
     skipped: list = field(default_factory=list)  # (schedule id, due time)
     completed: list = field(default_factory=list)  # pending firings finished for another scheduler
     released: list = field(default_factory=list)  # delayed job ids
+    deliveries: list = field(default_factory=list)  # webhook deliveries published again ("<hook id>/<event id>")
     errors: list = field(default_factory=list)  # (schedule id, what failed): retried by a later tick
 
 
@@ -66,6 +67,7 @@ def schedule_job_create(
         priority=schedule.priority,
     )
     job.due_at = due_at
+    webhooks.hooks_apply(job, webhooks.job_hooks(owner=schedule.owner))
     try:
         if not save_new(job):
             # Created already (by a scheduler that died before publishing, or a racing one):
@@ -232,8 +234,8 @@ def _release_held(schedule: Schedule, now: float, report: TickReport) -> None:
 def schedules_tick(*, now: float | None = None, limit: int = 100) -> TickReport:
     """One pass of a scheduler: due schedules, pending firings, due delayed jobs. Safe on every machine at once.
 
-    Requests when idle: three Queries on sparse indexes (due schedules, pending
-    firings, due SCHEDULED jobs).
+    Requests when idle: four Queries on sparse indexes (due schedules, pending
+    firings, due SCHEDULED jobs, webhook deliveries due a message).
     """
     now = time.time() if now is None else now
     report = TickReport()
@@ -262,6 +264,7 @@ def schedules_tick(*, now: float | None = None, limit: int = 100) -> TickReport:
             if _isolated(report, schedule, lambda s=schedule: _create_pending(s, report)):
                 report.completed.append(schedule.schedule_id)
     report.released = jobs_release_due(now=now)
+    report.deliveries = webhooks.deliveries_release_due(now=now)
     return report
 
 
