@@ -101,7 +101,7 @@ def test_data_is_really_in_the_moto_servers(api, stack):
     urls = sqs.list_queues(QueueNamePrefix="batchlab-")["QueueUrls"]
     assert sorted(u.rsplit("/", 1)[1] for u in urls) == [
         "batchlab-jobs", "batchlab-jobs-dlq", "batchlab-jobs-high", "batchlab-jobs-high-dlq", "batchlab-jobs-low",
-        "batchlab-jobs-low-dlq"]
+        "batchlab-jobs-low-dlq", "batchlab-webhooks"]
     for name in ("batchlab-jobs", "batchlab-jobs-high", "batchlab-jobs-low"):  # each priority with its own DLQ
         url = next(u for u in urls if u.endswith("/" + name))
         attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
