@@ -188,7 +188,10 @@ def test_cancel_from_the_job_page_stops_a_running_job(open_page):
     page = open_page("demo")
     name = unique("long nap")
     submit(page, name=name, type="sleep", payload={"seconds": 60})
-    job_row(page, name).get_by_role("link", name=name).click()
+    # A person waits for the row to show the job running, then clicks it (the polls update it in place).
+    row = job_row(page, name)
+    expect(row.locator(".badge")).to_have_text(re.compile("Processing"), timeout=JOB_TIMEOUT_MS)
+    row.get_by_role("link", name=name).click()
     expect(page.locator("#job-status .badge")).to_have_text(re.compile("Queued|Processing"))
     expect(page.get_by_role("button", name="Retry job")).to_be_hidden()
     page.get_by_role("button", name="Cancel job").click()

@@ -47,6 +47,59 @@ window.BatchLab = (function () {
     return node;
   }
 
+  /*
+   * Live updates change the page in place: `morph(node, fresh)` makes `node` look like the freshly
+   * built `fresh` by changing only the attributes and text that differ, so an element a person
+   * hovers, focuses or selects text in (or a script holds) stays the same element across polls.
+   * Children are matched by their `data-key` (or id) where they have one, else by position; a node
+   * of another tag or key is replaced. Returns the node that is on the page afterwards.
+   */
+  function keyOf(node) {
+    return node.nodeType === 1 ? (node.getAttribute("data-key") || node.id || null) : null;
+  }
+
+  function morph(node, fresh) {
+    if (node.nodeType !== fresh.nodeType || node.nodeName !== fresh.nodeName || keyOf(node) !== keyOf(fresh)) {
+      node.replaceWith(fresh);
+      return fresh;
+    }
+    if (node.nodeType !== 1) {
+      if (node.nodeValue !== fresh.nodeValue) node.nodeValue = fresh.nodeValue;
+      return node;
+    }
+    Array.from(fresh.attributes).forEach(function (attr) {
+      if (node.getAttribute(attr.name) !== attr.value) node.setAttribute(attr.name, attr.value);
+    });
+    Array.from(node.attributes).forEach(function (attr) {
+      if (!fresh.hasAttribute(attr.name)) node.removeAttribute(attr.name);
+    });
+    morphChildren(node, Array.from(fresh.childNodes));
+    return node;
+  }
+
+  /* Make `parent`'s children the nodes (or strings) of `fresh`, in place (see morph). */
+  function morphChildren(parent, fresh) {
+    var keyed = {};
+    Array.from(parent.childNodes).forEach(function (child) {
+      var key = keyOf(child);
+      if (key) keyed[key] = child;
+    });
+    fresh.forEach(function (item, index) {
+      var node = typeof item === "string" ? document.createTextNode(item) : item;
+      var key = keyOf(node), at = parent.childNodes[index] || null;
+      var match = key ? keyed[key] : (at && !keyOf(at) && at.nodeName === node.nodeName ? at : null);
+      if (!match) { parent.insertBefore(node, at); return; }
+      if (match !== at) parent.insertBefore(match, at);
+      morph(match, node);
+    });
+    while (parent.childNodes.length > fresh.length) parent.lastChild.remove();
+  }
+
+  /* Set a node's text only when it differs (a selection inside it survives a poll that changed nothing). */
+  function setText(node, text) {
+    if (node.textContent !== text) node.textContent = text;
+  }
+
   function isFinal(status) { return FINAL.indexOf(status) !== -1; }
 
   function statusLabel(status) { return status.charAt(0) + status.slice(1).toLowerCase(); }
@@ -171,6 +224,6 @@ window.BatchLab = (function () {
   return {
     api: api, csrfToken: csrfToken, el: el, isFinal: isFinal, statusLabel: statusLabel, badge: badge, progressBar: progressBar,
     time: time, duration: duration, pretty: pretty, Poller: Poller, pollOptions: pollOptions,
-    describeProblem: describeProblem,
+    describeProblem: describeProblem, morph: morph, morphChildren: morphChildren, setText: setText,
   };
 })();

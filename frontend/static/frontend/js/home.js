@@ -17,6 +17,8 @@
     types: {},
     lastExample: "",
     loads: 0,            /* sequence number of the latest list request */
+    submitted: [],       /* ids of the jobs submitted from this page since the latest list request was sent */
+    fresh: {},           /* ids of the jobs submitted from this page (their rows flash once) */
   };
 
   var form = document.getElementById("submit-form");
@@ -240,9 +242,9 @@
     var matches = (!state.status || state.status === job.status) && (!state.type || state.type === job.type);
     if (onFirstPage && matches && !state.jobs.some(function (j) { return j.id === job.id; })) {
       state.jobs.unshift(job);
+      state.submitted.push(job.id);
+      state.fresh[job.id] = true;
       render();
-      var row = rows.querySelector('[data-job-id="' + job.id + '"]');
-      if (row) row.classList.add("is-new");
     }
     poller.start();
   }
@@ -264,7 +266,8 @@
     if (job.run_at && (job.status === "SCHEDULED" || job.status === "QUEUED")) {
       title.append(el("span", { className: "jobcell__due hint" }, ["due ", B.time(job.run_at)]));
     }
-    var tr = el("tr", { "data-job-id": job.id, "data-status": job.status }, [
+    var tr = el("tr", { "data-key": job.id, "data-job-id": job.id, "data-status": job.status,
+                        className: state.fresh[job.id] ? "is-new" : null }, [
       el("th", { scope: "row", "data-label": "Job" }, [title]),
       cell("Status", B.badge(job)),
       cell("Progress", B.progressBar(job)),
@@ -279,8 +282,9 @@
     return tr;
   }
 
+  /* The rows are updated in place (B.morphChildren): a row a person points at, or has selected text in, stays. */
   function render() {
-    rows.replaceChildren.apply(rows, state.jobs.map(rowFor));
+    B.morphChildren(rows, state.jobs.map(rowFor));
     empty.hidden = state.jobs.length > 0;
     empty.textContent = state.status || state.type ? "No jobs match these filters." : "No jobs yet. Submit one above.";
     newer.disabled = state.cursor === null;
@@ -304,10 +308,16 @@
     listError.hidden = true;
     table.setAttribute("aria-busy", "true");
     var seq = ++state.loads;
+    state.submitted = [];
     return B.api("GET", "/jobs?" + query.toString()).then(function (response) {
       if (seq !== state.loads) return;  /* a newer load (other filters or page) has started: drop this one */
       if (!response.ok) throw new Error(B.describeProblem(response));
-      state.jobs = response.body.results;
+      /* A job submitted while this answer was on its way is not in it: keep it on top. */
+      var results = response.body.results;
+      state.jobs = state.jobs.filter(function (job) {
+        return state.submitted.indexOf(job.id) !== -1 && !results.some(function (r) { return r.id === job.id; });
+      }).concat(results);
+      state.submitted = [];
       state.nextCursor = response.body.next_cursor;
       render();
       if (state.jobs.some(function (j) { return !B.isFinal(j.status); })) poller.start(); else poller.stop();
@@ -336,8 +346,8 @@
         var index = state.jobs.findIndex(function (j) { return j.id === fresh.id; });
         if (index === -1 || state.jobs[index].version === fresh.version) return;
         state.jobs[index] = fresh;
-        var old = rows.querySelector('[data-job-id="' + fresh.id + '"]');
-        if (old) old.replaceWith(rowFor(fresh));
+        var row = rows.querySelector('[data-job-id="' + fresh.id + '"]');
+        if (row) B.morph(row, rowFor(fresh));
       });
       return state.jobs.some(function (j) { return !B.isFinal(j.status); });
     });

@@ -1,4 +1,4 @@
-/* An item job on its page: a progress bar with counts, items/s and time left, a strip of chunks by state, the failed items. */
+/* An item job on its page: a progress bar with counts, items/s and time left, a strip of chunks by state, the failed items; updated in place. */
 "use strict";
 
 window.BatchLabItems = (function () {
@@ -25,8 +25,8 @@ window.BatchLabItems = (function () {
     return B.api("GET", "/jobs/" + jobId + "/chunks?limit=1000").then(function (response) {
       if (!response.ok) return;
       var strip = document.getElementById("chunk-strip");
-      strip.replaceChildren.apply(strip, response.body.results.map(function (c) {
-        return el("span", { className: "chunk chunk--" + c.status.toLowerCase() + (c.failed ? " chunk--has-failed" : ""),
+      B.morphChildren(strip, response.body.results.map(function (c) {
+        return el("span", { "data-key": "chunk-" + c.number, className: "chunk chunk--" + c.status.toLowerCase() + (c.failed ? " chunk--has-failed" : ""),
                             "data-status": c.status,
                             title: "Chunk " + c.number + " (lines " + c.first_line + "–" + c.last_line + "): " + c.status +
                                    ", " + c.succeeded + " succeeded, " + c.failed + " failed" + (c.worker ? ", " + c.worker : "") });
@@ -38,15 +38,15 @@ window.BatchLabItems = (function () {
     return B.api("GET", "/jobs/" + jobId + "/items?status=failed&limit=50").then(function (response) {
       if (!response.ok) return;
       var body = document.getElementById("failed-items");
-      body.replaceChildren.apply(body, response.body.results.map(function (row) {
-        return el("tr", { "data-line": String(row.line) }, [
+      B.morphChildren(body, response.body.results.map(function (row) {
+        return el("tr", { "data-key": "line-" + row.line, "data-line": String(row.line) }, [
           el("td", { className: "mono", text: String(row.line) }),
           el("td", { className: "mono", text: JSON.stringify(row.input) }),
           el("td", { text: (row.error.code ? row.error.code + ": " : "") + row.error.message }),
         ]);
       }));
-      document.getElementById("failed-items-more").textContent = response.body.next_cursor
-        ? "The first 50 are shown; GET /jobs/" + jobId + "/items?status=failed lists them all." : "";
+      B.setText(document.getElementById("failed-items-more"), response.body.next_cursor
+        ? "The first 50 are shown; GET /jobs/" + jobId + "/items?status=failed lists them all." : "");
     });
   }
 
@@ -57,16 +57,16 @@ window.BatchLabItems = (function () {
     if (!job.items || job.version === lastVersion) return;
     lastVersion = job.version;
     var items = job.items;
-    document.getElementById("items-progress").replaceChildren(bar(items));
-    document.getElementById("items-counts").textContent =
+    B.morphChildren(document.getElementById("items-progress"), [bar(items)]);
+    B.setText(document.getElementById("items-counts"),
       items.succeeded + " succeeded, " + items.failed + " failed, " + items.skipped + " skipped of " + items.total +
       " · chunks " + items.chunks_done + "/" + items.chunks_total +
       " · " + (items.items_per_second === null ? "—" : items.items_per_second) + " items/s" +
-      " · time left " + (B.isFinal(job.status) ? "0 s" : seconds(items.eta_seconds));
+      " · time left " + (B.isFinal(job.status) ? "0 s" : seconds(items.eta_seconds)));
     loadChunks(job.id);
     document.getElementById("failed-items-table").hidden = !items.failed;
     if (items.failed) loadFailed(job.id);
-    else document.getElementById("failed-items").replaceChildren();
+    else B.morphChildren(document.getElementById("failed-items"), []);
   }
 
   return { render: render };

@@ -1,4 +1,4 @@
-/* A job's page: every field, payload, result, error and timeline; Cancel / Retry; polls while not final. */
+/* A job's page: every field, payload, result, error and timeline; Cancel / Retry; polls while not final, updating in place. */
 "use strict";
 
 (function () {
@@ -20,22 +20,23 @@
 
   function field(label, value) {
     var content = typeof value === "string" ? document.createTextNode(value) : value;
-    return el("div", {}, [el("dt", { text: label }), el("dd", { "data-field": label }, [content])]);
+    return el("div", { "data-key": label }, [el("dt", { text: label }), el("dd", { "data-field": label }, [content])]);
   }
 
+  /* Every part is updated in place (B.morphChildren, B.setText): what a person points at or selects stays. */
   function render() {
     document.title = job.name + " · BatchLab";
-    document.getElementById("job-name").textContent = job.name;
-    document.getElementById("job-status").replaceChildren(B.badge(job));
+    B.setText(document.getElementById("job-name"), job.name);
+    B.morphChildren(document.getElementById("job-status"), [B.badge(job)]);
     var progress = document.getElementById("job-progress");
-    progress.replaceChildren(job.progress.total ? B.progressBar(job) : "");
+    B.morphChildren(progress, job.progress.total ? [B.progressBar(job)] : []);
     progress.hidden = !job.progress.total;
 
     var errorBox = document.getElementById("job-error");
     if (job.error) {
-      errorBox.replaceChildren(
+      B.morphChildren(errorBox, [
         el("strong", { text: "✕ Error" + (job.error.code ? " (" + job.error.code + ")" : "") + ": " }),
-        el("span", { className: "job-error__message", text: job.error.message || "" }));
+        el("span", { className: "job-error__message", text: job.error.message || "" })]);
       errorBox.hidden = false;
     } else {
       errorBox.hidden = true;
@@ -60,16 +61,16 @@
     if (job.schedule_id) {
       fields.splice(1, 0, field("Schedule", el("a", { href: "/ui/schedules/" + job.schedule_id, id: "schedule-link", text: "the schedule that fired it" })));
     }
-    document.getElementById("job-fields").replaceChildren.apply(document.getElementById("job-fields"), fields);
+    B.morphChildren(document.getElementById("job-fields"), fields);
 
-    document.getElementById("job-payload").textContent = B.pretty(job.payload);
-    document.getElementById("job-result").textContent =
-      job.result === null || job.result === undefined ? (B.isFinal(job.status) ? "No result." : "Not finished yet.") : B.pretty(job.result);
+    B.setText(document.getElementById("job-payload"), B.pretty(job.payload));
+    B.setText(document.getElementById("job-result"),
+      job.result === null || job.result === undefined ? (B.isFinal(job.status) ? "No result." : "Not finished yet.") : B.pretty(job.result));
 
     if (window.BatchLabItems) window.BatchLabItems.render(job);
 
     var timeline = document.getElementById("job-timeline");
-    timeline.replaceChildren.apply(timeline, (job.timeline || []).map(function (entry) {
+    B.morphChildren(timeline, (job.timeline || []).map(function (entry) {
       return el("li", { className: "timeline__entry", "data-event": entry.event }, [
         B.time(entry.at, "timeline__time"),
         el("span", { className: "timeline__event", text: entry.event.replace(/_/g, " ") }),

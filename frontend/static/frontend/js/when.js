@@ -1,4 +1,4 @@
-/* Times on the schedule pages: local time, and "in 3 min" / "2 min ago" for the next run. */
+/* Times on the schedule pages: local time, and "in 3 min" / "2 min ago" for the next run (text changed only when it differs). */
 "use strict";
 
 (function () {
@@ -14,18 +14,23 @@
   function local(node) {
     var at = new Date(node.getAttribute("datetime"));
     if (isNaN(at)) return null;
-    node.title = node.getAttribute("datetime");
+    if (node.title !== node.getAttribute("datetime")) node.title = node.getAttribute("datetime");
     return at;
+  }
+
+  /* Only a text that differs is written: a selection in a time that did not change survives. */
+  function show(node, text) {
+    if (node.textContent !== text) node.textContent = text;
   }
 
   function update() {
     document.querySelectorAll("time.js-local").forEach(function (node) {
       var at = local(node);
-      if (at) node.textContent = at.toLocaleString();
+      if (at) show(node, at.toLocaleString());
     });
     document.querySelectorAll("time.js-when").forEach(function (node) {
       var at = local(node);
-      if (at) node.textContent = at.toLocaleString() + " (" + relative((at - Date.now()) / 1000) + ")";
+      if (at) show(node, at.toLocaleString() + " (" + relative((at - Date.now()) / 1000) + ")");
     });
   }
 
