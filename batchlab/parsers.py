@@ -1,4 +1,4 @@
-"""Request bodies: the JSON parser (413 over the size limit, 400 if undecodable) and the drain of a body left unread."""
+"""Request bodies: the JSON parser (413 over the body's limit, 400 if undecodable) and the drain of a body left unread."""
 
 import re
 import time
@@ -8,7 +8,8 @@ from rest_framework.exceptions import APIException, ParseError
 from rest_framework.parsers import JSONParser
 
 # The body around the payload (name, type, JSON punctuation) may add this much
-# to BATCHLAB_MAX_PAYLOAD_BYTES before the body itself is refused unread.
+# to BATCHLAB_MAX_PAYLOAD_BYTES (and to the inline items limit, for a view that
+# takes items) before the body itself is refused.
 ENVELOPE_BYTES = 16 * 1024
 
 # A body the view answered without reading is read and thrown away before the
@@ -31,7 +32,25 @@ class RequestBodyTooLarge(APIException):
 
 
 def max_body_bytes() -> int:
+    """The most a body without items may have: the payload limit and the envelope."""
     return settings.BATCHLAB_MAX_PAYLOAD_BYTES + ENVELOPE_BYTES
+
+
+def max_items_body_bytes() -> int:
+    """The most a body with inline items may have: the items limit, the payload limit (the type's options) and the envelope."""
+    return settings.BATCHLAB_MAX_INLINE_ITEMS_BYTES + max_body_bytes()
+
+
+def _payload_refusal(length: int) -> RequestBodyTooLarge:
+    return RequestBodyTooLarge(f"The request body is {length} bytes; the payload limit is {settings.BATCHLAB_MAX_PAYLOAD_BYTES} bytes.")
+
+
+def _items_refusal(length: int, upload: str) -> RequestBodyTooLarge:
+    return RequestBodyTooLarge(
+        f"The request body is {length} bytes; a body with inline items may have at most {max_items_body_bytes()} bytes"
+        f" (the inline items limit is {settings.BATCHLAB_MAX_INLINE_ITEMS_BYTES} bytes, the payload limit"
+        f" {settings.BATCHLAB_MAX_PAYLOAD_BYTES} bytes). Upload a file ({upload}) for more items."
+    )
 
 
 def _content_length(meta) -> int:
@@ -59,15 +78,21 @@ def _lone_surrogate(value) -> str | None:
 
 
 class SafeJSONParser(JSONParser):
+    """JSON bodies within their limit: a payload's (payload limit + envelope), or an item job's.
+
+    A view that takes inline items says so with `inline_items_upload` (where more
+    items go instead, e.g. "POST /jobs/files"): its bodies may be as large as the
+    inline items limit on top, and one without `items` is then held to the payload's.
+    """
+
     def parse(self, stream, media_type=None, parser_context=None):
-        request = (parser_context or {}).get("request")
-        length, limit = _content_length(request.META) if request is not None else 0, max_body_bytes()
-        if length > limit:
+        context = parser_context or {}
+        request, upload = context.get("request"), getattr(context.get("view"), "inline_items_upload", None)
+        length = _content_length(request.META) if request is not None else 0
+        if length > (max_items_body_bytes() if upload else max_body_bytes()):
             # Refused by its declared length, unread; the exception handler
             # drains it before answering (drain_unread_body).
-            raise RequestBodyTooLarge(
-                f"The request body is {length} bytes; the payload limit is {settings.BATCHLAB_MAX_PAYLOAD_BYTES} bytes."
-            )
+            raise _items_refusal(length, upload) if upload else _payload_refusal(length)
         try:
             data = super().parse(stream, media_type, parser_context)
         except RecursionError:
@@ -77,6 +102,8 @@ class SafeJSONParser(JSONParser):
         surrogate = _lone_surrogate(data)
         if surrogate is not None:
             raise ParseError(f"JSON parse error - the body contains a lone surrogate (U+{ord(surrogate):04X}), which is not valid Unicode.")
+        if upload and length > max_body_bytes() and not (isinstance(data, dict) and "items" in data):
+            raise _payload_refusal(length)
         return data
 
 

@@ -66,6 +66,8 @@ IF_NONE_MATCH_HEADER = OpenApiParameter(
 
 
 class JobListCreateView(APIView):
+    inline_items_upload = "POST /jobs/files"  # a body may carry an item job's items (batchlab.parsers)
+
     @extend_schema(
         operation_id="jobs_submit",
         summary="Submit a job",
@@ -81,7 +83,8 @@ class JobListCreateView(APIView):
                      " error; the known types in `known_types`), `invalid_idempotency_key`, `malformed_request` (not JSON).",
                 **UNAUTHENTICATED,
                 404: "`job_not_found`: the job of this Idempotency-Key has expired.",
-                413: "`payload_too_large`: the body or the payload is over BATCHLAB_MAX_PAYLOAD_BYTES.",
+                413: "`payload_too_large`: the payload is over BATCHLAB_MAX_PAYLOAD_BYTES, the inline items over"
+                     " BATCHLAB_MAX_INLINE_ITEMS_BYTES, or the body over the sum of its parts (and 16 KB).",
                 415: "`unsupported_media_type`: the body must be application/json.",
                 422: "`idempotency_key_reused`: this Idempotency-Key came before with another body.",
                 **QUEUE_DOWN,

@@ -53,6 +53,8 @@ def _created(request, schedule) -> Response:
 
 
 class ScheduleListCreateView(APIView):
+    inline_items_upload = "POST /schedules/files"  # a body may carry a schedule's items (batchlab.parsers)
+
     @extend_schema(
         operation_id="schedules_create", summary="Create a recurring schedule (interval or cron + timezone)",
         request=ScheduleWriteSerializer,
@@ -61,7 +63,7 @@ class ScheduleListCreateView(APIView):
                    **problem_responses({**INVALID, **UNAUTHENTICATED, **STORE_DOWN})},
     )
     def post(self, request):
-        inline_items_size_check(request.data, upload="POST /schedules/files")
+        inline_items_size_check(request.data, upload=self.inline_items_upload)
         serializer = ScheduleWriteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         schedule = services.schedule_create(owner=request.user.username, **serializer.validated_data)
@@ -77,6 +79,8 @@ class ScheduleListCreateView(APIView):
 
 
 class ScheduleDetailView(APIView):
+    inline_items_upload = "PUT /schedules/{id}/items"  # an edit may carry new items (batchlab.parsers)
+
     @extend_schema(
         operation_id="schedules_get", summary="A schedule with its last 50 runs, success rate and history",
         responses={200: ScheduleSerializer, **problem_responses({**UNAUTHENTICATED, **NO_SCHEDULE, **STORE_DOWN})},
@@ -91,7 +95,7 @@ class ScheduleDetailView(APIView):
                    **problem_responses({**INVALID, **UNAUTHENTICATED, **NO_SCHEDULE, **SCHEDULE_CONFLICT, **STORE_DOWN})},
     )
     def patch(self, request, schedule_id: str):
-        inline_items_size_check(request.data, upload="PUT /schedules/{id}/items")
+        inline_items_size_check(request.data, upload=self.inline_items_upload)
         owner = visible_owner(request)
         current = selectors.schedule_get(schedule_id=_checked_schedule_id(schedule_id), owner=owner, with_jobs=False)
         serializer = ScheduleWriteSerializer(data=request.data, partial=True, context={"current": current.schedule})

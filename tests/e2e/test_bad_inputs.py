@@ -250,9 +250,10 @@ def post_paced(api, data: bytes):
         conn.close()
 
 
-# Far over the byte limit (payload limit + 16 KB): refused by Content-Length, whichever
-# field makes the body big. A long name in a body under the limit is a 400 naming
-# `name` ("name of 10,000 characters" above).
+# Far over the byte limit, whichever field makes the body big: 2 MB is over an item job's
+# (inline items + payload limit + 16 KB), refused by Content-Length unread; 100 KB without
+# items is over a payload job's (payload limit + 16 KB), refused once read. A long name in
+# a body under the limit is a 400 naming `name` ("name of 10,000 characters" above).
 FAR_OVER_THE_LIMIT = {
     "2 MB payload": body({"name": "big", "type": "echo", "payload": {"v": "x" * 2_000_000}}),
     "100 KB name": body({"name": "n" * 100_000, "type": "echo", "payload": {}}),

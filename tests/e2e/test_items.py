@@ -56,6 +56,13 @@ def test_inline_items_run_in_chunks_and_results_come_back_in_input_order(api):
     assert {c["status"] for c in rest["results"]} == {"DONE"}
 
 
+def test_a_thousand_inline_items_of_110_bytes_are_one_item_job_over_http(api):
+    items = [f"{i:04d}" + "x" * 104 for i in range(1000)]  # 110 bytes each as JSON: a body of 112 KB
+    job = submit_items(api, "checksum", items)
+    done = api.wait(job["id"], timeout=120)
+    assert done["status"] == "COMPLETED" and done["items"]["succeeded"] == 1000, done
+
+
 def test_one_percent_permanent_failures_complete_the_job_and_retry_reruns_only_their_chunks(api, stack, tmp_path):
     cure = tmp_path / "cured"
     items = [{"v": i, "fail": i % 100 == 7} for i in range(500)]

@@ -100,9 +100,47 @@ def test_a_name_over_200_characters_within_the_byte_limit_is_a_400_naming_name(c
 
 
 def test_a_body_over_the_byte_limit_is_a_413_whatever_field_makes_it_big(client):
-    # 100 KB of name: over payload limit + envelope (80 KB), so refused by its length, unparsed.
+    # 100 KB of name and no items: over a payload job's body limit (payload limit + 16 KB).
     body = problem(post(client, {"name": "n" * 100_000, "type": "echo"}), 413, "payload_too_large")
-    assert "100" in body["detail"]
+    assert "100" in body["detail"] and f"the payload limit is {LIMIT} bytes" in body["detail"]
+
+
+ITEMS_LIMIT = 1024 * 1024  # BATCHLAB_MAX_INLINE_ITEMS_BYTES (default)
+
+
+def test_an_item_job_of_1000_items_of_110_bytes_is_accepted(client, chunk_messages):
+    items = ["i" * 108] * 1000  # 110 bytes each as JSON: a 112 KB body, over a payload job's 80 KB
+    response = post(client, {"name": "many", "type": "checksum", "items": items})
+    assert response.status_code == 201, response.content[:300]
+    assert response.json()["items"]["total"] == 1000 and len(chunk_messages) == 10
+
+
+def test_an_item_job_just_under_the_inline_items_limit_is_accepted(client, chunk_messages):
+    items = ["i" * 1040] * 1000  # 1,043,001 bytes of items, the limit is 1,048,576
+    response = post(client, {"name": "full", "type": "checksum", "items": items, "payload": {"note": "n" * 60_000}})
+    assert response.status_code == 201, response.content[:300]
+
+
+def test_items_over_their_limit_are_a_413_that_names_the_inline_items_limit(client, chunk_messages):
+    # Under the body limit (items + payload + 16 KB): read, and refused for the items' own size.
+    body = problem(post(client, {"name": "over", "type": "checksum", "items": ["i" * 1060] * 1000}), 413, "payload_too_large")
+    assert f"the inline limit is {ITEMS_LIMIT} bytes" in body["detail"]
+    # Over the body limit: refused by its length, unread, naming both limits and where more items go.
+    body = problem(post(client, {"name": "far", "type": "checksum", "items": ["i" * 1200] * 1000}), 413, "payload_too_large")
+    assert f"the inline items limit is {ITEMS_LIMIT} bytes" in body["detail"] and "POST /jobs/files" in body["detail"]
+    assert chunk_messages == []
+
+
+def test_a_schedules_inline_items_have_the_inline_items_limit_too(client):
+    items = ["i" * 108] * 1000
+    response = client.post("/schedules", {"name": "s", "type": "checksum", "interval_seconds": 3600, "items": items}, format="json")
+    assert response.status_code == 201, response.content[:300]
+    body = problem(client.post("/schedules", {"name": "s", "type": "checksum", "interval_seconds": 3600,
+                                              "items": ["i" * 1200] * 1000}, format="json"), 413, "payload_too_large")
+    assert "POST /schedules/files" in body["detail"]
+    body = problem(client.post("/schedules", {"name": "s", "type": "echo", "interval_seconds": 3600,
+                                              "payload": {"v": "x" * 90_000}}, format="json"), 413, "payload_too_large")
+    assert str(LIMIT) in body["detail"]
 
 
 def test_a_payload_over_its_limit_in_a_body_under_the_byte_limit_is_a_413(client):

@@ -7,20 +7,7 @@ import pytest
 from jobs import services
 from jobs.exceptions import InvalidItems
 from jobs.services.items import chunks as chunk_services
-from jobs.services import publishing
 from jobs.tables import CHUNK_SK_PREFIX, JOB_SK, Chunk, Job
-
-
-@pytest.fixture
-def chunk_messages(monkeypatch):
-    sent = []
-
-    def fake(*, job_id, numbers, delay_seconds=0, priority=None, flow=None):
-        sent.extend((job_id, n) for n in numbers)
-        return 0
-
-    monkeypatch.setattr(publishing, "chunks_publish", fake)
-    return sent
 
 
 def _submit(type="checksum", items=None, **kw):
