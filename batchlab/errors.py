@@ -6,15 +6,18 @@ describes the shape in the OpenAPI document. A body left unread is drained
 before any error answer goes out (see batchlab.parsers.drain_unread_body).
 """
 
+import functools
 import logging
 from http import HTTPStatus
 
 from django.conf import settings
 from django.http import Http404, JsonResponse
+from django.urls import URLResolver, Resolver404, get_resolver, resolve
 from drf_spectacular.utils import OpenApiResponse, extend_schema_field
 from rest_framework import exceptions as drf
 from rest_framework import serializers
 from rest_framework.response import Response
+from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from batchlab.parsers import drain_unread_body
@@ -150,15 +153,62 @@ def _json_problem(status: int, code: str, detail: str) -> JsonResponse:
     return JsonResponse(problem(status, code=code, detail=detail), status=status, content_type=PROBLEM_JSON)
 
 
+@functools.cache
+def _api_prefixes() -> frozenset[str]:
+    """The first path segments of every route a DRF view serves: jobs, schedules, job-types, ..., api (the documents)."""
+    prefixes = set()
+
+    def walk(patterns, prefix: str) -> None:
+        for pattern in patterns:
+            route = prefix + str(pattern.pattern)
+            if isinstance(pattern, URLResolver):
+                walk(pattern.url_patterns, route)
+            elif isinstance(getattr(pattern.callback, "cls", None), type) and issubclass(pattern.callback.cls, APIView):
+                prefixes.add(route.lstrip("^").split("/")[0])
+
+    walk(get_resolver().url_patterns, "")
+    return frozenset(prefixes)
+
+
+def is_api_path(path: str) -> bool:
+    return path.lstrip("/").split("/")[0] in _api_prefixes()
+
+
 # Django-level handlers, for paths outside DRF views (unknown URLs, crashes in middleware).
 def handler404(request, exception=None):
     drain_unread_body(request)
-    # A person who mistypes a page address gets a page; programs get problem+json.
-    if "text/html" in request.headers.get("Accept", ""):
+    # Under the API's paths: problem+json, always. Elsewhere a person who mistypes a page address
+    # gets a page; programs get problem+json.
+    if not is_api_path(request.path) and "text/html" in request.headers.get("Accept", ""):
         from django.shortcuts import render
 
         return render(request, "frontend/error.html", {"title": "Page not found", "detail": f"There is no page at {request.path}."}, status=404)
-    return _json_problem(404, "not_found", "No such resource.")
+    return _json_problem(404, "not_found", f"Nothing is at {request.path[:200]}.")
+
+
+class UnknownPathMiddleware:
+    """With DEBUG on (`make run`), an unknown path gets handler404's answer, not Django's debug page of every URL pattern.
+
+    Django answers a path no route matches with that page whenever DEBUG is on, whatever
+    handler404 says. A 404 of a path that does resolve (a view's own 404) is left as it is.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if settings.DEBUG and response.status_code == 404 and not _resolves(request):
+            return handler404(request)
+        return response
+
+
+def _resolves(request) -> bool:
+    try:
+        resolve(request.path_info, urlconf=getattr(request, "urlconf", None))
+    except Resolver404:
+        return False
+    return True
 
 
 def handler500(request):

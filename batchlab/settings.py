@@ -48,6 +48,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: every log line of a request carries its id (X-Request-ID).
     "batchlab.logs.RequestIdMiddleware",
+    # An unknown path is a 404 problem (API) or page even with DEBUG on (batchlab.errors).
+    "batchlab.errors.UnknownPathMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # https://whitenoise.readthedocs.io/en/stable/django.html : serves static files under gunicorn.
     "whitenoise.middleware.WhiteNoiseMiddleware",

@@ -74,10 +74,44 @@ def test_an_error_answered_before_the_body_is_read_drains_it_first(django_user_m
 def test_a_body_over_the_byte_limit_is_refused_unparsed_as_413_problem_json(django_user_model):
     client = APIClient()
     client.force_authenticate(django_user_model.objects.create_user("alice"))
-    response = client.post("/jobs", b"{" + b" " * 200_000 + b"}", content_type="application/json")
+    # Over what even a body with inline items may have (items + payload + 16 KB): refused by its length.
+    response = client.post("/jobs", b"{" + b" " * 2_000_000 + b"}", content_type="application/json")
     assert response.status_code == 413
     assert response["Content-Type"].startswith("application/problem+json")
     body = response.json()
-    assert body["code"] == "payload_too_large" and body["title"] and "200002 bytes" in body["detail"]
+    assert body["code"] == "payload_too_large" and body["title"] and "2000002 bytes" in body["detail"]
     # The drain read it all: nothing is left for the server to reset the connection over.
     assert response.wsgi_request.read() == b""
+
+
+# Paths of the API (each is a prefix of jobs/urls.py, or the OpenAPI document's) and of the pages.
+UNKNOWN_API_PATHS = ["/jobs/00000000-0000-0000-0000-000000000000/nothing", "/schedules/x/y/z", "/job-types/echo/nope",
+                     "/api/nothing", "/webhooks/a/b/c/d/e"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("debug", [True, False])
+def test_an_unknown_api_path_is_a_problem_json_404_even_with_debug_on(django_user_model, settings, debug):
+    settings.DEBUG = debug  # `make run` has DJANGO_DEBUG on: Django would answer its HTML page of every URL pattern
+    client = APIClient()
+    client.force_authenticate(django_user_model.objects.create_user("alice"))
+    for path in UNKNOWN_API_PATHS:
+        for accept in ("*/*", "application/json", "text/html,application/xhtml+xml,*/*;q=0.8"):
+            response = client.get(path, headers={"Accept": accept})
+            assert response.status_code == 404, (path, accept)
+            assert response["Content-Type"].startswith("application/problem+json"), (path, accept, response.content[:200])
+            assert response.json()["code"] == "not_found"
+        assert client.post(path, {"a": 1}, format="json").json()["code"] == "not_found"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("debug", [True, False])
+def test_an_unknown_page_is_a_plain_404_page_for_a_browser_and_problem_json_for_a_program(client, settings, debug):
+    settings.DEBUG = debug
+    page = client.get("/no/such/page", headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
+    assert page.status_code == 404 and page["Content-Type"].startswith("text/html")
+    text = page.content.decode()
+    assert "Page not found" in text and "There is no page at /no/such/page." in text
+    assert "URLconf" not in text and "api/schema" not in text  # not Django's debug page listing the URL patterns
+    program = client.get("/no/such/page")
+    assert program.status_code == 404 and program.json()["code"] == "not_found"

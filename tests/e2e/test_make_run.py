@@ -55,6 +55,13 @@ def test_make_run_starts_the_stack_and_sigterm_stops_every_process(tmp_path):
             time.sleep(0.2)
             job = requests.get(f"{base}/jobs/{job['id']}", auth=("demo", "demo"), timeout=30).json()
         assert job["status"] == "COMPLETED" and job["result"] == {"x": 1}
+        # DJANGO_DEBUG is on under `make run`: an unknown path is still a 404 problem (under the API's paths)
+        # or a plain page, never Django's debug page that lists every URL pattern.
+        missing = requests.get(f"{base}/jobs/{job['id']}/nothing", auth=("demo", "demo"), timeout=30)
+        assert missing.status_code == 404 and missing.headers["Content-Type"].startswith("application/problem+json"), missing.text[:300]
+        assert missing.json()["code"] == "not_found"
+        page = requests.get(f"{base}/no/such/page", headers={"Accept": "text/html"}, timeout=30)
+        assert page.status_code == 404 and "Page not found" in page.text and "URLconf" not in page.text, page.text[:300]
         # One long job does not hold the short ones behind it (the embedded worker has several slots).
         auth = ("demo", "demo")
         long = requests.post(f"{base}/jobs", json={"name": "long", "type": "sleep", "payload": {"seconds": 8}}, auth=auth, timeout=30).json()
