@@ -27,6 +27,10 @@ def test_pasted_lines_make_an_item_job_whose_page_shows_counts_chunks_and_failed
     expect(page.locator("#job-status .badge")).to_have_text(re.compile("Completed"), timeout=JOB_TIMEOUT_MS)
     expect(page.locator("#items-counts")).to_contain_text("150 succeeded, 1 failed, 0 skipped of 151")
     expect(page.locator("#items-counts")).to_contain_text("chunks 2/2")
+    # A finished job has no time left to show; attempts are counted per chunk, not on the job.
+    expect(page.locator("#items-counts")).not_to_contain_text("time left")
+    expect(page.locator('[data-field="Attempts"]')).to_have_text("per chunk: 1 each (2 chunks)")
+    expect(page.get_by_role("heading", name="Failed items")).to_be_visible()
     expect(page.locator("#job-items .progress")).to_have_attribute("aria-valuenow", "151")
     expect(page.locator("#chunk-strip .chunk")).to_have_count(2)
     expect(page.locator('#chunk-strip .chunk[data-status="DONE"]')).to_have_count(2)
@@ -54,6 +58,8 @@ def test_an_ndjson_file_from_the_form_is_one_item_job(open_page, tmp_path):
     expect(page.locator("#items-counts")).to_contain_text("250 succeeded, 0 failed, 0 skipped of 250")
     expect(page.locator("#chunk-strip .chunk")).to_have_count(3)
     expect(page.locator("#failed-items-table")).to_be_hidden()
+    expect(page.get_by_role("heading", name="Failed items")).to_be_hidden()  # no heading over nothing
+    expect(page.locator('[data-field="Attempts"]')).to_have_text("per chunk: 1 each (3 chunks)")
 
 
 def test_a_bad_pasted_line_is_named_next_to_the_items_field(open_page):

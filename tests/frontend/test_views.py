@@ -97,6 +97,18 @@ def test_staff_detail_shows_the_raw_item_and_a_missing_job_becomes_a_message(cli
     assert missing.status_code == 302 and "doesn’t exist" in texts(missing)[0]
 
 
+def test_staff_pages_count_an_item_jobs_attempts_per_chunk(client, staff, chunk_messages, published):
+    source = services.items_inline(type="checksum", values=["a", "b"], on_invalid="reject")
+    items, _ = services.job_submit_items(owner="alice", name="digests", type="checksum", payload={}, source=source)
+    plain = submit("alice")
+    client.force_login(staff)
+    detail = client.get(f"/admin/batchlab/jobs/{items.job_id}/").content.decode()
+    assert "per chunk" in detail and "0 of 3" not in detail
+    listing = client.get("/admin/batchlab/jobs/").content.decode()
+    assert listing.count("per chunk") == 1 and "0/3" in listing  # the plain job's own count
+    assert "0 of 3" in client.get(f"/admin/batchlab/jobs/{plain.job_id}/").content.decode()
+
+
 def test_dead_letter_page_renders_counts(client, staff):
     client.force_login(staff)
     response = client.get("/admin/batchlab/dead-letters/")

@@ -4,6 +4,16 @@
 window.BatchLabItems = (function () {
   var B = window.BatchLab, el = B.el;
   var lastVersion = null;
+  /* The job page's Attempts field for an item job: attempts belong to chunks (the job's own count stays 0). */
+  var attempts = "per chunk";
+
+  function attemptsText(chunks) {
+    if (!chunks.length) return "per chunk";
+    var counts = chunks.map(function (c) { return c.attempts; });
+    var low = Math.min.apply(null, counts), high = Math.max.apply(null, counts);
+    return "per chunk: " + (low === high ? low + " each" : low + " to " + high) +
+      " (" + chunks.length + (chunks.length === 1 ? " chunk)" : " chunks)");
+  }
 
   function seconds(value) {
     if (value === null || value === undefined) return "—";
@@ -29,8 +39,12 @@ window.BatchLabItems = (function () {
         return el("span", { "data-key": "chunk-" + c.number, className: "chunk chunk--" + c.status.toLowerCase() + (c.failed ? " chunk--has-failed" : ""),
                             "data-status": c.status,
                             title: "Chunk " + c.number + " (lines " + c.first_line + "–" + c.last_line + "): " + c.status +
-                                   ", " + c.succeeded + " succeeded, " + c.failed + " failed" + (c.worker ? ", " + c.worker : "") });
+                                   ", " + c.succeeded + " succeeded, " + c.failed + " failed, attempts " + c.attempts +
+                                   (c.worker ? ", " + c.worker : "") });
       }));
+      attempts = attemptsText(response.body.results);
+      var field = document.querySelector('[data-field="Attempts"]');
+      if (field) B.setText(field, attempts);
     });
   }
 
@@ -62,12 +76,12 @@ window.BatchLabItems = (function () {
       items.succeeded + " succeeded, " + items.failed + " failed, " + items.skipped + " skipped of " + items.total +
       " · chunks " + items.chunks_done + "/" + items.chunks_total +
       " · " + (items.items_per_second === null ? "—" : items.items_per_second) + " items/s" +
-      " · time left " + (B.isFinal(job.status) ? "0 s" : seconds(items.eta_seconds)));
+      (B.isFinal(job.status) ? "" : " · time left " + seconds(items.eta_seconds)));
     loadChunks(job.id);
-    document.getElementById("failed-items-table").hidden = !items.failed;
+    document.getElementById("failed-items-box").hidden = !items.failed;
     if (items.failed) loadFailed(job.id);
     else B.morphChildren(document.getElementById("failed-items"), []);
   }
 
-  return { render: render };
+  return { render: render, attempts: function () { return attempts; } };
 })();

@@ -47,7 +47,7 @@
       field("Status", B.badge(job)),
       field("Priority", job.priority),
       field("Owner", job.owner),
-      field("Attempts", job.attempts + " of " + job.max_attempts),
+      field("Attempts", job.items && window.BatchLabItems ? window.BatchLabItems.attempts() : job.attempts + " of " + job.max_attempts),
       field("Progress", job.progress.total ? job.progress.done + "/" + job.progress.total : "—"),
       field("Created", B.time(job.created_at)),
       field("Started", B.time(job.started_at)),
