@@ -6,7 +6,9 @@ import json
 from jobs.cli.client import Client
 from jobs.cli.exit_codes import Exit, exit_for_status
 from jobs.cli.items import submit_items
-from jobs.cli.output import due_text, print_job, print_json, print_table, progress_text, status_text, stdout
+from jobs.cli.output import (
+    SHORT_IDS, due_text, print_job, print_json, print_table, progress_text, short_id, status_text, stdout, time_text, whole_id,
+)
 from jobs.cli.watch import watch_job
 
 
@@ -39,13 +41,13 @@ def register(sub, common: argparse.ArgumentParser) -> None:
     p.set_defaults(func=list_jobs)
 
     p = sub.add_parser("show", aliases=["get"], parents=[common], help="show one job with its timeline")
-    p.add_argument("job_id")
+    p.add_argument("job_id", type=whole_id)
     p.set_defaults(func=show)
 
     for name, what in (("cancel", "cancel a job (QUEUED: at once; PROCESSING: cooperatively)"),
                        ("retry", "retry a FAILED or CANCELED job")):
         p = sub.add_parser(name, parents=[common], help=what)
-        p.add_argument("job_id")
+        p.add_argument("job_id", type=whole_id)
         p.set_defaults(func=action, action=name)
 
 
@@ -82,9 +84,10 @@ def list_jobs(args, client: Client) -> int:
     if args.json:
         print_json(page)
         return Exit.OK
-    rows = [[j["id"], j["name"], j["type"], status_text(j["status"]), progress_text(j), j["created_at"]]
+    rows = [[short_id(j["id"]), j["name"], j["type"], status_text(j["status"]), progress_text(j), time_text(j["created_at"])]
             for j in page["results"]]
-    print_table(None, ["id", "name", "type", "status", "progress", "created"], rows)
+    print_table(f"jobs ({SHORT_IDS})", ["id", "name", "type", "status", "progress", "created"], rows,
+                keep=("id", "status", "progress", "created"))
     if page.get("next_cursor"):
         stdout().print(f"more: batchlab list --cursor {page['next_cursor']}")
     return Exit.OK

@@ -1,10 +1,18 @@
 """How `batchlab` prints: JSON for scripts (`--json`), tables and lines for people (rich), errors on stderr."""
 
+import argparse
 import json
 import sys
+import uuid
+from datetime import datetime
 
 from rich.console import Console
 from rich.table import Table
+
+# Tables show ids as the page does, by their first 8 characters: a whole UUID folds over three lines
+# of an 80-column terminal. Commands take whole ids (no lookup by prefix: the store has none that is cheap).
+SHORT_ID = 8
+SHORT_IDS = f"ids: their first {SHORT_ID} characters; --json has them whole"
 
 STATUS_STYLE = {"SCHEDULED": "blue", "QUEUED": "cyan", "PROCESSING": "yellow", "COMPLETED": "green", "FAILED": "red", "CANCELED": "magenta"}
 
@@ -24,6 +32,33 @@ def print_json(value) -> None:
 def status_text(status: str | None) -> str:
     status = status or "?"
     return f"[{STATUS_STYLE.get(status, 'white')}]{status}[/]"
+
+
+def short_id(value: str | None) -> str:
+    return (value or "")[:SHORT_ID]
+
+
+def whole_id(value: str) -> str:
+    """An argparse `type`: a whole id (a UUID), else a usage error that says where the whole ids are."""
+    try:
+        if str(uuid.UUID(value)) == value.lower() and len(value) == 36:
+            return value
+    except ValueError:
+        pass
+    raise argparse.ArgumentTypeError(
+        f"{value!r} is not a whole id (36 characters); tables show the first {SHORT_ID}: `batchlab list --json`"
+        " or `batchlab schedules list --json` have them whole")
+
+
+def time_text(iso: str | None) -> str:
+    """An API time (UTC, RFC 3339) in local time, as the page shows it: the time of day today, else date and time."""
+    if not iso:
+        return ""
+    try:
+        at = datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone()
+    except ValueError:
+        return iso
+    return at.strftime("%H:%M:%S" if at.date() == datetime.now().astimezone().date() else "%Y-%m-%d %H:%M:%S")
 
 
 def progress_text(job: dict) -> str:
@@ -65,10 +100,11 @@ def timeline_line(event: dict) -> str:
     return "  ".join(parts)
 
 
-def print_table(title: str | None, columns: list[str], rows: list[list]) -> None:
+def print_table(title: str | None, columns: list[str], rows: list[list], *, keep: tuple[str, ...] = ("id",)) -> None:
+    """A table for people, as wide as the terminal: the columns in `keep` never fold, the others do."""
     table = Table(title=title, show_lines=False, header_style="bold")
     for column in columns:
-        table.add_column(column, overflow="fold")
+        table.add_column(column, overflow="fold", no_wrap=column in keep)
     for row in rows:
         table.add_row(*["" if cell is None else str(cell) for cell in row])
     stdout().print(table)

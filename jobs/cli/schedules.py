@@ -12,7 +12,7 @@ import os
 from jobs.cli.client import Client
 from jobs.cli.exit_codes import Exit
 from jobs.cli.items import MultipartFile
-from jobs.cli.output import print_json, print_table, status_text, stdout
+from jobs.cli.output import SHORT_IDS, print_json, print_table, short_id, status_text, stdout, time_text, whole_id
 
 
 def register(sub, common: argparse.ArgumentParser) -> None:
@@ -20,13 +20,13 @@ def register(sub, common: argparse.ArgumentParser) -> None:
     verbs = group.add_subparsers(dest="verb", required=True, metavar="VERB")
     verbs.add_parser("list", parents=[common], help="my schedules (staff: every schedule)").set_defaults(func=list_schedules)
     p = verbs.add_parser("show", parents=[common], help="a schedule with its last runs and history")
-    p.add_argument("schedule_id")
+    p.add_argument("schedule_id", type=whole_id)
     p.set_defaults(func=show)
     for verb, helptext in (("create", "create a schedule: --every SECONDS or --cron EXPR [--timezone TZ]"),
                            ("edit", "change a schedule's fields (only those given)")):
         p = verbs.add_parser(verb, parents=[common], help=helptext)
         if verb == "edit":
-            p.add_argument("schedule_id")
+            p.add_argument("schedule_id", type=whole_id)
         p.add_argument("type", nargs=None if verb == "create" else "?", help="a job type (see `batchlab types`)")
         p.add_argument("payload", nargs="?", default=None, help="the payload, a JSON object (default {})")
         p.add_argument("--name", default=None)
@@ -52,7 +52,7 @@ def register(sub, common: argparse.ArgumentParser) -> None:
     for verb, helptext in (("pause", "stop firing"), ("resume", "fire again, counted from now"),
                            ("run", "run once now"), ("delete", "delete it (its jobs stay)")):
         p = verbs.add_parser(verb, parents=[common], help=helptext)
-        p.add_argument("schedule_id")
+        p.add_argument("schedule_id", type=whole_id)
         p.set_defaults(func=action, verb=verb)
 
 
@@ -122,10 +122,10 @@ def list_schedules(args, client: Client) -> int:
     if args.json:
         print_json(listing)
         return Exit.OK
-    rows = [[s["id"], s["name"], s["type"], _every(s), items_text(s), "paused" if s["paused"] else s["next_run_at"],
+    rows = [[short_id(s["id"]), s["name"], s["type"], _every(s), items_text(s), "paused" if s["paused"] else time_text(s["next_run_at"]),
              status_text(s["last_run"]["status"]) if s.get("last_run") and s["last_run"]["status"] else "",
              s["fired_count"], s["skipped_count"]] for s in listing["results"]]
-    print_table(None, ["id", "name", "type", "every", "items", "next run", "last run", "fired", "skipped"], rows)
+    print_table(f"schedules ({SHORT_IDS})", ["id", "name", "type", "every", "items", "next run", "last run", "fired", "skipped"], rows)
     return Exit.OK
 
 

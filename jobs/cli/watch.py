@@ -8,13 +8,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 
 from jobs.cli.client import Client
 from jobs.cli.exit_codes import FINAL_STATUSES, Exit, exit_for_status
-from jobs.cli.output import print_job, print_json, status_text, stderr, timeline_line
+from jobs.cli.output import print_job, print_json, status_text, stderr, timeline_line, whole_id
 
 
 def register(sub, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("watch", aliases=["wait"], parents=[common],
                        help="follow a job until it is final: progress bar and transitions (exit code by its status)")
-    p.add_argument("job_id")
+    p.add_argument("job_id", type=whole_id)
     p.add_argument("--timeout", type=float, default=600, help="give up after this many seconds (exit code 5)")
     p.add_argument("--interval", type=float, default=1.0, help="seconds between polls (default 1)")
     p.set_defaults(func=watch)

@@ -9,6 +9,7 @@ from jobs.cli import main
 from jobs.cli.app import build_parser
 from jobs.cli.client import Client
 from jobs.cli.exit_codes import Exit, exit_for_status
+from jobs.cli.output import time_text
 
 
 def test_every_documented_subcommand_is_there():
@@ -220,3 +221,54 @@ def test_submit_sends_a_priority_and_a_key(recorder):
     assert main(["--base-url", recorder.url, "--json", "submit", "echo", "{}", "--priority", "high", "--key", "acme"]) == 0
     sent = json.loads(recorder.requests[0][3])
     assert sent["priority"] == "high" and sent["concurrency_key"] == "acme"
+
+
+def job_summary(job_id: str, name: str, status: str, done: int) -> dict:
+    return {"id": job_id, "url": f"/jobs/{job_id}", "name": name, "type": "sleep", "status": status, "owner": "demo",
+            "attempts": 1, "max_attempts": 3, "progress": {"done": done, "total": 30}, "created_at": "2030-01-01T09:00:00.123456Z"}
+
+
+JOBS = [job_summary("3f2a9c4e-1b7d-4e8a-9c21-5d6f7a8b9c0d", "sleep from cli", "PROCESSING", 12),
+        job_summary("8d1e2f3a-4b5c-4d6e-8f70-a1b2c3d4e5f6", "nightly export of the sales", "COMPLETED", 30),
+        job_summary("c0ffee00-1234-4567-89ab-cdef01234567", "x", "FAILED", 3)]
+
+
+@pytest.mark.parametrize("columns", [80, 100])
+def test_list_shows_each_job_on_one_line_with_the_short_id_the_page_shows(recorder, capsys, monkeypatch, columns):
+    monkeypatch.setenv("COLUMNS", str(columns))
+    recorder.answer = {"results": JOBS, "next": None, "next_cursor": None}
+    assert main(["--base-url", recorder.url, "list"]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert max(len(line) for line in lines) <= columns, out
+    for job in JOBS:
+        [row] = [line for line in lines if job["id"][:8] in line]
+        assert job["status"] in row and f"{job['progress']['done']}/30" in row and time_text(job["created_at"]) in row, out
+        assert job["id"] not in out
+    assert "--json" in lines[0], out  # the table's title says where the whole ids are
+    assert main(["--base-url", recorder.url, "--json", "list"]) == 0
+    assert [j["id"] for j in json.loads(capsys.readouterr().out)["results"]] == [j["id"] for j in JOBS]
+
+
+def test_schedules_and_workers_tables_show_short_ids_too(recorder, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "100")
+    recorder.answer = {"results": [SCHEDULE]}
+    assert main(["--base-url", recorder.url, "schedules", "list"]) == 0
+    out = capsys.readouterr().out
+    assert SCHEDULE["id"][:8] in out and SCHEDULE["id"] not in out and "--json" in out
+    recorder.answer = {"alive": 1, "stale": 0, "results": [
+        {"id": "vm:4242", "alive": True, "host": "vm", "pid": 4242, "version": "0.1", "last_seen_at": "2030-01-01T09:00:00Z",
+         "running": [j["id"] for j in JOBS[:2]], "jobs_done": 7, "last_receive_at": "2030-01-01T09:00:00Z"}]}
+    assert main(["--base-url", recorder.url, "workers"]) == 0
+    out = capsys.readouterr().out
+    assert all(j["id"][:8] in out and j["id"] not in out for j in JOBS[:2]), out
+
+
+@pytest.mark.parametrize("argv", [["show", "3f2a9c4e"], ["watch", "3f2a9c4e"], ["cancel", "3f2a9c4e"], ["retry", "3f2a9c4e-1b7d"],
+                                  ["schedules", "show", "5f0c7a52"], ["schedules", "pause", "5f0c7a52"],
+                                  ["schedules", "edit", "5f0c7a52", "--every", "60"]])
+def test_a_short_id_is_a_usage_error_that_says_where_the_whole_id_is(recorder, capsys, argv):
+    with pytest.raises(SystemExit) as exc:
+        main(["--base-url", recorder.url, *argv])
+    assert exc.value.code == Exit.USAGE and recorder.requests == []
+    assert "not a whole id" in capsys.readouterr().err

@@ -55,6 +55,9 @@ def test_list_show_and_types_for_people_and_for_scripts(stack, token):
     job = json.loads(run(stack, token, "submit", "echo", '{"x": 1}', "--name", "cli-listed", "--wait", "--json").stdout)
     listed = run(stack, token, "list", "--type", "echo", "--limit", "5")
     assert listed.returncode == 0 and "cli-listed" in listed.stdout
+    assert job["id"][:8] in listed.stdout and job["id"] not in listed.stdout  # the short id, on one line of 80 columns
+    short = run(stack, token, "show", job["id"][:8])
+    assert short.returncode == 3 and "not a whole id" in short.stderr
     page = json.loads(run(stack, token, "list", "--json", "--type", "echo").stdout)
     assert job["id"] in [j["id"] for j in page["results"]]
     shown = run(stack, token, "show", job["id"])
