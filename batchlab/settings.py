@@ -281,7 +281,8 @@ BATCHLAB_AWS_METER_DIR = env_str("BATCHLAB_AWS_METER_DIR", "")
 BATCHLAB_RECEIVE_WATCHDOG_SECONDS = env_int("BATCHLAB_RECEIVE_WATCHDOG_SECONDS", 300, minimum=0)
 # Seconds in the Retry-After header of a 503 (DynamoDB or SQS unavailable or throttled).
 BATCHLAB_RETRY_AFTER_SECONDS = env_int("BATCHLAB_RETRY_AFTER_SECONDS", 5, minimum=1)
-# More modules that register job types with @job_type (comma-separated), e.g. the fault tests' `effect`.
+# More modules that register job types with @job_type (comma-separated, importable): your own job
+# types, in your own package (README, "Adding a job type"); imported at start-up by every process.
 BATCHLAB_HANDLER_MODULES = [m.strip() for m in env_str("BATCHLAB_HANDLER_MODULES", "").split(",") if m.strip()]
 
 # --- Webhooks -------------------------------------------------------------------
