@@ -178,6 +178,20 @@ BATCHLAB_MAX_ITEM_BYTES = env_int("BATCHLAB_MAX_ITEM_BYTES", 64 * 1024, minimum=
 BATCHLAB_ITEM_ATTEMPTS = env_int("BATCHLAB_ITEM_ATTEMPTS", 3, minimum=1)
 # A chunk's outcomes (results and errors) stay in its DynamoDB item up to this size, else go to S3.
 BATCHLAB_INLINE_OUTCOMES_BYTES = env_int("BATCHLAB_INLINE_OUTCOMES_BYTES", 100 * 1024, minimum=1)
+# Chunks are cut by count (chunk_size) and by bytes: inline items of one chunk (kept in its
+# DynamoDB item, 400 KB at most with its outcomes) up to this many bytes of JSON; a file's
+# chunk (a byte range read into a worker's memory) up to BATCHLAB_CHUNK_MAX_RANGE_BYTES.
+BATCHLAB_CHUNK_MAX_BYTES = env_int("BATCHLAB_CHUNK_MAX_BYTES", 200 * 1024, minimum=1)
+BATCHLAB_CHUNK_MAX_RANGE_BYTES = env_int("BATCHLAB_CHUNK_MAX_RANGE_BYTES", 8 * 1024 * 1024, minimum=1)
+if BATCHLAB_CHUNK_MAX_BYTES + BATCHLAB_INLINE_OUTCOMES_BYTES > 350 * 1024:
+    raise ConfigurationError(
+        "BATCHLAB_CHUNK_MAX_BYTES + BATCHLAB_INLINE_OUTCOMES_BYTES must stay under 350 KB "
+        "(a chunk's DynamoDB item holds both and may not pass 400 KB).")
+# At most this many chunks per job: a smaller chunk_size is raised to fit (the job's
+# chunk_size shows the one used). Six-digit chunk sort keys sort up to 999,999.
+BATCHLAB_MAX_CHUNKS = env_int("BATCHLAB_MAX_CHUNKS", 10_000, minimum=1)
+if BATCHLAB_MAX_CHUNKS > 999_999:
+    raise ConfigurationError("BATCHLAB_MAX_CHUNKS must be at most 999999 (chunk sort keys have six digits).")
 # Longest a handler may run; Celery's hard time limit. Without the visibility
 # heartbeat the SQS visibility timeout must exceed it, or a running job's
 # message is delivered again; with it (the default) the worker keeps a running
@@ -202,9 +216,16 @@ BATCHLAB_HARD_LIMIT_MARGIN = (
 BATCHLAB_LEASE_SECONDS = env_int("BATCHLAB_LEASE_SECONDS", 60, minimum=2)
 BATCHLAB_MAX_RECEIVE_COUNT = env_int("BATCHLAB_MAX_RECEIVE_COUNT", 5, minimum=1)
 BATCHLAB_RETENTION_DAYS = env_float("BATCHLAB_RETENTION_DAYS", 7.0)
+# Attempts of a job (and of a chunk of an item job); at most 20, so that a job's timeline stays bounded.
 BATCHLAB_MAX_ATTEMPTS = env_int("BATCHLAB_MAX_ATTEMPTS", 3, minimum=1)
+if BATCHLAB_MAX_ATTEMPTS > 20:
+    raise ConfigurationError("BATCHLAB_MAX_ATTEMPTS must be at most 20.")
 BATCHLAB_RETRY_BASE_SECONDS = env_float("BATCHLAB_RETRY_BASE_SECONDS", 2.0)
 BATCHLAB_RETRY_MAX_SECONDS = env_float("BATCHLAB_RETRY_MAX_SECONDS", 300.0)
+# Celery's retry_jitter: a retry waits a random time up to its backoff (full jitter), or exactly the backoff.
+BATCHLAB_RETRY_JITTER = env_bool("BATCHLAB_RETRY_JITTER", True)
+if BATCHLAB_RETRY_MAX_SECONDS > 900:
+    raise ConfigurationError("BATCHLAB_RETRY_MAX_SECONDS must be at most 900 (a retry waits as an SQS message delay).")
 BATCHLAB_MAX_PAYLOAD_BYTES = env_int("BATCHLAB_MAX_PAYLOAD_BYTES", 64 * 1024, minimum=2)
 BATCHLAB_MAX_RESULT_BYTES = env_int("BATCHLAB_MAX_RESULT_BYTES", 128 * 1024, minimum=2)
 BATCHLAB_PROGRESS_INTERVAL = env_float("BATCHLAB_PROGRESS_INTERVAL", 1.0)

@@ -156,25 +156,32 @@ class DeadLetter:
     sent_at: str
     body_preview: str
     queue_url: str = ""
+    # The chunk number of a chunk's message (process_chunk), None for a job's.
+    number: int | None = None
 
 
-def _job_id_of(body: str) -> str | None:
-    """The job id inside a Celery message body (kombu's SQS envelope, base64 JSON)."""
+JOB_TASK, CHUNK_TASK = "jobs.process_job", "jobs.process_chunk"
+
+
+def _unit_of(body: str) -> tuple[str | None, int | None]:
+    """(job id, chunk number or None) inside a Celery message body (kombu's SQS envelope, base64 JSON)."""
     try:
         try:
             envelope = json.loads(base64.b64decode(body, validate=True))
         except ValueError:
             envelope = json.loads(body)
-        headers = envelope.get("headers") or {}
-        if headers.get("task") != "jobs.process_job":
-            return None
+        task = (envelope.get("headers") or {}).get("task")
+        if task not in (JOB_TASK, CHUNK_TASK):
+            return None, None
         inner = envelope.get("body")
         if envelope.get("properties", {}).get("body_encoding") == "base64":
             inner = base64.b64decode(inner)
         args = json.loads(inner)[0]
-        return str(args[0]) if args else None
+        if not args:
+            return None, None
+        return str(args[0]), (int(args[1]) if task == CHUNK_TASK and len(args) > 1 else None)
     except (ValueError, TypeError, KeyError, IndexError, AttributeError):
-        return None
+        return None, None
 
 
 def _receive(*, max_messages: int, visibility_timeout: int) -> list[DeadLetter]:
@@ -205,10 +212,12 @@ def _receive_one(url: str, *, max_messages: int, visibility_timeout: int) -> lis
             break
         for m in fresh:
             attrs = m.get("Attributes", {})
+            job_id, number = _unit_of(m["Body"])
             seen[m["MessageId"]] = DeadLetter(
                 message_id=m["MessageId"],
                 receipt_handle=m["ReceiptHandle"],
-                job_id=_job_id_of(m["Body"]),
+                job_id=job_id,
+                number=number,
                 receive_count=int(attrs.get("ApproximateReceiveCount", 0)),
                 sent_at=attrs.get("SentTimestamp", ""),
                 body_preview=m["Body"][:200],

@@ -92,14 +92,17 @@ ALL_TRANSITIONS: tuple[Transition, ...] = (
 # worker is fenced by the claim's token.
 _CP, _CR, _CD, _CX = ChunkStatus.PENDING, ChunkStatus.PROCESSING, ChunkStatus.DONE, ChunkStatus.CANCELED
 CHUNK_CLAIM = _t("chunk_claim", {_CP, _CR}, _CR)
-CHUNK_HEARTBEAT = _t("chunk_heartbeat", {_CR}, _CR)  # lease renewal between items
+CHUNK_HEARTBEAT = _t("chunk_heartbeat", {_CR}, _CR)  # lease renewal (with the outcomes so far, a checkpoint)
 CHUNK_FINISH = _t("chunk_finish", {_CR}, _CD)  # with the job's counters, in one transaction
 CHUNK_STOP = _t("chunk_stop", {_CP, _CR}, _CX)  # the job was canceled: skipped, or stopped between items
 CHUNK_LEASE_EXPIRED = _t("chunk_lease_expired", {_CR}, _CP)  # its worker died: recovery runs it again, alone
+CHUNK_RETRY_LATER = _t("chunk_retry_later", {_CR}, _CP)  # its time limit or a store fault: the rest runs later
+CHUNK_GIVE_UP = _t("chunk_give_up", {_CP, _CR}, _CD)  # no attempts left, or dead-lettered: its unrun items fail
 CHUNK_RETRY = _t("chunk_retry", {_CD, _CX}, _CP)  # retry of the job's failed items (or of a canceled job)
 
 ALL_CHUNK_TRANSITIONS: tuple[Transition, ...] = (
-    CHUNK_CLAIM, CHUNK_HEARTBEAT, CHUNK_FINISH, CHUNK_STOP, CHUNK_LEASE_EXPIRED, CHUNK_RETRY,
+    CHUNK_CLAIM, CHUNK_HEARTBEAT, CHUNK_FINISH, CHUNK_STOP, CHUNK_LEASE_EXPIRED, CHUNK_RETRY_LATER, CHUNK_GIVE_UP,
+    CHUNK_RETRY,
 )
 
 # source -> the statuses that may follow it, derived from the transitions above.

@@ -26,8 +26,8 @@ def published(monkeypatch):
     sent = []
     from jobs.services import publishing
 
-    def fake_publish(*, job_id, countdown=0, delay_seconds=0, priority=None, flow=None):
-        sent.append((job_id, countdown or delay_seconds))
+    def fake_publish(*, job_id, delay_seconds=0, priority=None, flow=None):
+        sent.append((job_id, delay_seconds))
 
     monkeypatch.setattr(publishing, "job_publish", fake_publish)
     return sent
@@ -55,3 +55,17 @@ def fresh_type_settings():
     SETTINGS.clear()
     yield
     SETTINGS.clear()
+
+
+@pytest.fixture
+def chunk_messages(monkeypatch):
+    """Record chunk publications as (job id, number) instead of sending them through Celery."""
+    sent = []
+    from jobs.services import publishing
+
+    def fake(*, job_id, numbers, delay_seconds=0, priority=None, flow=None):
+        sent.extend((job_id, n) for n in numbers)
+        return 0
+
+    monkeypatch.setattr(publishing, "chunks_publish", fake)
+    return sent

@@ -48,7 +48,7 @@ def test_a_refused_claim_is_counted_and_billed(meter, published):
     job, _ = services.job_submit(owner="alice", name="e", type="echo", payload={})
     job_execute(job_id=job.job_id, worker="w:1")
     meter.reset()
-    assert job_execute(job_id=job.job_id, worker="w:2") == "skipped:final"
+    assert job_execute(job_id=job.job_id, worker="w:2") == "final"
     snapshot = meter.snapshot()
     assert snapshot["refused_conditional_writes"] == {"dynamodb.UpdateItem": 1}
     assert snapshot["write_units"] == {"dynamodb.UpdateItem": 1}

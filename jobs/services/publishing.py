@@ -28,12 +28,13 @@ def job_route(job) -> dict:
     return {"priority": getattr(job, "priority", None), "flow": flow_hints(job)}
 
 
-def job_publish(*, job_id: str, countdown: float = 0, delay_seconds: int = 0, priority: str | None = None,
-                flow: dict | None = None) -> None:
+def job_publish(*, job_id: str, delay_seconds: int = 0, priority: str | None = None, flow: dict | None = None) -> None:
     """Send the job's id to its priority's SQS queue through Celery (one SendMessage). Raises QueueUnavailable.
 
     `delay_seconds` (at most 900) is an SQS message delay: the message stays
-    invisible on the queue, not in a worker's memory as a Celery countdown does.
+    invisible on the queue, not in a worker's memory as a Celery countdown would
+    (a countdown's message is held unacknowledged by the worker that received it,
+    past what the visibility heartbeat keeps hidden). No message here carries one.
     `flow` (job_route) rides along as the task's `flow` keyword.
     """
     options = {"delay_seconds": min(900, int(delay_seconds))} if delay_seconds > 0 else {}
@@ -41,7 +42,7 @@ def job_publish(*, job_id: str, countdown: float = 0, delay_seconds: int = 0, pr
         # The job id doubles as the Celery task id, so that every line Celery logs
         # about this message ("Task jobs.process_job[<job id>] received") names the job.
         current_app.send_task(PROCESS_JOB_TASK, args=[job_id], kwargs={"flow": flow} if flow else None, task_id=job_id,
-                              queue=queue_suffix(priority), countdown=countdown or None, retry=False, **options)
+                              queue=queue_suffix(priority), retry=False, **options)
     except Exception as exc:  # kombu/botocore raise many types; all mean "not queued"
         logger.warning("job %s could not be published: %s", job_id, exc)
         raise QueueUnavailable(
@@ -107,20 +108,29 @@ def tasks_publish(*, messages: list[tuple], delay_seconds: int = 0, priority: st
     return requests
 
 
-def chunks_publish(*, job_id: str, numbers: list[int], delay_seconds: int = 0, priority: str | None = None,
+# Chunk messages are built and sent this many at a time: a job's 10,000 chunks never sit in memory at once.
+PUBLISH_SLICE = 500
+
+
+def chunks_publish(*, job_id: str, numbers, delay_seconds: int = 0, priority: str | None = None,
                    flow: dict | None = None) -> int:
     """Queue chunks of a job, one message per chunk, ten per SendMessageBatch; returns the SQS requests made.
 
+    `numbers` (a list or a range) is sent PUBLISH_SLICE messages at a time.
     `delay_seconds` (at most 900): the messages stay invisible that long (a delayed item job).
     `priority` and `flow`: the job's (job_route).
     """
     extra = [{"flow": flow}] if flow else []
-    messages = [(PROCESS_CHUNK_TASK, [job_id, n], f"{job_id}#{n}", *extra) for n in numbers]
-    return tasks_publish(messages=messages, delay_seconds=delay_seconds, priority=priority)
+    numbers = numbers if isinstance(numbers, range) else list(numbers)
+    requests = 0
+    for start in range(0, len(numbers), PUBLISH_SLICE):
+        messages = [(PROCESS_CHUNK_TASK, [job_id, n], f"{job_id}#{n}", *extra) for n in numbers[start:start + PUBLISH_SLICE]]
+        requests += tasks_publish(messages=messages, delay_seconds=delay_seconds, priority=priority)
+    return requests
 
 
 def chunks_publish_all(*, job_id: str, chunks_total: int, delay_seconds: int = 0, priority: str | None = None,
                        flow: dict | None = None) -> int:
     """Queue every chunk of an item job (1 … chunks_total); see chunks_publish."""
-    return chunks_publish(job_id=job_id, numbers=list(range(1, int(chunks_total) + 1)), delay_seconds=delay_seconds,
+    return chunks_publish(job_id=job_id, numbers=range(1, int(chunks_total) + 1), delay_seconds=delay_seconds,
                           priority=priority, flow=flow)

@@ -36,8 +36,14 @@ JOB_SK = "JOB"
 CHUNK_SK_PREFIX = "CHUNK#"
 
 
+# Six digits sort every chunk number in order; a job has at most BATCHLAB_MAX_CHUNKS (checked below it).
+MAX_CHUNK_NUMBER = 999_999
+
+
 def chunk_sk(number: int) -> str:
     """The sort key of chunk `number` (1-based), zero-padded so that keys sort by number."""
+    if not 1 <= number <= MAX_CHUNK_NUMBER:
+        raise ValueError(f"chunk number {number} is outside 1..{MAX_CHUNK_NUMBER}")
     return f"{CHUNK_SK_PREFIX}{number:06d}"
 
 
@@ -192,6 +198,10 @@ class Job(Model):
     outbox_shard = UnicodeAttribute(attr_name="OutboxShard", null=True)
     outbox_at = NumberAttribute(attr_name="OutboxAt", null=True)
     hook_progress_at = NumberAttribute(attr_name="HookProgressAt", null=True)
+    # How often recovery published it again while it waited QUEUED (each time waits twice as long).
+    republished = NumberAttribute(attr_name="Republished", null=True)
+    # The dead letter recovery already acted on (a retried job is not failed again by the same one).
+    dead_letter_id = UnicodeAttribute(attr_name="DeadLetterId", null=True)
 
     owner_index = OwnerIndex()
     status_index = StatusIndex()
@@ -225,7 +235,15 @@ class Chunk(Model):
     failed = NumberAttribute(attr_name="Failed", default=0)
     skipped = NumberAttribute(attr_name="Skipped", default=0)
     attempts = NumberAttribute(attr_name="Attempts", default=0)
+    # Absent on chunks written before the cap: then BATCHLAB_MAX_ATTEMPTS.
+    max_attempts = NumberAttribute(attr_name="MaxAttempts", null=True)
+    # Bytes of the inline items as JSON (absent for a file's chunk): what is left of the item for outcomes.
+    items_bytes = NumberAttribute(attr_name="ItemsBytes", null=True)
     available_at = NumberAttribute(attr_name="AvailableAt", default=0)
+    republished = NumberAttribute(attr_name="Republished", null=True)
+    dead_letter_id = UnicodeAttribute(attr_name="DeadLetterId", null=True)
+    # Set by a retry of the job: the next run of this chunk runs its failed items again (once).
+    rerun_failed = BooleanAttribute(attr_name="RerunFailed", null=True)
     lease_owner = UnicodeAttribute(attr_name="LeaseOwner", null=True)
     claim_token = UnicodeAttribute(attr_name="ClaimToken", null=True)
     lease_expires_at = NumberAttribute(attr_name="LeaseExpiresAt", null=True)

@@ -62,7 +62,7 @@ def test_a_paused_types_job_waits_without_an_attempt_and_resume_wakes_it(sent):
     done = Job.get(job.job_id, JOB_SK)
     assert done.status == "COMPLETED" and done.waiting_for is None and int(done.attempts) == 1
     # The fallback message comes back later: the job is final, nothing runs twice.
-    assert services.job_execute(job_id=job.job_id, worker="w", flow=sent[-2][3]) == "skipped:final"
+    assert services.job_execute(job_id=job.job_id, worker="w", flow=sent[-2][3]) == "final"
 
 
 def test_other_types_run_while_one_is_paused(sent):
@@ -76,7 +76,7 @@ def test_a_canceled_waiting_job_is_not_sent_again(sent):
     services.type_pause(type="echo", actor="root")
     services.job_cancel(job_id=job.job_id, owner="alice", actor="alice")
     count = len(sent)
-    assert services.job_execute(job_id=job.job_id, worker="w", flow=flow) == "skipped:not_waiting"
+    assert services.job_execute(job_id=job.job_id, worker="w", flow=flow) == "final"
     assert len(sent) == count  # no longer waiting: nothing published
 
 

@@ -7,6 +7,8 @@ import pytest
 from jobs import services
 from jobs.exceptions import InvalidItems
 from jobs.services.items import chunks as chunk_services
+from jobs.services.items import completion
+from jobs.services.lease.outcome import Outcome
 from jobs.tables import CHUNK_SK_PREFIX, JOB_SK, Chunk, Job
 
 
@@ -33,7 +35,7 @@ def test_job_and_chunks_share_the_partition_and_chunks_stay_out_of_job_indexes(a
 def test_every_chunk_runs_and_the_last_one_completes_the_job_with_exact_counts(aws, chunk_messages):
     items = [f"s{i}" for i in range(250)]
     job = _submit(items=items)
-    assert _run_all(chunk_messages) == ["done", "done", "done"]
+    assert _run_all(chunk_messages) == [Outcome.COMPLETED] * 3
     done = Job.get(job.job_id, JOB_SK)
     assert done.status == "COMPLETED"
     assert (done.items_succeeded, done.items_failed, done.items_skipped, done.chunks_done) == (250, 0, 0, 3)
@@ -44,7 +46,7 @@ def test_every_chunk_runs_and_the_last_one_completes_the_job_with_exact_counts(a
 def test_a_duplicate_chunk_message_is_refused_and_counted_once(aws, chunk_messages):
     job = _submit(items=["a", "b", "c"], chunk_size=2)
     _run_all(chunk_messages)
-    assert services.chunk_execute(job_id=job.job_id, number=1, worker="w2") == "skipped:final"
+    assert services.chunk_execute(job_id=job.job_id, number=1, worker="w2") is Outcome.FINAL
     done = Job.get(job.job_id, JOB_SK)
     assert (done.items_succeeded, done.chunks_done, done.status) == (3, 2, "COMPLETED")
 
@@ -100,14 +102,14 @@ def test_idempotency_keys_completed_by_an_earlier_job_are_skipped(aws, chunk_mes
 def test_cancel_before_chunks_run_ends_the_job_and_runs_no_item(aws, chunk_messages):
     job = _submit(items=["a", "b", "c"], chunk_size=1)
     services.job_cancel(job_id=job.job_id, owner="u", actor="u")
-    assert _run_all(chunk_messages) == ["canceled", "canceled", "canceled"]
+    assert _run_all(chunk_messages) == [Outcome.CANCELED] * 3
     done = Job.get(job.job_id, JOB_SK)
     assert (done.status, done.items_succeeded) == ("CANCELED", 0)
 
 
 def test_a_plain_job_claim_never_takes_an_item_job(aws, chunk_messages):
     job = _submit(items=["a"])
-    assert services.job_execute(job_id=job.job_id, worker="w") == "skipped:item_job"
+    assert services.job_execute(job_id=job.job_id, worker="w") is Outcome.NOT_CLAIMABLE
 
 
 def test_transform_applies_declared_operations_and_fails_items_alone(aws, chunk_messages):
@@ -118,7 +120,7 @@ def test_transform_applies_declared_operations_and_fails_items_alone(aws, chunk_
     outcomes = Chunk.get(job.job_id, "CHUNK#000001").outcomes
     assert outcomes[0] == {"r": {"name": "ADA", "age": 36}}
     assert outcomes[1]["e"]["code"] == "permanent_error" and "not a number" in outcomes[1]["e"]["message"]
-    assert chunk_services.job_items_finish_if_done(job_id=job.job_id) is None  # already ended, once
+    assert completion.job_items_finish_if_done(job_id=job.job_id) is None  # already ended, once
 
 
 def test_large_outcomes_go_to_s3_and_results_read_them_back_in_order(aws, chunk_messages, settings):
@@ -129,7 +131,7 @@ def test_large_outcomes_go_to_s3_and_results_read_them_back_in_order(aws, chunk_
     job = _submit(items=items, chunk_size=10)
     _run_all(chunk_messages)
     chunk = Chunk.get(job.job_id, "CHUNK#000002")
-    assert chunk.outcomes is None and chunk.outcomes_object == f"outcomes/{job.job_id}/000002.json"
+    assert chunk.outcomes is None and chunk.outcomes_object == f"outcomes/{job.job_id}/000002/{chunk.claim_token}.json"
     rows = list(item_selectors.job_results(job=Job.get(job.job_id, JOB_SK)))
     assert [r["line"] for r in rows] == list(range(1, 31))
     assert [r["result"]["sha256"] for r in rows] == [hashlib.sha256(s.encode()).hexdigest() for s in items]
@@ -146,14 +148,14 @@ def test_recovery_requeues_a_chunk_whose_lease_expired_and_ends_a_job_left_done_
     assert report.chunks_requeued == [f"{job.job_id}#1"] and chunk_messages == [(job.job_id, 1)]
     assert Chunk.get(job.job_id, "CHUNK#000001").chunk_status == "PENDING"
     with pytest.raises(services.LeaseLost):  # the dead worker's late finish is fenced out
-        chunk_services.chunk_finish(claim=claim, outcomes=[{"r": 1}], outcomes_object=None, counts=(1, 0, 0))
+        chunk_services.chunk_finish(claim=claim, outcomes=[{"r": 1}])
     for number in (1, 2, 3):
-        assert services.chunk_execute(job_id=job.job_id, number=number, worker="w") == "done"
+        assert services.chunk_execute(job_id=job.job_id, number=number, worker="w") is Outcome.COMPLETED
     assert Job.get(job.job_id, JOB_SK).items_succeeded == 3
     # A worker that died between its chunk's transaction and ending the job: recovery ends it.
     other = _submit(items=["x"])
     other_claim = chunk_services.chunk_claim(job_id=other.job_id, number=1, worker="w")
-    chunk_services.chunk_finish(claim=other_claim, outcomes=[{"r": 1}], outcomes_object=None, counts=(1, 0, 0))
+    chunk_services.chunk_finish(claim=other_claim, outcomes=[{"r": 1}])
     assert Job.get(other.job_id, JOB_SK).status == "QUEUED"
     assert services.jobs_recover().items_ended == [other.job_id]
     ended = Job.get(other.job_id, JOB_SK)
@@ -185,7 +187,7 @@ def test_a_file_scan_names_bad_lines_and_splits_chunks_by_byte_range(settings):
     assert refused.value.errors["items"] == ["line 2: The line is 83 bytes; an item may have 50.",
                                              "line 4: Not valid JSON: Expecting value: line 1 column 1 (char 0)."]
     source = items_file_scan(type="checksum", stream=io.BytesIO(b"".join(lines)), chunk_size=2, on_invalid="skip")
-    assert source.total == 5 and sorted(source.invalid) == [2, 4]
+    assert source.total == 5 and sorted(source.invalid) == [2, 4] and source.invalid_count == 2
     assert source.ranges == [(1, 2, 0, 87), (3, 2, 87, 9), (5, 1, 96, 3)]
 
 

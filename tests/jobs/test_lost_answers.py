@@ -10,7 +10,9 @@ import uuid
 import pytest
 
 from jobs import services
-from jobs.services.jobs import transitions as execution
+from jobs.services.lease import claim as lease_claim
+from jobs.services.lease.outcome import Outcome
+from jobs.states import RETRY_LATER
 from jobs.tables import JOB_SK, Job
 
 pytestmark = pytest.mark.usefixtures("aws")
@@ -24,7 +26,7 @@ def queued(published) -> Job:
 def test_a_claim_whose_answer_was_lost_is_recognised_by_its_token_not_refused_as_busy(published, monkeypatch):
     job = queued(published)
     token = uuid.UUID(int=7)
-    monkeypatch.setattr(execution.uuid, "uuid4", lambda: token)
+    monkeypatch.setattr(lease_claim.uuid, "uuid4", lambda: token)
     services.job_claim(job_id=job.job_id, worker="w1")  # applied; its answer "lost"
     retried = services.job_claim(job_id=job.job_id, worker="w1")
     assert isinstance(retried, services.Claim) and retried.token == token.hex
@@ -34,7 +36,7 @@ def test_a_claim_whose_answer_was_lost_is_recognised_by_its_token_not_refused_as
 def test_a_claim_by_someone_else_is_still_busy(published):
     job = queued(published)
     services.job_claim(job_id=job.job_id, worker="w1")
-    assert services.job_claim(job_id=job.job_id, worker="w2") == "busy"
+    assert services.job_claim(job_id=job.job_id, worker="w2").outcome is Outcome.BUSY
 
 
 def test_a_completion_whose_answer_was_lost_is_not_lease_lost(published):
@@ -46,13 +48,13 @@ def test_a_completion_whose_answer_was_lost_is_not_lease_lost(published):
     assert stored.status == "COMPLETED" and [e.event for e in stored.timeline].count("completed") == 1
 
 
-def test_a_retry_later_whose_answer_was_lost_still_publishes_the_job(published):
+def test_a_retry_later_whose_answer_was_lost_is_recognised_so_the_retry_is_published(published):
     job = queued(published)
     claim = services.job_claim(job_id=job.job_id, worker="w1")
-    execution.fenced_update(claim, execution.RETRY_LATER, [])  # the try that applied, answer lost
-    published.clear()
-    services.job_retry_later(claim=claim, code="transient_error", message="x")
-    assert [job_id for job_id, _ in published] == [job.job_id]  # before: LeaseLost and no message at all
+    lease_claim.fenced_write(claim, RETRY_LATER, [])  # the try that applied, answer lost
+    # The retry of the same write is refused by its own condition and recognised by the token:
+    # no LeaseLost, so the task goes on to publish the retry's message.
+    services.job_retry_later(claim=claim, code="transient_error", message="x", delay=1)
     assert Job.get(job.job_id, JOB_SK).status == "QUEUED"
 
 
@@ -79,7 +81,13 @@ def test_a_submission_whose_putitem_answer_was_lost_is_stored_and_published_not_
     assert Job.get(job.job_id, JOB_SK).status == "QUEUED"
 
 
-def test_recovery_leaves_stale_queued_jobs_alone_while_messages_wait_in_the_queue(published):
+def _waited(job: Job, seconds: int) -> None:
+    import time
+
+    Job(job.job_id, JOB_SK).update(actions=[Job.available_at.set(int(time.time()) - seconds)])
+
+
+def test_recovery_waits_twice_as_long_behind_a_backlog_but_never_pauses(published):
     from jobs import queues
 
     job = queued(published)
@@ -87,6 +95,13 @@ def test_recovery_leaves_stale_queued_jobs_alone_while_messages_wait_in_the_queu
     url = client.get_queue_url(QueueName=queues.queue_name())["QueueUrl"]
     client.send_message(QueueUrl=url, MessageBody="a message waiting in a backlog")
     published.clear()
-    assert services.jobs_recover(stale_queued_seconds=-10).republished == []  # it may just be waiting
+    _waited(job, 100)
+    assert services.jobs_recover(stale_queued_seconds=60).republished == []  # it may just be waiting behind the backlog
+    _waited(job, 130)
+    # Twice the threshold behind the same backlog: published again (before, nothing was while any message waited).
+    assert services.jobs_recover(stale_queued_seconds=60).republished == [job.job_id]
+    _waited(job, 130)
+    # Its next copy waits twice as long again: 60 s x 2^(1 + 1) behind a backlog.
+    assert services.jobs_recover(stale_queued_seconds=60).republished == []
     client.purge_queue(QueueUrl=url)
-    assert services.jobs_recover(stale_queued_seconds=-10).republished == [job.job_id]  # drained: now it is lost
+    assert services.jobs_recover(stale_queued_seconds=60).republished == [job.job_id]  # drained: 130 > 60 x 2^1

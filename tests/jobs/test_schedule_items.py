@@ -75,7 +75,7 @@ def test_an_item_job_far_ahead_is_scheduled_then_its_chunks_go_out_when_due_and_
     assert services.jobs_release_due(now=job.due_at - 60) == []
     assert services.jobs_release_due(now=job.due_at) == [job.job_id]
     assert [(j, n) for j, n, _ in chunk_messages] == [(job.job_id, 1), (job.job_id, 2)]
-    assert run_chunks(chunk_messages) == ["done", "done"]
+    assert run_chunks(chunk_messages) == ["completed", "completed"]
     job = Job.get(job.job_id, JOB_SK)
     assert job.status == "COMPLETED" and job.items_succeeded == 3
 
@@ -96,7 +96,7 @@ def test_a_canceled_scheduled_item_job_stops_its_chunks_and_a_retry_runs_them(ch
     assert chunk_messages == []  # stopped in the store: no message, no claim per chunk
     assert services.jobs_release_due(now=job.due_at + 1) == []  # it left the due index
     services.job_retry(job_id=job.job_id, owner="alice", actor="alice")
-    assert run_chunks(chunk_messages) == ["done", "done"]
+    assert run_chunks(chunk_messages) == ["completed", "completed"]
     assert Job.get(job.job_id, JOB_SK).status == "COMPLETED"
 
 
@@ -138,7 +138,7 @@ def test_a_schedule_with_items_keeps_them_in_s3_and_each_run_is_an_item_job_over
     assert (job.status, job.items_total, job.chunks_total, job.schedule_id, job.due_at) == (
         "QUEUED", 3, 2, schedule.schedule_id, due)
     assert job.items_object == f"items/{job_id}.ndjson" and keys("items/") == [job.items_object]
-    assert run_chunks(chunk_messages) == ["done", "done"]
+    assert run_chunks(chunk_messages) == ["completed", "completed"]
     job = Job.get(job_id, JOB_SK)
     assert job.status == "COMPLETED" and job.items_succeeded == 3
     assert Schedule.get(schedule.schedule_id).last_run.job_id == job_id
@@ -155,11 +155,11 @@ def test_a_run_whose_job_exists_is_not_written_again(chunk_messages):
     again = schedule_job_create(schedule=schedule, job_id=job_id, due_at=due)  # still QUEUED: its chunks go out again
     assert again.job_id == first.job_id and chunk_messages == messages
     chunk_messages.clear()
-    assert services.chunk_execute(job_id=job_id, number=1, worker="w") == "done"
+    assert services.chunk_execute(job_id=job_id, number=1, worker="w") == "completed"
     schedule_job_create(schedule=schedule, job_id=job_id, due_at=due)  # PROCESSING now: nothing written, nothing sent
     assert chunk_messages == []
     assert Chunk.get(job_id, f"{CHUNK_SK_PREFIX}000001").chunk_status == "DONE"  # not put back to PENDING
-    assert run_chunks(messages) == ["skipped:final", "done"]  # the duplicate of chunk 1 is refused
+    assert run_chunks(messages) == ["final", "completed"]  # the duplicate of chunk 1 is refused
     job = Job.get(job_id, JOB_SK)
     assert job.status == "COMPLETED" and job.items_succeeded == 3
 
@@ -269,12 +269,12 @@ def test_a_second_creator_of_a_run_never_resets_the_chunks_the_first_one_wrote(c
     due = int(schedule.next_run_at)
     job_id = timing.run_job_id(schedule_id=schedule.schedule_id, due_at=due)
     schedule_job_create(schedule=schedule, job_id=job_id, due_at=due)
-    assert services.chunk_execute(job_id=job_id, number=1, worker="w") == "done"
+    assert services.chunk_execute(job_id=job_id, number=1, worker="w") == "completed"
     monkeypatch.setattr(schedule_items, "_existing", lambda job_id: None)  # B read before A's job was stored
     chunk_messages.clear()
     schedule_job_create(schedule=schedule, job_id=job_id, due_at=due)
     assert Chunk.get(job_id, f"{CHUNK_SK_PREFIX}000001").chunk_status == "DONE"
-    assert services.chunk_execute(job_id=job_id, number=2, worker="w") == "done"
+    assert services.chunk_execute(job_id=job_id, number=2, worker="w") == "completed"
     job = Job.get(job_id, JOB_SK)
     assert (job.status, job.items_succeeded, job.chunks_done) == ("COMPLETED", 3, 2)
 
@@ -317,10 +317,10 @@ def test_a_run_that_cannot_be_made_is_given_up_after_its_attempts_and_logged_fai
     assert [r.outcome for r in runs] == ["fired", "failed"] and "missing from S3" in runs[-1].message
 
 
-def test_a_transaction_canceled_for_throttling_is_a_fault_not_a_refusal():
+def test_a_transaction_canceled_for_a_conflict_or_throttling_is_no_refusal():
     from pynamodb.exceptions import CancellationReason, TransactWriteError, VerboseClientError
 
-    from jobs.services.store import is_condition_failure
+    from jobs.services.store import Answer, is_condition_failure, refusal_of
 
     def canceled(*codes):
         cause = VerboseClientError({"Error": {"Code": "TransactionCanceledException", "Message": "canceled"}},
@@ -329,8 +329,12 @@ def test_a_transaction_canceled_for_throttling_is_a_fault_not_a_refusal():
         return TransactWriteError("canceled", cause=cause)
 
     assert is_condition_failure(canceled("None", "ConditionalCheckFailed"))
-    assert is_condition_failure(canceled(None, "TransactionConflict"))
-    assert not is_condition_failure(canceled("None", "ThrottlingError"))
+    assert refusal_of(canceled("None", "ConditionalCheckFailed")).index == 1  # which operation's condition was false
+    # Real DynamoDB cancels two transactions on one item at once with TransactionConflict:
+    # nothing was written and nothing was refused; the writer tries again.
+    assert not is_condition_failure(canceled(None, "TransactionConflict"))
+    assert refusal_of(canceled(None, "TransactionConflict")).answer is Answer.CONFLICT
+    assert refusal_of(canceled("None", "ThrottlingError")).answer is Answer.THROTTLED
     assert not is_condition_failure(canceled("ValidationError"))
 
 

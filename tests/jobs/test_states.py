@@ -69,7 +69,7 @@ def test_completed_leads_only_back_to_the_queue_for_failed_items_and_transition_
 
 
 EXPECTED_CHUNK_MOVES = {
-    ("PENDING", "PROCESSING"), ("PENDING", "CANCELED"),
+    ("PENDING", "PROCESSING"), ("PENDING", "CANCELED"), ("PENDING", "DONE"),
     ("PROCESSING", "PROCESSING"), ("PROCESSING", "DONE"), ("PROCESSING", "CANCELED"), ("PROCESSING", "PENDING"),
     ("DONE", "PENDING"), ("CANCELED", "PENDING"),
 }

@@ -16,6 +16,7 @@ from jobs.flow import Limits, WaitReason, flow_hints
 from jobs.selectors.flow import SETTINGS, type_limits
 from jobs.services.flow.limiter import type_scope
 from jobs.services.flow.waiting import unit_wait, waited_unit_started
+from jobs.services.lease.outcome import Outcome
 from jobs.services.store import logger
 from jobs.tables import JOB_SK, Chunk, Job
 
@@ -24,8 +25,8 @@ from jobs.tables import JOB_SK, Chunk, Job
 class Gate:
     """What the runner does next: claim with `actions` added (passed), or nothing (waited: its message is sent again).
 
-    `outcome` of a unit that did not pass: "waiting", or "skipped:not_waiting" when it
-    was no longer QUEUED (PENDING) to wait (canceled meanwhile; its message is dropped).
+    A unit that did not pass is WAITING, or FINAL when it was no longer QUEUED
+    (PENDING) to wait (canceled meanwhile; its message is dropped): gate_outcome.
     """
 
     passed: bool
@@ -33,10 +34,6 @@ class Gate:
     actions: list = field(default_factory=list)
     delay: int | None = None  # waited: seconds until its message comes back (None: it no longer waits)
     flow: dict = field(default_factory=dict)
-
-    @property
-    def outcome(self) -> str:
-        return "waiting" if self.delay is not None else "skipped:not_waiting"
 
 
 def _hints(job_id: str, flow: dict | None) -> dict:
@@ -70,6 +67,11 @@ def flow_gate(*, job_id: str, number: int | None, flow: dict | None) -> Gate:
                     "no longer waiting" if delay is None else f"looks again in {delay} s")
         return Gate(passed=False, limits=limits, delay=delay, flow=hints)
     return Gate(passed=True, limits=limits, actions=_clear_waiting(model, hints), flow=hints)
+
+
+def gate_outcome(gate: Gate) -> Outcome:
+    """The Outcome of a unit the gate held back: WAITING (its message sent again later), or FINAL (no longer waiting)."""
+    return Outcome.WAITING if gate.delay is not None else Outcome.FINAL
 
 
 def flow_started(gate: Gate) -> None:

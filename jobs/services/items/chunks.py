@@ -1,223 +1,143 @@
-"""Chunks of an item job, the worker's writes: claim with a lease, renew it, finish with the job's counters in one transaction; the job's start and its one completion.
+"""A chunk's writes: claim, renew with a checkpoint of its outcomes, finish with the job's counters in one transaction, retry later, give up; and its outcomes wherever they fit.
 
-A chunk is claimed like a job (a conditional UpdateItem recording a lease and a
-fencing token). Its finish is one TransactWriteItems: the chunk PROCESSING ->
-DONE (fenced by the token) and the job's counters ADDed by exactly what this run
-changed. A duplicate or redelivered message finds the chunk DONE and is refused
-at the claim, so counters never move twice. The chunk that finishes last sees
-ChunksDone = ChunksTotal and ends the job with a write conditional on exactly
-that, so the job ends once.
+A chunk is claimed like a job (jobs.services.lease.claim). Its finish is one
+TransactWriteItems: the chunk PROCESSING -> DONE (fenced by the token) and the
+job's counters ADDed by exactly what this run changed; a conflict with another
+chunk's finish on the same job item is tried again, never taken for a lost
+lease. A duplicate message finds the chunk DONE and is refused at the claim, so
+counters never move twice. The chunk's Succeeded/Failed/Skipped say what the
+job's counters hold of it; its outcomes may run ahead of them (a checkpoint).
+
+Outcomes are kept in the chunk item while the item stays small (its inline items
+and outcomes together under BATCHLAB_CHUNK_MAX_BYTES + BATCHLAB_INLINE_OUTCOMES_BYTES),
+else in S3 under a key of this run's own (its claim token): a run that lost its
+lease never overwrites the winner's. Every write sets one of Outcomes and
+OutcomesObject and removes the other, so a reader never sees a stale one.
 """
 
 import time
-import uuid
-from dataclasses import dataclass
 
 from django.conf import settings
-from pynamodb.exceptions import TransactWriteError, UpdateError
-from pynamodb.transactions import TransactWrite
 
-from jobs.services import webhooks
-from jobs.services.store import allowed_by, append, entry, is_condition_failure, logger, moves_to, utcnow
-from jobs.services.jobs.transitions import LeaseLost
-from jobs.states import (
-    CHUNK_CLAIM,
-    CHUNK_FINISH,
-    CHUNK_HEARTBEAT,
-    FAIL_ITEMS,
-    FINISH_ITEMS,
-    START_CHUNKS,
-    STOP_ITEMS,
-    ChunkStatus,
-    JobStatus,
-    Transition,
-    is_chunk_final,
-)
-from jobs.tables import JOB_SK, Chunk, Job, chunk_sk
+from jobs import objects
+from jobs.services.lease.claim import Claim, Refused, fenced_write, lease_deadline, transact_write, unit_claim
+from jobs.services.lease.units import CHUNK
+from jobs.services.store import Answer, allowed_by, json_bytes, logger, moves_to, refusal_of, store_retry, truncate, utcnow
+from jobs.states import CHUNK_FINISH, CHUNK_GIVE_UP, CHUNK_HEARTBEAT, CHUNK_RETRY_LATER, Transition
+from jobs.tables import Chunk, Job
 
 
-@dataclass
-class ChunkClaim:
-    """What a worker holds while it runs a chunk: the chunk as claimed and the fencing token."""
+def chunk_claim(*, job_id: str, number: int, worker: str, actions: tuple = (), also: tuple = ()) -> Claim | Refused:
+    """Claim chunk `number`: PENDING -> PROCESSING, or take over an expired lease, while attempts are left.
 
-    chunk: Chunk
-    token: str
-    worker: str
-
-    @property
-    def label(self) -> str:
-        return f"{self.chunk.job_id}#{int(self.chunk.number)}"
-
-
-def _lease_deadline() -> int:
-    return int(time.time()) + settings.BATCHLAB_LEASE_SECONDS
-
-
-def chunk_claim(*, job_id: str, number: int, worker: str, actions: tuple = ()) -> ChunkClaim | str:
-    """Claim chunk `number`: PENDING -> PROCESSING, or take over an expired lease.
-
-    One conditional UpdateItem returning the chunk. Refused: one GetItem says why,
-    "missing", "final" (DONE or CANCELED: a duplicate message) or "busy".
+    `actions` and `also` (flow control's, jobs.services.flow.gate) ride in the claim's own write.
     """
-    token = uuid.uuid4().hex
-    chunk = Chunk(job_id, chunk_sk(number))
-    lease_free = (Chunk.chunk_status != ChunkStatus.PROCESSING) | (Chunk.lease_expires_at < int(time.time()))
-    try:
-        chunk.update(
-            actions=[
-                *moves_to(CHUNK_CLAIM),
-                Chunk.attempts.add(1),
-                Chunk.started_at.set(utcnow()),
-                Chunk.lease_owner.set(worker),
-                Chunk.claim_token.set(token),
-                Chunk.lease_expires_at.set(_lease_deadline()),
-                *actions,  # flow control's, in the same write (jobs.services.flow.gate)
-            ],
-            condition=Chunk.sk.exists() & allowed_by(CHUNK_CLAIM) & lease_free,
-        )
-    except UpdateError as exc:
-        if not is_condition_failure(exc):
-            raise
-        try:
-            seen = Chunk.get(job_id, chunk_sk(number), consistent_read=True)
-        except Chunk.DoesNotExist:
-            return "missing"
-        return "final" if is_chunk_final(seen.chunk_status) else "busy"
-    return ChunkClaim(chunk=chunk, token=token, worker=worker)
+    return unit_claim(kind=CHUNK, job_id=job_id, number=number, worker=worker, actions=actions, also=also)
 
 
-def chunk_heartbeat(*, claim: ChunkClaim) -> None:
-    """Renew the chunk's lease (one fenced UpdateItem); LeaseLost if another worker took it over."""
-    try:
-        claim.chunk.update(
-            actions=[Chunk.lease_expires_at.set(_lease_deadline())],
-            condition=allowed_by(CHUNK_HEARTBEAT) & (Chunk.claim_token == claim.token),
-        )
-    except UpdateError as exc:
-        if is_condition_failure(exc):
-            raise LeaseLost(f"chunk {claim.label}: the claim of {claim.worker} was taken over") from None
-        raise
+def counts_of(outcomes: list) -> tuple[int, int, int]:
+    """(succeeded, failed, skipped) of a chunk's outcomes."""
+    succeeded = sum(1 for o in outcomes if o and "r" in o)
+    failed = sum(1 for o in outcomes if o and "e" in o)
+    skipped = sum(1 for o in outcomes if o and "s" in o)
+    return succeeded, failed, skipped
 
 
-def chunk_finish(
-    *, claim: ChunkClaim, outcomes: list | None, outcomes_object: str | None, counts: tuple[int, int, int],
-    transition: Transition = CHUNK_FINISH,
-) -> None:
-    """PROCESSING -> DONE (or CANCELED: stopped by a cancel) and the job's counters, in one TransactWriteItems.
+def outcomes_actions(*, chunk: Chunk, token: str, outcomes: list) -> list:
+    """The update actions that store `outcomes`: inline when the chunk item stays small, else in S3 (one PutObject)."""
+    size = json_bytes(outcomes)
+    room = settings.BATCHLAB_INLINE_OUTCOMES_BYTES
+    if chunk.items is not None:
+        room = min(room, settings.BATCHLAB_CHUNK_MAX_BYTES + settings.BATCHLAB_INLINE_OUTCOMES_BYTES
+                   - int(chunk.items_bytes if chunk.items_bytes is not None else json_bytes(chunk.items)))
+    # Outcomes written by a run reflect its rerun of the failed items already (jobs.services.items.runner).
+    if size <= room:
+        return [Chunk.outcomes.set(outcomes), Chunk.outcomes_object.remove(), Chunk.rerun_failed.remove()]
+    key = f"outcomes/{chunk.job_id}/{int(chunk.number):06d}/{token}.json"
+    objects.json_put(key=key, value=outcomes)
+    return [Chunk.outcomes.remove(), Chunk.outcomes_object.set(key), Chunk.rerun_failed.remove()]
 
-    `counts` are the chunk's (succeeded, failed, skipped) after this run; the job's
-    counters move by the difference from what the chunk held when claimed, and
-    ChunksDone by one. Fenced by the claim's token: LeaseLost if it was taken over.
-    """
-    chunk = claim.chunk
+
+def chunk_checkpoint(*, claim: Claim, outcomes: list | None) -> None:
+    """Renew the lease, with the outcomes so far when given (one fenced UpdateItem); LeaseLost if taken over."""
+    actions = [Chunk.lease_expires_at.set(lease_deadline())]
+    if outcomes is not None:
+        actions += outcomes_actions(chunk=claim.unit, token=claim.token, outcomes=outcomes)
+    fenced_write(claim, CHUNK_HEARTBEAT, actions)
+
+
+def _job_counters(chunk: Chunk, counts: tuple[int, int, int]):
+    """The `also` operation that moves the job's counters by what this chunk changed, and ChunksDone by one."""
     old = (int(chunk.succeeded or 0), int(chunk.failed or 0), int(chunk.skipped or 0))
     delta = [new - before for new, before in zip(counts, old)]
-    chunk_actions = [
-        *moves_to(transition),
-        Chunk.succeeded.set(counts[0]),
-        Chunk.failed.set(counts[1]),
-        Chunk.skipped.set(counts[2]),
-        Chunk.finished_at.set(utcnow()),
-        Chunk.lease_expires_at.remove(),
-        Chunk.claim_token.remove(),
-    ]
-    chunk_actions.append(Chunk.outcomes.set(outcomes) if outcomes is not None else Chunk.outcomes.remove())
-    if outcomes_object:
-        chunk_actions.append(Chunk.outcomes_object.set(outcomes_object))
-    job_actions = [
-        Job.items_succeeded.add(delta[0]),
-        Job.items_failed.add(delta[1]),
-        Job.items_skipped.add(delta[2]),
-        Job.chunks_done.add(1),
-        Job.updated_at.set(utcnow()),
-        Job.version.add(1),
-    ]
-    try:
-        with TransactWrite(connection=Job._get_connection().connection) as transaction:
-            transaction.update(chunk, actions=chunk_actions, condition=allowed_by(transition) & (Chunk.claim_token == claim.token))
-            transaction.update(Job(chunk.job_id), actions=job_actions, condition=Job.job_id.exists())
-    except TransactWriteError as exc:
-        if is_condition_failure(exc):
-            raise LeaseLost(f"chunk {claim.label}: the claim of {claim.worker} was taken over") from None
-        raise
-    logger.info("chunk %s %s by %s: +%s succeeded +%s failed +%s skipped", claim.label, transition.target, claim.worker, *delta)
-
-
-def job_items_start(*, job: Job) -> None:
-    """QUEUED -> PROCESSING when its first chunk is claimed (conditional; a lost race is fine)."""
-    now = utcnow()
-    event = webhooks.job_status_event(job=job, status=START_CHUNKS.target)
-    try:
-        job.update(
-            actions=[
-                *event.actions,
-                *moves_to(START_CHUNKS),
-                Job.started_at.set(now),
-                Job.updated_at.set(now),
-                Job.version.add(1),
-                append(entry("started", status=START_CHUNKS.target, message="The first chunk was claimed.")),
-            ],
-            condition=allowed_by(START_CHUNKS, status=JobStatus.QUEUED),
-            add_version_condition=False,
-        )
-    except UpdateError as exc:
-        if not is_condition_failure(exc):
-            raise
-        return
-    event.committed()
-
-
-def job_items_finish_if_done(*, job_id: str) -> str | None:
-    """End the job once every chunk is done: one consistent GetItem, and (last chunk only) one conditional UpdateItem.
-
-    COMPLETED, or FAILED when the failed share passes max_failed_ratio, or
-    CANCELED after a cancel request. The write is conditional on the status read
-    and ChunksDone = ChunksTotal, so of two chunks finishing together only one
-    ends the job. Returns the new status, or None (not done, or ended by another).
-    """
-    job = Job.get(job_id, JOB_SK, consistent_read=True)
-    if job.status not in (JobStatus.QUEUED, JobStatus.PROCESSING) or int(job.chunks_done or 0) < int(job.chunks_total or 0):
-        return None
-    if job.status == JobStatus.QUEUED and not job.cancel_requested:
-        # Its chunks ran but its start was never recorded (a worker died in between): start it first.
-        job_items_start(job=job)
-        job = Job.get(job_id, JOB_SK, consistent_read=True)
-    total, failed = int(job.items_total or 0), int(job.items_failed or 0)
-    ratio = failed / total if total else 0.0
-    counts = f"{int(job.items_succeeded or 0)} succeeded, {failed} failed, {int(job.items_skipped or 0)} skipped of {total}"
-    if job.cancel_requested:
-        transition, error, message = STOP_ITEMS, None, f"Stopped on request: {counts}."
-    elif ratio > float(job.max_failed_ratio if job.max_failed_ratio is not None else 1.0):
-        message = f"{failed} of {total} items failed ({ratio:.1%}), over max_failed_ratio {float(job.max_failed_ratio):g}."
-        transition, error = FAIL_ITEMS, {"code": "too_many_failed_items", "message": message}
-    else:
-        transition, error, message = FINISH_ITEMS, None, f"All chunks done: {counts}."
-    now = utcnow()
     actions = [
-        *moves_to(transition),
-        Job.finished_at.set(now),
-        Job.updated_at.set(now),
-        Job.progress_done.set(total),
-        Job.progress_total.set(total),
-        Job.version.add(1),
-        Job.result.set({"items_total": total, "items_succeeded": int(job.items_succeeded or 0),
-                        "items_failed": failed, "items_skipped": int(job.items_skipped or 0)}),
-        append(entry(transition.name, status=transition.target, message=message)),
+        Job.items_succeeded.add(delta[0]), Job.items_failed.add(delta[1]), Job.items_skipped.add(delta[2]),
+        Job.chunks_done.add(1), Job.updated_at.set(utcnow()), Job.version.add(1),
     ]
-    actions.append(Job.error.set(error) if error else Job.error.remove())
-    event = webhooks.job_status_event(job=job, status=transition.target)
-    actions += event.actions
-    try:
-        job.update(
-            actions=actions,
-            condition=allowed_by(transition, status=job.status) & (Job.chunks_done >= Job.chunks_total),
-            add_version_condition=False,
-        )
-    except UpdateError as exc:
-        if is_condition_failure(exc):
-            return None
-        raise
-    event.committed()
-    logger.info("job %s %s: %s", job_id, transition.target, message)
-    return transition.target
+    return delta, lambda tx: tx.update(Job(chunk.job_id), actions=actions, condition=Job.job_id.exists())
 
+
+def chunk_finish(*, claim: Claim, outcomes: list, transition: Transition = CHUNK_FINISH) -> tuple[int, int, int]:
+    """PROCESSING -> DONE (or CANCELED: stopped by a cancel) and the job's counters, in one TransactWriteItems.
+
+    Returns how much the job's (succeeded, failed, skipped) moved. Fenced by the
+    claim's token: LeaseLost if it was taken over. Conflicts and throttles are
+    tried again (StoreBusy after every try).
+    """
+    chunk = claim.unit
+    counts = counts_of(outcomes)
+    delta, job_op = _job_counters(chunk, counts)
+    actions = [
+        *outcomes_actions(chunk=chunk, token=claim.token, outcomes=outcomes),
+        Chunk.succeeded.set(counts[0]), Chunk.failed.set(counts[1]), Chunk.skipped.set(counts[2]),
+        Chunk.finished_at.set(utcnow()), Chunk.lease_expires_at.remove(),
+        # The token stays: a finish whose answer was lost is recognised by it.
+    ]
+    fenced_write(claim, transition, actions, also=[job_op])
+    logger.info("chunk %s %s by %s: +%s succeeded +%s failed +%s skipped", claim.label, transition.target, claim.worker, *delta)
+    return tuple(delta)
+
+
+def chunk_retry_later(*, claim: Claim, outcomes: list, delay: float, reason: str) -> None:
+    """PROCESSING -> PENDING, due again in `delay` seconds, with the outcomes so far (the rest runs then)."""
+    fenced_write(claim, CHUNK_RETRY_LATER, [
+        *outcomes_actions(chunk=claim.unit, token=claim.token, outcomes=outcomes),
+        Chunk.available_at.set(int(time.time() + delay)), Chunk.lease_owner.remove(), Chunk.lease_expires_at.remove(),
+    ])
+    logger.info("chunk %s: %s; the rest of it runs again in %.0f s", claim.label, truncate(reason, 300), delay)
+
+
+def unrun_failed(outcomes: list, *, code: str, message: str) -> list:
+    """`outcomes` with every item not run yet (None) recorded as failed with {code, message}."""
+    error = {"e": {"code": code, "message": truncate(message)}}
+    return [error if o is None else o for o in outcomes]
+
+
+def chunk_give_up(*, chunk: Chunk, outcomes: list, code: str, message: str, actions: list = ()) -> bool:
+    """PENDING/PROCESSING -> DONE for a chunk nobody may run again: its unrun items fail, the job's counters move.
+
+    Conditional on the status, attempts and token that were read (another
+    recoverer, or a claim meanwhile, wins); one TransactWriteItems. False when it
+    moved meanwhile.
+    """
+    if not CHUNK_GIVE_UP.allows(chunk.chunk_status):
+        return False
+    ended = unrun_failed(outcomes, code=code, message=message)
+    counts = counts_of(ended)
+    delta, job_op = _job_counters(chunk, counts)
+    token = chunk.claim_token or "none"
+    actions = [
+        *moves_to(CHUNK_GIVE_UP), *actions, *outcomes_actions(chunk=chunk, token=f"{token}-ended", outcomes=ended),
+        Chunk.succeeded.set(counts[0]), Chunk.failed.set(counts[1]), Chunk.skipped.set(counts[2]),
+        Chunk.finished_at.set(utcnow()), Chunk.lease_expires_at.remove(),
+    ]
+    condition = allowed_by(CHUNK_GIVE_UP, status=chunk.chunk_status) & (Chunk.attempts == chunk.attempts)
+    condition &= (Chunk.claim_token == chunk.claim_token) if chunk.claim_token else Chunk.claim_token.does_not_exist()
+    try:
+        store_retry(lambda: transact_write(chunk, actions, condition, [job_op]), what=f"give up of chunk {chunk.job_id}")
+    except Exception as exc:
+        if refusal_of(exc).answer is Answer.REFUSED:
+            return False
+        raise
+    logger.info("chunk %s#%s ended (%s): +%s failed; %s", chunk.job_id, int(chunk.number), code, delta[1], message)
+    return True

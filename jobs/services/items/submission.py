@@ -5,6 +5,7 @@ items retried by PynamoDB), one PutItem for the job (a TransactWriteItems with
 an Idempotency-Key), ceil(C / 10) SendMessageBatch.
 """
 
+import math
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -19,8 +20,8 @@ from jobs.handlers.registry import job_type_get
 from jobs.items import ON_INVALID, BadItem, split_item
 from jobs.selectors.flow import type_limits
 from jobs.services import publishing, webhooks
-from jobs.services.store import entry, is_condition_failure, logger, store_error, utcnow
-from jobs.services.jobs.submission import due_plan, expires_after, save_new, submit_idempotent
+from jobs.services.store import entry, is_condition_failure, json_bytes, logger, store_error, utcnow
+from jobs.services.jobs.submission import due_plan, expires_after, idempotent_seen, save_new, submit_idempotent, with_run_at
 from jobs.states import ChunkStatus, JobStatus
 from jobs.tables import DUE_SHARD, JOB_SK, Chunk, Job, chunk_sk
 
@@ -36,8 +37,10 @@ class ItemsSource:
     object_key: str | None = None
     # per chunk of a file: (first line, item count, byte offset, byte length)
     ranges: list = field(default_factory=list)
-    # line (1-based) -> why it was refused; with on_invalid=skip these become failed items
+    # The first bad lines (line, 1-based -> why), and how many there are in all; with
+    # on_invalid=skip the chunk runner records each of them as a failed item when it gets there.
     invalid: dict = field(default_factory=dict)
+    invalid_count: int = 0
     # SHA-256 of a file's content: what an Idempotency-Key replay of the same upload is compared by
     digest: str | None = None
     # items per chunk the ranges were cut by (a stored file)
@@ -70,47 +73,81 @@ def item_check(job_type, value) -> None:
 def items_inline(*, type: str, values: list, on_invalid: str = "reject") -> ItemsSource:
     """Check inline items one by one (every bad one is listed by line, i.e. position + 1)."""
     job_type = job_type_get(type)
-    invalid = {}
+    invalid, count = {}, 0
     for index, value in enumerate(values):
         try:
             item_check(job_type, value)
         except Exception as exc:  # BadItem or the type's InvalidItem
-            invalid[index + 1] = str(exc) or exc.__class__.__name__
-    if invalid and on_invalid != "skip":
-        raise items_refuse(invalid)
-    return ItemsSource(total=len(values), values=values, invalid=invalid)
+            count += 1
+            if len(invalid) < MAX_BAD_LINES_LISTED:
+                invalid[index + 1] = str(exc) or exc.__class__.__name__
+    if count and on_invalid != "skip":
+        raise items_refuse(invalid, total_bad=count)
+    return ItemsSource(total=len(values), values=values, invalid=invalid, invalid_count=count)
+
+
+def chunk_size_for(*, total: int, chunk_size: int) -> int:
+    """The chunk size used: `chunk_size`, raised so that a job has at most BATCHLAB_MAX_CHUNKS chunks."""
+    return max(int(chunk_size), math.ceil(total / settings.BATCHLAB_MAX_CHUNKS))
+
+
+def inline_cuts(values: list, chunk_size: int) -> list[tuple[int, int, int]]:
+    """(first line, count, bytes) per chunk of inline items: at most `chunk_size` items and
+    BATCHLAB_CHUNK_MAX_BYTES of JSON each (one item alone may pass it; an item is at most BATCHLAB_MAX_ITEM_BYTES)."""
+    cuts, first, count, size = [], 1, 0, 0
+    limit = settings.BATCHLAB_CHUNK_MAX_BYTES
+    for index, value in enumerate(values):
+        item_bytes = json_bytes(value) + 1
+        if count and (count >= chunk_size or size + item_bytes > limit):
+            cuts.append((first, count, size))
+            first, count, size = index + 1, 0, 0
+        count += 1
+        size += item_bytes
+    if count:
+        cuts.append((first, count, size))
+    return cuts
 
 
 def _chunks(job_id: str, source: ItemsSource, chunk_size: int, expires, available_at: int) -> list[Chunk]:
     chunks = []
     if source.values is not None:
-        specs = [(start + 1, len(source.values[start:start + chunk_size]), None) for start in range(0, source.total, chunk_size)]
+        specs = [(first, count, None, size) for first, count, size in inline_cuts(source.values, chunk_size)]
     else:
-        specs = [(first, count, [offset, length]) for first, count, offset, length in source.ranges]
-    for number, (first_line, count, byte_range) in enumerate(specs, start=1):
-        outcomes, failed = None, 0
-        bad = {line: msg for line, msg in source.invalid.items() if first_line <= line < first_line + count}
-        if bad:
-            outcomes = [None] * count
-            for line, message in bad.items():
-                outcomes[line - first_line] = {"e": {"code": "invalid_item", "message": message}, "invalid": True}
-            failed = len(bad)
+        specs = [(first, count, [offset, length], None) for first, count, offset, length in source.ranges]
+    for number, (first_line, count, byte_range, size) in enumerate(specs, start=1):
         chunks.append(Chunk(
             job_id, chunk_sk(number), number=number, chunk_status=ChunkStatus.PENDING, first_line=first_line,
             item_count=count, items=source.values[first_line - 1:first_line - 1 + count] if source.values is not None else None,
-            items_range=byte_range, outcomes=outcomes, failed=failed, succeeded=0, skipped=0, attempts=0,
-            available_at=available_at, expires_at=expires,
+            items_bytes=size, items_range=byte_range, failed=0, succeeded=0, skipped=0, attempts=0,
+            max_attempts=settings.BATCHLAB_MAX_ATTEMPTS, available_at=available_at, expires_at=expires,
         ))
     return chunks
+
+
+def items_body(*, name: str, type: str, payload: dict, source: ItemsSource, chunk_size: int | None,
+               max_failed_ratio: float | None, run_at: datetime | None, priority: str | None = None,
+               concurrency_key: str | None = None, webhook: dict | None = None) -> dict:
+    """What an Idempotency-Key replay of an item job is compared by (a priority or a key only when given)."""
+    body = {"name": name, "type": type, "payload": payload, "items": source.values, "file": source.digest,
+            "chunk_size": chunk_size, "max_failed_ratio": max_failed_ratio}
+    body.update({k: str(v) for k, v in (("priority", priority), ("concurrency_key", concurrency_key)) if v is not None})
+    if webhook:
+        body["webhook"] = webhook
+    return with_run_at(body, run_at)
 
 
 def job_submit_items(
     *, owner: str, name: str, type: str, payload: dict, source: ItemsSource, chunk_size: int | None = None,
     max_failed_ratio: float | None = None, idempotency_key: str | None = None, publish: bool = True,
     run_at: datetime | None = None, job_id: str | None = None, schedule_id: str | None = None, message: str | None = None,
-    due_at: int | None = None, priority: str | None = None, concurrency_key: str | None = None, webhook: dict | None = None,
+    due_at: int | None = None, asked_chunk_size: int | None = None, priority: str | None = None,
+    concurrency_key: str | None = None, webhook: dict | None = None,
 ) -> tuple[Job, bool]:
     """Store a new QUEUED (or SCHEDULED) item job with its chunks, then queue its chunks; return (job, created).
+
+    With an Idempotency-Key seen before from this owner, nothing is written: the
+    key is looked up first (one GetItem) and its job comes back (created=False),
+    or IdempotencyKeyReused for another body.
 
     Items are checked before (items_inline / the file reader); the payload holds
     the type's options (InvalidPayload). Chunks are written first, the job last,
@@ -126,9 +163,18 @@ def job_submit_items(
     """
     job_type = job_type_get(type)
     payload = job_type.validate_options(payload)
-    size = int(chunk_size or job_type.items.chunk_size)
+    asked = int(asked_chunk_size or chunk_size or job_type.items.chunk_size)
+    # A file's ranges were cut by its scan (with the size raised there when it had to be).
+    size = chunk_size_for(total=source.total, chunk_size=asked) if source.values is not None else int(chunk_size or asked)
     if source.total == 0:
         raise InvalidPayload({"items": ["Give at least one item."]})
+    if idempotency_key is not None:
+        body = items_body(name=name, type=type, payload=payload, source=source, chunk_size=asked,
+                          max_failed_ratio=max_failed_ratio, run_at=run_at, priority=priority, concurrency_key=concurrency_key,
+                          webhook=webhook)
+        seen = idempotent_seen(owner=owner, key=idempotency_key, body=body)
+        if seen is not None:
+            return seen, False  # a replay: nothing written, nothing queued again
     now = utcnow()
     due, status = due_plan(run_at=run_at, now=now)
     available = max(int(now.timestamp()), due or 0)
@@ -137,14 +183,16 @@ def job_submit_items(
     chunks = _chunks(job_id, source, size, expires, available)
     text = (message or f"Submitted by {owner or 'anonymous'}").rstrip(".")
     text += f": {source.total} items in {len(chunks)} chunks"
-    text += f", {len(source.invalid)} invalid items recorded as failed." if source.invalid else "."
+    if size != asked:
+        text += f" (chunk_size raised from {asked} to {size}: at most {settings.BATCHLAB_MAX_CHUNKS} chunks per job)"
+    text += f", {source.invalid_count} invalid items to be recorded as failed." if source.invalid_count else "."
     if due is not None:
         text += f" Due at {datetime.fromtimestamp(due, tz=timezone.utc).isoformat(timespec='seconds')}."
     job = Job(
         job_id=job_id, name=name, type=type, payload=payload, status=status, owner=owner,
         created_at=now, updated_at=now, available_at=available, attempts=0,
         max_attempts=settings.BATCHLAB_MAX_ATTEMPTS, expires_at=expires,
-        items_total=source.total, items_succeeded=0, items_failed=len(source.invalid), items_skipped=0,
+        items_total=source.total, items_succeeded=0, items_failed=0, items_skipped=0,
         chunks_total=len(chunks), chunks_done=0, chunk_size=size,
         max_failed_ratio=1.0 if max_failed_ratio is None else float(max_failed_ratio),
         items_object=source.object_key, progress_total=source.total,
@@ -164,9 +212,6 @@ def job_submit_items(
             if not save_new(job) and derived:
                 return Job.get(job_id, JOB_SK, consistent_read=True), False
         else:
-            body = {"name": name, "type": type, "payload": payload, "items": source.values, "file": source.digest,
-                    "chunk_size": size, "max_failed_ratio": max_failed_ratio, **({"webhook": webhook} if webhook else {})}
-            body.update({k: str(v) for k, v in (("priority", priority), ("concurrency_key", concurrency_key)) if v is not None})
             existing = submit_idempotent(job=job, owner=owner, key=idempotency_key, body=body)
             if existing is not None:
                 return existing, False
@@ -175,8 +220,8 @@ def job_submit_items(
     logger.info("item job %s submitted type=%s owner=%s items=%s chunks=%s status=%s",
                 job_id, type, owner, source.total, len(chunks), status)
     if publish and status == JobStatus.QUEUED:
-        publishing.chunks_publish(job_id=job_id, numbers=[c.number for c in chunks],
-                                  delay_seconds=max(0, available - int(time.time())), **publishing.job_route(job))
+        publishing.chunks_publish_all(job_id=job_id, chunks_total=len(chunks), delay_seconds=max(0, available - int(time.time())),
+                                      **publishing.job_route(job))
     return job, True
 
 

@@ -63,8 +63,8 @@ def jobs_submit_bulk(*, owner: str, specs: list[BulkSpec]) -> list[tuple[Job, bo
                 plain.append(job)
                 out.append((job, True))
                 continue
-            body = idempotent_body(name=spec.name, type=spec.type, payload=spec.payload, priority=spec.priority,
-                                   concurrency_key=spec.concurrency_key, webhook=spec.webhook)
+            body = idempotent_body(name=spec.name, type=spec.type, payload=spec.payload, priority=spec.priority, run_at=spec.run_at,
+                                   concurrency_key=spec.concurrency_key)
             existing = submit_idempotent(job=job, owner=owner, key=spec.idempotency_key, body=body)
             out.append((existing, False) if existing is not None else (job, True))
         with Job.batch_write() as batch:

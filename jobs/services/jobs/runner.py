@@ -1,138 +1,106 @@
-"""Runs one job in a worker: claim, call the handler with a context, record the outcome.
+"""Runs one job in a worker: the job's work for the one runner (jobs.services.lease.runner): its handler with a context, and each way it can end.
 
-Every write goes through jobs.services.jobs.transitions; this module decides which one. The
-context a handler receives reports progress, logs to the timeline and checks
-for cancellation, batching its writes so that a job costs few requests.
+Every write goes through jobs.services.jobs.transitions. The context a handler
+receives reports progress, logs to the timeline and checks for cancellation,
+batching its writes so that a job costs few requests; its lease is renewed by
+the process's lease keeper however long the handler runs.
 """
 
 import json
 import logging
 import os
 import socket
-import threading
 import time
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from pynamodb.exceptions import UpdateError
 
 from jobs import log_context, metrics
 from jobs.handlers.registry import JobCanceled, PermanentError, TransientError, job_type_get
-from jobs.services.jobs import transitions as services
-from jobs.services.jobs.transitions import Claim, LeaseLost
-from jobs.services.flow.gate import flow_gate, flow_started
-from jobs.services.lease.keeper import KEEPER
+from jobs.services import publishing
+from jobs.services.flow.gate import flow_gate, flow_started, gate_outcome
+from jobs.services.jobs import transitions
+from jobs.services.lease.claim import Claim, LeaseLost, Refused
+from jobs.services.lease.keeper import LeaseHolder
+from jobs.services.lease.outcome import Outcome
+from jobs.services.lease.runner import LeasedWork, RetryLater, retry_direct, unit_execute
+from jobs.exceptions import QueueUnavailable
+from jobs.services.store import MAX_TIMELINE_ENTRIES, Answer, json_bytes, refusal_of
 
 logger = logging.getLogger(__name__)
 
-MAX_LOG_LINES = 100
-MAX_LOG_LINE = 1000
+# Log lines one run of a handler may add to its job's timeline (each cut to store.MAX_ENTRY_BYTES);
+# fewer when the timeline is already long, so that the job record stays bounded.
+MAX_LOG_LINES = 50
 
 
 def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-class JobContext:
+class JobContext(LeaseHolder):
     """What a handler gets besides its payload.
 
     `progress(done, total)` and `log(message)` are cheap: progress is written at
     most every BATCHLAB_PROGRESS_INTERVAL seconds and log lines ride along with
     the next write. `check_cancel()` raises JobCanceled once a cancel was
-    requested (seen in the item that each write returns).
+    requested (seen in the item that each write returns). A store that does not
+    answer a progress write costs the handler nothing: the next write carries it.
     """
 
     def __init__(self, claim: Claim):
-        self._claim = claim
-        self._lock = threading.Lock()
-        self._last_write = time.monotonic()
-        self._log_lines = 0
+        super().__init__(claim)
         self.done = int(claim.job.progress_done or 0)
         self.total = int(claim.job.progress_total or 0)
-        self.lease_lost = False
-        self._closed = False  # set on exit: the lease keeper writes no more
-        self._retry_at = 0.0
+        self._log_lines = 0
+        self._log_room = max(0, min(MAX_LOG_LINES, MAX_TIMELINE_ENTRIES - 20 - len(claim.job.timeline or [])))
 
     @property
     def job_id(self) -> str:
-        return self._claim.job_id
+        return self.claim.job_id
 
     @property
     def claim_token(self) -> str:
         """The fencing token of this run's claim: a sink can refuse writes of a run that lost the job."""
-        return self._claim.token
+        return self.claim.token
 
     @property
     def attempt(self) -> int:
-        return int(self._claim.job.attempts)
+        return int(self.claim.job.attempts)
 
     @property
     def cancel_requested(self) -> bool:
-        return bool(self._claim.job.cancel_requested)
+        return bool(self.claim.job.cancel_requested)
 
     def progress(self, done: int, total: int) -> None:
         self.done, self.total = int(done), int(total)
         now = time.monotonic()
-        if now - self._last_write >= settings.BATCHLAB_PROGRESS_INTERVAL or (done == 0 and self._claim.job.progress_total != total):
-            self._write(lambda: services.job_progress(claim=self._claim, done=self.done, total=self.total))
+        if now - self._last_write >= settings.BATCHLAB_PROGRESS_INTERVAL or (done == 0 and self.claim.job.progress_total != total):
+            try:
+                self.write(lambda: transitions.job_progress(claim=self.claim, done=self.done, total=self.total))
+            except LeaseLost:
+                raise
+            except Exception as exc:  # advisory: the store not answering costs no attempt; the next write carries it
+                logger.warning("job %s: progress not written (%s); going on", self.job_id, exc)
 
     def log(self, message: str) -> None:
-        if self._log_lines >= MAX_LOG_LINES:
+        if self._log_lines >= self._log_room:
             return
         self._log_lines += 1
-        text = str(message)[:MAX_LOG_LINE]
-        if self._log_lines == MAX_LOG_LINES:
-            text += f" (log limit of {MAX_LOG_LINES} lines reached; further lines dropped)"
+        text = str(message)
+        if self._log_lines == self._log_room:
+            text = f"{text} (log limit of {self._log_room} lines for this run reached; further lines dropped)"
         with self._lock:
-            services.job_log(claim=self._claim, message=text)
-        logger.info("job %s log: %s", self.job_id, text)
+            transitions.job_log(claim=self.claim, message=text)
+        logger.info("job %s log: %s", self.job_id, text[:300])
 
     def check_cancel(self) -> None:
-        if self.lease_lost:
-            raise LeaseLost(f"job {self.job_id}: lease lost")
+        self.check_lease()
         if self.cancel_requested:
             raise JobCanceled()
 
-    # -- lease heartbeat --------------------------------------------------------
-
-    def _write(self, write, *, renewal: bool = False) -> None:
-        with self._lock:
-            if renewal and self._closed:
-                return
-            try:
-                write()
-            except LeaseLost:
-                self.lease_lost = True
-                raise
-            self._last_write = time.monotonic()
-
-    def renew_if_due(self, *, now: float, interval: float) -> float | None:
-        """Called by the process's lease keeper: renew the lease unless a write did within `interval`."""
-        if self._closed or self.lease_lost:
-            return None
-        due = max(self._last_write + interval, self._retry_at)
-        if now < due:
-            return due
-        try:
-            self._write(lambda: services.job_heartbeat(claim=self._claim), renewal=True)
-        except LeaseLost:
-            logger.warning("job %s: lease lost; the handler will be stopped at its next check", self.job_id)
-            return None
-        except Exception:
-            logger.exception("job %s: lease renewal failed; retrying", self.job_id)
-            self._retry_at = time.monotonic() + interval
-            return self._retry_at
-        return self._last_write + interval
-
-    def __enter__(self):
-        KEEPER.add(self)
-        return self
-
-    def __exit__(self, *exc):
-        with self._lock:  # waits for a renewal in flight; none starts after this
-            self._closed = True
-        KEEPER.remove(self)
-        return False
+    def renew(self) -> None:
+        transitions.job_heartbeat(claim=self.claim)
 
 
 def _check_result(result) -> tuple[object, str | None, str | None]:
@@ -141,94 +109,143 @@ def _check_result(result) -> tuple[object, str | None, str | None]:
         encoded = json.dumps(result, allow_nan=False)
     except (TypeError, ValueError) as exc:
         return None, "result_not_serializable", f"The handler returned a value that is not JSON: {exc}."
-    size = len(encoded.encode("utf-8"))
+    size = json_bytes(result)
     if size > settings.BATCHLAB_MAX_RESULT_BYTES:
         return None, "result_too_large", f"The result is {size} bytes; the limit is {settings.BATCHLAB_MAX_RESULT_BYTES}."
     return json.loads(encoded), None, None
 
 
-def job_execute(*, job_id: str, worker: str | None = None, flow: dict | None = None) -> str:
-    """Pass the flow gate, claim and run one job; returns the outcome (for logs and tests).
+def _error_text(exc: Exception) -> str:
+    return str(exc) or exc.__class__.__name__
 
-    Outcomes: completed, failed, retrying, canceled, waiting (its type is paused or at a
-    limit: its message comes back later), skipped:<reason>, lease_lost.
-    Never raises for a handler's error: each one ends in a recorded state.
-    """
-    worker = worker or worker_id()
-    with log_context.bound(job_id=job_id, worker=worker):
-        gate = flow_gate(job_id=job_id, number=None, flow=flow)
+
+class JobWork(LeasedWork):
+    """A whole job: its handler called once per attempt."""
+
+    kind_name = "job"
+
+    def __init__(self, job_id: str, flow: dict | None = None):
+        self.job_id, self.flow = job_id, flow
+        self.error_code: str | None = None
+
+    def claim(self, *, worker: str) -> Claim | Refused:
+        gate = flow_gate(job_id=self.job_id, number=None, flow=self.flow)
         if not gate.passed:
-            return gate.outcome
-        claim = services.job_claim(job_id=job_id, worker=worker, actions=tuple(gate.actions))
-        if isinstance(claim, str):
-            logger.info("job %s not claimed by %s: %s", job_id, worker, claim)
-            return f"skipped:{claim}"
-        flow_started(gate)
+            return Refused(gate_outcome(gate))
+        claim = transitions.job_claim(job_id=self.job_id, worker=worker, actions=tuple(gate.actions))
+        if isinstance(claim, Claim):
+            flow_started(gate)
+        return claim
+
+    def exhausted(self, refused: Refused) -> None:
+        job = refused.unit
+        message = f"Gave up after {int(job.attempts)} attempts."
+        if job.status == "PROCESSING":
+            message = f"The worker running attempt {int(job.attempts)} stopped responding; no attempts left."
+        transitions.job_give_up(job=job, code="max_attempts_exceeded", message=message)
+
+    def observe(self, *, claim: Claim, outcome: Outcome, seconds: float) -> None:
+        metrics.job_outcome_observe(type=claim.job.type, outcome=str(outcome), run_seconds=seconds,
+                                    error_code=self.error_code if outcome is Outcome.FAILED else None)
+
+    def _fail(self, claim: Claim, code: str, message: str) -> Outcome:
+        transitions.job_fail(claim=claim, code=code, message=message)
+        self.error_code = code
+        return Outcome.FAILED
+
+    def time_limit(self, claim: Claim) -> Outcome:
+        return self._fail(claim, "time_limit_exceeded", f"The job ran longer than {settings.BATCHLAB_MAX_JOB_SECONDS} s.")
+
+    def run(self, claim: Claim) -> Outcome:
         job = claim.job
         with log_context.bound(job_type=job.type, attempt=int(job.attempts)):
-            # One INFO line per job, at its end (each line costs the worker ~0.1 ms of CPU).
-            logger.debug("job %s claimed by %s attempt=%s/%s type=%s", job_id, worker, int(job.attempts), int(job.max_attempts), job.type)
             metrics.job_claim_observe(type=job.type, due_at=job.available_at)
             started = time.monotonic()
-            try:
-                outcome = _run_claimed(claim)
-            except LeaseLost as exc:
-                logger.warning("job %s: %s; its outcome is left to the new owner", job_id, exc)
-                outcome = "lease_lost"
-    error = claim.job.error.as_dict() if outcome == "failed" and claim.job.error else {}
-    metrics.job_outcome_observe(type=job.type, outcome=outcome, run_seconds=time.monotonic() - started,
-                                error_code=error.get("code"))
-    return outcome
+            outcome = self._run(claim)
+            if outcome is Outcome.COMPLETED:
+                logger.info("job %s COMPLETED in %.3f s attempt=%s/%s type=%s worker=%s", job.job_id,
+                            time.monotonic() - started, int(job.attempts), int(job.max_attempts), job.type, claim.worker)
+            return outcome
 
+    def _run(self, claim: Claim) -> Outcome:
+        job = claim.job
+        try:
+            job_type = job_type_get(job.type)
+        except Exception as exc:
+            return self._fail(claim, "unknown_job_type", str(getattr(exc, "detail", exc)))
+        ctx = JobContext(claim)
+        try:
+            with ctx:
+                if ctx.cancel_requested:
+                    raise JobCanceled()
+                result = job_type.handler(dict(job.payload or {}), ctx)
+        except JobCanceled:
+            transitions.job_mark_canceled(claim=claim, progress_done=ctx.done)
+            return Outcome.CANCELED
+        except (LeaseLost, RetryLater, SoftTimeLimitExceeded):
+            raise
+        except PermanentError as exc:
+            return self._fail(claim, "permanent_error", _error_text(exc))
+        except Exception as exc:  # TransientError, or any unexpected error: retried while attempts remain
+            return self._transient(claim, exc)
+        result, code, message = _check_result(result)
+        if code:
+            return self._fail(claim, code, message)
+        try:
+            transitions.job_complete(claim=claim, result=result, progress=(ctx.done, ctx.total) if ctx.total else None)
+        except Exception as exc:
+            if refusal_of(exc).answer is not Answer.TOO_LARGE:
+                raise
+            return self._fail(claim, "result_too_large", "The result does not fit in the job record.")
+        return Outcome.COMPLETED
 
-def _run_claimed(claim: Claim) -> str:
-    job = claim.job
-    started = time.monotonic()
-    try:
-        job_type = job_type_get(job.type)
-    except Exception as exc:
-        services.job_fail(claim=claim, code="unknown_job_type", message=str(getattr(exc, "detail", exc)))
-        return "failed"
-    try:
-        with JobContext(claim) as ctx:
-            if ctx.cancel_requested:
-                raise JobCanceled()
-            result = job_type.handler(dict(job.payload or {}), ctx)
-    except JobCanceled:
-        services.job_mark_canceled(claim=claim, progress_done=ctx.done)
-        return "canceled"
-    except LeaseLost:
-        raise
-    except PermanentError as exc:
-        services.job_fail(claim=claim, code="permanent_error", message=str(exc) or exc.__class__.__name__)
-        return "failed"
-    except SoftTimeLimitExceeded:
-        services.job_fail(claim=claim, code="time_limit_exceeded", message=f"The job ran longer than {settings.BATCHLAB_MAX_JOB_SECONDS} s.")
-        return "failed"
-    except Exception as exc:  # TransientError, or any unexpected error: retried while attempts remain
+    def _transient(self, claim: Claim, exc: Exception) -> Outcome:
+        job = claim.job
         code = "transient_error" if isinstance(exc, TransientError) else "handler_exception"
-        message = str(exc) or exc.__class__.__name__
+        message = _error_text(exc)
         if not isinstance(exc, TransientError):
             logger.exception("job %s: handler raised", job.job_id)
             message = f"{exc.__class__.__name__}: {message}"
         if int(job.attempts) >= int(job.max_attempts):
-            services.job_fail(claim=claim, code="max_attempts_exceeded", message=f"Gave up after {int(job.attempts)} attempts. Last error: {message}")
-            return "failed"
-        delay = services.job_retry_later(claim=claim, code=code, message=message)
-        logger.info("job %s attempt %s failed (%s); retry in %.1f s", job.job_id, int(job.attempts), message, delay)
-        return "retrying"
-    result, code, message = _check_result(result)
-    if code:
-        services.job_fail(claim=claim, code=code, message=message)
-        return "failed"
+            return self._fail(claim, "max_attempts_exceeded", f"Gave up after {int(job.attempts)} attempts. Last error: {message}")
+
+        def record(delay: float) -> bool:  # called by Celery's retry, after the runner returned: its own log context
+            with log_context.bound(job_id=job.job_id, job_type=job.type, attempt=int(job.attempts), worker=claim.worker):
+                try:
+                    transitions.job_retry_later(claim=claim, code=code, message=message, delay=delay)
+                except LeaseLost:
+                    return False
+                logger.info("job %s attempt %s failed (%s); retry in %.0f s", job.job_id, int(job.attempts), message[:300], delay)
+                return True
+
+        def publish(delay: float) -> None:
+            try:
+                publishing.job_publish(job_id=job.job_id, delay_seconds=int(delay), **publishing.job_route(job))
+            except QueueUnavailable:
+                pass  # stays QUEUED; the recovery pass republishes it
+
+        def give_up() -> None:
+            self._fail(claim, "max_attempts_exceeded", f"Gave up after {int(job.attempts)} attempts. Last error: {message}")
+
+        raise RetryLater(label=job.job_id, message=message, attempt=int(job.attempts),
+                         record=record, publish=publish, give_up=give_up)
+
+
+def job_execute(*, job_id: str, worker: str | None = None, defer_retry: bool = False, flow: dict | None = None) -> Outcome:
+    """Pass the flow gate, claim and run one job; returns its Outcome (jobs.services.lease.outcome).
+
+    WAITING: its type is paused or at a limit, and its message comes back later
+    (flow control, `flow`: the hints its message carried).
+
+    Never raises for a handler's error: each one ends in a recorded state. A
+    transient failure raises RetryLater when `defer_retry` (the Celery task: its
+    own retry then records it and sends the message with an SQS delay); else it is
+    recorded and published here the same way (RETRYING).
+    """
+    worker = worker or worker_id()
     try:
-        services.job_complete(claim=claim, result=result, progress=(ctx.done, ctx.total) if ctx.total else None)
-    except UpdateError as exc:
-        # DynamoDB refuses an item over 400 KB: record that instead of losing the state.
-        if "size" not in str(exc).lower():
+        return unit_execute(JobWork(job_id, flow), worker=worker, label=job_id)
+    except RetryLater as retry:
+        if defer_retry:
             raise
-        services.job_fail(claim=claim, code="result_too_large", message="The result does not fit in the job record.")
-        return "failed"
-    logger.info("job %s COMPLETED in %.3f s attempt=%s/%s type=%s worker=%s", job.job_id, time.monotonic() - started,
-                int(job.attempts), int(job.max_attempts), job.type, claim.worker)
-    return "completed"
+        return retry_direct(retry)

@@ -16,7 +16,7 @@ from jobs.exceptions import IdempotencyKeyReused, JobNotFound, StoreUnavailable
 from jobs.handlers.registry import job_type_get
 from jobs.selectors.flow import type_limits
 from jobs.services import publishing, webhooks
-from jobs.services.store import canonical_json, entry, is_condition_failure, logger, store_error, utcnow
+from jobs.services.store import canonical_json, entry, is_condition_failure, logger, store_error, store_retry, utcnow
 from jobs.states import JobStatus
 from jobs.tables import DUE_SHARD, JOB_SK, IdempotencyRecord, Job
 
@@ -55,7 +55,7 @@ def job_submit(
             save_new(job)
         else:
             body = idempotent_body(name=name, type=type, payload=payload, priority=priority, concurrency_key=concurrency_key,
-                                   webhook=webhook)
+                                   webhook=webhook, run_at=run_at)
             existing = submit_idempotent(job=job, owner=owner, key=idempotency_key, body=body)
             if existing is not None:
                 return existing, False
@@ -73,7 +73,7 @@ def job_submit(
 
 
 def idempotent_body(*, name: str, type: str, payload: dict, priority: str | None = None,
-                    concurrency_key: str | None = None, webhook: dict | None = None) -> dict:
+                    concurrency_key: str | None = None, webhook: dict | None = None, run_at: datetime | None = None) -> dict:
     """What an Idempotency-Key's retry must repeat; a priority, a key or a callback only when given (older keys stay valid)."""
     body = {"name": name, "type": type, "payload": payload}
     if webhook is not None:
@@ -82,7 +82,14 @@ def idempotent_body(*, name: str, type: str, payload: dict, priority: str | None
         body["priority"] = str(priority)
     if concurrency_key is not None:
         body["concurrency_key"] = concurrency_key
-    return body
+    return with_run_at(body, run_at)
+
+
+def with_run_at(body: dict, run_at: datetime | None) -> dict:
+    """The body an Idempotency-Key is compared by, with the due time when one was given (to the second)."""
+    if run_at is None:
+        return body
+    return {**body, "run_at": int(math.ceil(run_at.timestamp()))}
 
 
 def job_build(
@@ -140,9 +147,40 @@ def _idempotency_record_key(owner: str, key: str) -> str:
     return f"{owner}#{key}"
 
 
+def _body_hash(body: dict) -> str:
+    return hashlib.sha256(canonical_json(body).encode()).hexdigest()
+
+
+def idempotent_seen(*, owner: str, key: str, body: dict) -> Job | None:
+    """The job an Idempotency-Key of this owner made already (one consistent GetItem), or None when the key is new.
+
+    IdempotencyKeyReused when the key came with another body; JobNotFound when its job has expired.
+    Used before a submission that writes much (an item job's chunks, a file's upload), so that a
+    replay writes nothing; the submission's own transaction still decides a race between two requests.
+    """
+    try:
+        seen = IdempotencyRecord.get(_idempotency_record_key(owner, key), consistent_read=True)
+    except IdempotencyRecord.DoesNotExist:
+        return None
+    except PynamoDBConnectionError as exc:
+        raise store_error(exc) from exc
+    return _replayed(seen, key=key, body_hash=_body_hash(body))
+
+
+def _replayed(seen: IdempotencyRecord, *, key: str, body_hash: str) -> Job:
+    if seen.body_hash != body_hash:
+        raise IdempotencyKeyReused(
+            f"Idempotency-Key {key!r} was already used for job {seen.job_id} with a different request body."
+        )
+    try:
+        return Job.get(seen.job_id, JOB_SK, consistent_read=True)
+    except Job.DoesNotExist:
+        raise JobNotFound(f"Job {seen.job_id} of this Idempotency-Key has expired.") from None
+
+
 def submit_idempotent(*, job: Job, owner: str, key: str, body: dict) -> Job | None:
     """Write job and key record together; on a key seen before return its job."""
-    body_hash = hashlib.sha256(canonical_json(body).encode()).hexdigest()
+    body_hash = _body_hash(body)
     record = IdempotencyRecord(
         key=_idempotency_record_key(owner, key),
         body_hash=body_hash,
@@ -150,11 +188,15 @@ def submit_idempotent(*, job: Job, owner: str, key: str, body: dict) -> Job | No
         created_at=job.created_at,
         expires_at=timedelta(days=settings.BATCHLAB_RETENTION_DAYS),
     )
+    def write():
+        with TransactWrite(connection=Job._get_connection().connection) as transaction:
+            transaction.save(record, condition=IdempotencyRecord.key.does_not_exist())
+            transaction.save(job, condition=Job.job_id.does_not_exist())
+
     for attempt in range(5):
         try:
-            with TransactWrite(connection=Job._get_connection().connection) as transaction:
-                transaction.save(record, condition=IdempotencyRecord.key.does_not_exist())
-                transaction.save(job, condition=Job.job_id.does_not_exist())
+            # Two requests with one key at once conflict (TransactionConflict): tried again, then one is refused.
+            store_retry(write, what=f"submission of job {job.job_id} with its Idempotency-Key")
             return None
         except TransactWriteError as exc:
             if not is_condition_failure(exc):
@@ -164,20 +206,11 @@ def submit_idempotent(*, job: Job, owner: str, key: str, body: dict) -> Job | No
         try:
             seen = IdempotencyRecord.get(_idempotency_record_key(owner, key), consistent_read=True)
             break
-        except IdempotencyRecord.DoesNotExist:
-            # Two concurrent transactions on one key can both be canceled
-            # (TransactionConflict) with neither committed: try again.
+        except IdempotencyRecord.DoesNotExist:  # refused by the job's own condition: its id is taken (a lost answer)
             time.sleep(0.05 * (attempt + 1) * random.random())
     else:
         raise StoreUnavailable("Could not record the Idempotency-Key; try again.")
-    if seen.body_hash != body_hash:
-        raise IdempotencyKeyReused(
-            f"Idempotency-Key {key!r} was already used for job {seen.job_id} with a different request body."
-        )
-    try:
-        return Job.get(seen.job_id, JOB_SK, consistent_read=True)
-    except Job.DoesNotExist:
-        raise JobNotFound(f"Job {seen.job_id} of this Idempotency-Key has expired.") from None
+    return _replayed(seen, key=key, body_hash=body_hash)
 
 
 def save_new(job: Job) -> bool:

@@ -1,20 +1,35 @@
-"""Recovery of work that fell through the cracks: stale QUEUED jobs, expired leases, dead letters and their redrive."""
+"""One recovery sweep over every leased unit, jobs and chunks alike: expired leases, stale waiting units, dead letters, item jobs left unended.
+
+Each unit is repaired on its own: one that cannot be read or written is
+reported in `errors` and skipped, so one poison unit never stops the pass for
+the units behind it. Every change is a conditional write on the state that was
+read (jobs.services.lease.expiry), so several recoverers can run at once.
+"""
 
 import time
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from pynamodb.exceptions import UpdateError
 
-from jobs import queues
 from jobs.exceptions import QueueUnavailable
 from jobs.services import publishing, webhooks
-from jobs.services.store import allowed_by, append, entry, is_condition_failure, logger, moves_to, utcnow
-from jobs.services.jobs.actions import job_republish, job_requeue_final
+from jobs.services.items.chunks import chunk_give_up
+from jobs.services.items.completion import job_items_finish_if_done
+from jobs.services.jobs.actions import job_republish
 from jobs.services.jobs.transitions import job_give_up
-from jobs.services.recovery.chunks import item_jobs_recover
-from jobs.states import LEASE_EXPIRED, RETRY, JobStatus, is_final
-from jobs.tables import JOB_SK, Job
+from jobs.services.lease.expiry import (
+    backlog_waiting,
+    lease_expired,
+    republish_due,
+    unit_mark_republished,
+    unit_requeue_expired,
+)
+from jobs.services.lease.units import CHUNK, JOB
+from jobs.services.recovery.dead_letters import dead_letters_recover
+from jobs.services.store import entry, logger, timeline_add
+from jobs.states import LEASE_EXPIRED, ChunkStatus, JobStatus
+from jobs.chunk_content import chunk_outcomes
+from jobs.tables import CHUNK_SK_PREFIX, Chunk, Job
 
 
 @dataclass
@@ -25,152 +40,118 @@ class RecoveryReport:
     dead_lettered: list = field(default_factory=list)
     chunks_requeued: list = field(default_factory=list)
     chunks_republished: list = field(default_factory=list)
+    chunks_ended: list = field(default_factory=list)
     items_ended: list = field(default_factory=list)
     webhook_events: list = field(default_factory=list)  # "<job id>/<event id>" left in an outbox, published again
     webhook_deliveries: list = field(default_factory=list)  # "<hook id>/<event id>" due a message, published again
+    # (unit, what went wrong): units this pass could not repair; the next pass tries again.
+    errors: list = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {k: list(v) for k, v in self.__dict__.items()}
 
 
-def jobs_recover(*, stale_queued_seconds: int | None = None, limit: int = 500) -> RecoveryReport:
-    """One recovery pass; safe to run concurrently on several machines.
+def _isolated(report: RecoveryReport, label: str, repair) -> None:
+    try:
+        repair()
+    except Exception as exc:  # this unit alone: reported, and the pass goes on
+        logger.warning("recovery: %s could not be repaired: %s", label, exc)
+        report.errors.append((label, str(exc)[:300]))
 
-    1. Jobs whose message reached the dead-letter queue (a crash loop) -> FAILED.
-    2. QUEUED jobs not picked up within the threshold -> published again.
-    3. PROCESSING jobs whose lease expired (their worker died) -> QUEUED and
-       published again, or FAILED when no attempts are left.
-    4. Item jobs, chunk by chunk (jobs.services.recovery.chunks).
+
+def jobs_recover(*, stale_queued_seconds: int | None = None, limit: int = 500) -> RecoveryReport:
+    """One recovery pass over jobs and chunks; safe to run concurrently on several machines.
+
+    1. Units whose message reached the dead-letter queue (a crash loop) end for good.
+    2. Units whose lease expired (their worker died) wait again and are published
+       again, or end for good when no attempts are left.
+    3. Waiting units not picked up long after they were due are published again,
+       behind the backlog guard (jobs.services.lease.expiry).
+    4. Item jobs whose chunks are all done but that were not ended are ended.
     5. Webhook events left in a job's outbox, and deliveries due a message (lost sends).
-    Every change is a conditional write on the state that was read, so a job
-    that moved meanwhile is left alone, and only one recoverer acts on it.
     """
     report = RecoveryReport()
-    _recover_dead_letters(report)
     threshold = stale_queued_seconds if stale_queued_seconds is not None else settings.BATCHLAB_STALE_QUEUED_SECONDS
+    _isolated(report, "dead letters", lambda: dead_letters_recover(report))
     now = time.time()
-    plain = Job.chunks_total.does_not_exist()  # item jobs are recovered chunk by chunk, below
-    stale = [] if _backlog_waiting() else Job.status_index.query(
-        JobStatus.QUEUED, filter_condition=(Job.available_at < int(now - threshold)) & plain, limit=limit)
-    for job in stale:
-        try:
-            if job_republish(job=job, message=f"Not picked up within {threshold} s; published again by recovery."):
-                report.republished.append(job.job_id)
-        except QueueUnavailable:
-            logger.warning("recovery: job %s still cannot be published", job.job_id)
+    backlog = backlog_waiting()
+    plain = Job.chunks_total.does_not_exist()
     for job in Job.status_index.query(JobStatus.PROCESSING, filter_condition=(Job.lease_expires_at < int(now)) & plain, limit=limit):
-        if int(job.attempts) >= int(job.max_attempts):
-            message = f"The worker running attempt {int(job.attempts)} stopped responding; no attempts left."
-            if job_give_up(job=job, code="worker_lost", message=message):
-                report.failed.append(job.job_id)
-            continue
-        if _lease_expired_requeue(job=job):
-            report.requeued.append(job.job_id)
-    item_jobs_recover(report=report, stale_seconds=threshold, limit=limit)
-    report.webhook_events = webhooks.outboxes_recover(limit=limit)
-    report.webhook_deliveries = webhooks.deliveries_release_due(limit=limit)
+        _isolated(report, job.job_id, lambda job=job: _job_expired(job, now=now, report=report))
+    for job in Job.status_index.query(JobStatus.QUEUED, filter_condition=(Job.available_at < int(now - threshold)) & plain, limit=limit):
+        if republish_due(job, now=now, threshold=threshold, backlog=backlog):
+            _isolated(report, job.job_id, lambda job=job: _job_republish(job, threshold=threshold, report=report))
+    for status in (JobStatus.QUEUED, JobStatus.PROCESSING):
+        for job in Job.status_index.query(status, filter_condition=Job.chunks_total.exists(), limit=limit):
+            _isolated(report, job.job_id, lambda job=job: _item_job(job, now=now, threshold=threshold, backlog=backlog, report=report))
+    _isolated(report, "webhook outboxes", lambda: setattr(report, "webhook_events", webhooks.outboxes_recover(limit=limit)))
+    _isolated(report, "webhook deliveries",
+              lambda: setattr(report, "webhook_deliveries", webhooks.deliveries_release_due(limit=limit)))
     if any(report.as_dict().values()):
         logger.info("recovery pass: %s", report.as_dict())
     return report
 
 
-def _backlog_waiting() -> bool:
-    """True while messages wait, visible, in the jobs queue: then no stale QUEUED job is republished.
-
-    Recovery cannot tell a lost message from one waiting behind a backlog older
-    than the threshold; republishing would add a copy of every waiting message
-    each pass (the fault tests saw 1,278 copies for 1,000 jobs, and throughput
-    collapse while workers skipped them). A republished message would wait behind
-    the same backlog anyway: once it drains, a job whose message was lost is
-    republished. If SQS cannot be read, republish as before.
-    """
-    try:
-        waiting = queues.queue_counts()["queue"]["visible"]
-    except Exception as exc:  # botocore raises many types; the publish will tell
-        logger.warning("recovery: queue depth unreadable (%s); republishing stale jobs regardless", exc)
-        return False
-    if waiting:
-        logger.info("recovery: %s messages wait in the queue; stale QUEUED jobs are left until it drains", waiting)
-    return waiting > 0
-
-
-def _lease_expired_requeue(*, job: Job) -> bool:
-    now = utcnow()
+def _job_expired(job: Job, *, now: float, report: RecoveryReport) -> None:
+    if int(job.attempts) >= int(job.max_attempts):
+        message = f"The worker running attempt {int(job.attempts)} stopped responding; no attempts left."
+        if job_give_up(job=job, code="worker_lost", message=message):
+            report.failed.append(job.job_id)
+        return
     message = f"Lease of {job.lease_owner} expired during attempt {int(job.attempts)}; queued again by recovery."
+    if unit_requeue_expired(kind=JOB, unit=job, now=now,
+                            actions=[timeline_add(job, entry("lease_expired", status=LEASE_EXPIRED.target, message=message))]):
+        report.requeued.append(job.job_id)
+        _publish(lambda: publishing.job_publish(job_id=job.job_id, **publishing.job_route(job)), job.job_id)
+
+
+def _job_republish(job: Job, *, threshold: int, report: RecoveryReport) -> None:
     try:
-        job.update(
-            actions=[
-                *moves_to(LEASE_EXPIRED),
-                Job.available_at.set(int(now.timestamp())),
-                Job.lease_owner.remove(),
-                Job.claim_token.remove(),
-                Job.lease_expires_at.remove(),
-                Job.updated_at.set(now),
-                Job.version.add(1),
-                append(entry("lease_expired", status=LEASE_EXPIRED.target, message=message)),
-            ],
-            condition=allowed_by(LEASE_EXPIRED)
-            & (Job.claim_token == job.claim_token)
-            & (Job.lease_expires_at < int(now.timestamp())),
-            add_version_condition=False,
-        )
-    except UpdateError as exc:
-        if is_condition_failure(exc):
-            return False
-        raise
-    try:
-        publishing.job_publish(job_id=job.job_id, **publishing.job_route(job))
+        if job_republish(job=job, message=f"Not picked up within {threshold} s of its due time; published again by recovery."):
+            report.republished.append(job.job_id)
     except QueueUnavailable:
-        pass  # still QUEUED: the next pass republishes it
-    return True
+        logger.warning("recovery: job %s still cannot be published", job.job_id)
 
 
-def _recover_dead_letters(report: RecoveryReport) -> None:
-    """Fail the jobs whose messages sit in the dead-letter queue; the messages stay for redrive."""
-    for message in queues.dlq_peek(max_messages=100):
-        job_id = message.job_id
-        if not job_id:
-            continue
-        try:
-            job = Job.get(job_id, JOB_SK, consistent_read=True)
-        except Job.DoesNotExist:
-            continue
-        if is_final(job.status):
-            continue
-        if job.status == JobStatus.PROCESSING and (job.lease_expires_at or 0) >= time.time():
-            continue  # a live worker holds it; this message was a duplicate
-        reason = (
-            f"Its message was delivered {message.receive_count} times without finishing "
-            "(the worker died each time) and was moved to the dead-letter queue."
-        )
-        if job_give_up(job=job, code="dead_lettered", message=reason):
-            report.dead_lettered.append(job_id)
+def _publish(send, label: str) -> None:
+    try:
+        send()
+    except QueueUnavailable:
+        logger.warning("recovery: %s still cannot be published; the next pass tries again", label)
 
 
-def dlq_redrive(*, actor: str) -> dict:
-    """Move every dead-letter message back to the jobs queue; their jobs go back to QUEUED.
+def _item_job(job: Job, *, now: float, threshold: int, backlog: bool, report: RecoveryReport) -> None:
+    if int(job.chunks_done or 0) >= int(job.chunks_total or 0):
+        if job_items_finish_if_done(job_id=job.job_id):
+            report.items_ended.append(job.job_id)
+        return
+    unfinished = Chunk.chunk_status.is_in(ChunkStatus.PENDING, ChunkStatus.PROCESSING)
+    requeue = []
+    for chunk in Chunk.query(job.job_id, Chunk.sk.startswith(CHUNK_SK_PREFIX), filter_condition=unfinished):
+        label = f"{job.job_id}#{int(chunk.number)}"
+        _isolated(report, label, lambda chunk=chunk, label=label: _chunk(chunk, label, now=now, threshold=threshold,
+                                                                       backlog=backlog, report=report, requeue=requeue))
+    if requeue:
+        _publish(lambda: publishing.chunks_publish(job_id=job.job_id, numbers=requeue, **publishing.job_route(job)),
+                 f"chunks of job {job.job_id}")
+    if any(label.startswith(job.job_id) for label in report.chunks_ended):
+        if job_items_finish_if_done(job_id=job.job_id):
+            report.items_ended.append(job.job_id)
 
-    A FAILED job whose message is redriven gets a fresh budget of attempts (as a
-    retry would); a message whose job is gone or already completed is dropped.
-    """
-    moved, dropped = [], []
-    for message in queues.dlq_receive(max_messages=100):
-        job_id = message.job_id
-        job = None
-        if job_id:
-            try:
-                job = Job.get(job_id, JOB_SK, consistent_read=True)
-            except Job.DoesNotExist:
-                job = None
-        if job is None or job.status in (JobStatus.COMPLETED, JobStatus.CANCELED):
-            queues.dlq_delete(message)
-            dropped.append(job_id)
-            continue
-        if RETRY.allows(job.status):  # FAILED (CANCELED was dropped above)
-            job_requeue_final(job=job, event="redriven", message=f"Redriven from the dead-letter queue by {actor}.")
-        else:
-            publishing.job_publish(job_id=job.job_id, **publishing.job_route(job))
-        queues.dlq_delete(message)
-        moved.append(job_id)
-    logger.info("dead-letter redrive by %s: moved=%s dropped=%s", actor, moved, dropped)
-    return {"redriven": moved, "dropped": dropped}
+
+def _chunk(chunk: Chunk, label: str, *, now: float, threshold: int, backlog: bool, report: RecoveryReport, requeue: list) -> None:
+    if chunk.chunk_status == ChunkStatus.PROCESSING and lease_expired(chunk, now=now):
+        limit = int(chunk.max_attempts if chunk.max_attempts is not None else settings.BATCHLAB_MAX_ATTEMPTS)
+        if int(chunk.attempts or 0) >= limit:
+            message = (f"The worker running attempt {int(chunk.attempts)} of this chunk stopped responding before "
+                       "this item ran; no attempts left.")
+            outcomes = chunk_outcomes(chunk) or [None] * int(chunk.item_count)
+            if chunk_give_up(chunk=chunk, outcomes=outcomes, code="worker_lost", message=message):
+                report.chunks_ended.append(label)
+        elif unit_requeue_expired(kind=CHUNK, unit=chunk, now=now):
+            report.chunks_requeued.append(label)
+            requeue.append(int(chunk.number))
+    elif chunk.chunk_status == ChunkStatus.PENDING and republish_due(chunk, now=now, threshold=threshold, backlog=backlog):
+        if unit_mark_republished(kind=CHUNK, unit=chunk, now=now):
+            report.chunks_republished.append(label)
+            requeue.append(int(chunk.number))

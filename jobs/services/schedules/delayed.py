@@ -2,12 +2,13 @@
 
 import time
 
-from pynamodb.exceptions import PynamoDBConnectionError, QueryError, UpdateError
+from pynamodb.exceptions import PynamoDBConnectionError, QueryError
 
 from jobs.exceptions import JobStateConflict, QueueUnavailable
 from jobs.services import publishing
-from jobs.services.store import allowed_by, append, entry, is_condition_failure, logger, moves_to, store_error, utcnow
-from jobs.services.jobs.actions import _get_visible
+from jobs.services.jobs.actions import job_get_visible
+from jobs.services.jobs.transitions import job_write
+from jobs.services.store import allowed_by, append, entry, logger, moves_to, store_error, utcnow
 from jobs.states import RELEASE_DUE, RUN_NOW, Transition
 from jobs.tables import DUE_SHARD, Job
 
@@ -15,22 +16,18 @@ from jobs.tables import DUE_SHARD, Job
 def _release(*, job: Job, transition: Transition, message: str, now: float) -> bool:
     """SCHEDULED -> QUEUED (conditional: one of several schedulers wins), then publish with the rest of the delay."""
     stamp = utcnow()
+    actions = [
+        *moves_to(transition),
+        Job.due_shard.remove(),
+        Job.available_at.set(max(int(now), int(job.due_at or 0)) if transition is RELEASE_DUE else int(now)),
+        Job.updated_at.set(stamp),
+        Job.version.add(1),
+        append(entry(transition.name, status=transition.target, message=message)),
+    ]
     try:
-        job.update(
-            actions=[
-                *moves_to(transition),
-                Job.due_shard.remove(),
-                Job.available_at.set(max(int(now), int(job.due_at or 0)) if transition is RELEASE_DUE else int(now)),
-                Job.updated_at.set(stamp),
-                Job.version.add(1),
-                append(entry(transition.name, status=transition.target, message=message)),
-            ],
-            condition=allowed_by(transition),
-            add_version_condition=False,
-        )
-    except UpdateError as exc:
-        if is_condition_failure(exc):
+        if not job_write(job, transition, actions, allowed_by(transition)):
             return False  # another scheduler released it, or it was canceled meanwhile
+    except Exception as exc:
         raise store_error(exc) from exc
     remaining = max(0, int(job.due_at or 0) - int(now)) if transition is RELEASE_DUE else 0
     try:
@@ -65,7 +62,7 @@ def jobs_release_due(*, now: float | None = None, ahead_seconds: int = 0, limit:
 
 def job_run_now(*, job_id: str, owner: str | None, actor: str) -> Job:
     """Publish a SCHEDULED job now instead of at its due time. Other states: JobStateConflict."""
-    job = _get_visible(job_id=job_id, owner=owner)
+    job = job_get_visible(job_id=job_id, owner=owner)
     if not RUN_NOW.allows(job.status):
         raise JobStateConflict(
             f"Job {job_id} is {job.status}; only SCHEDULED jobs can be run now.", extra={"job_status": job.status}

@@ -63,13 +63,14 @@ def schedule_items_store(
     source = items_file_store(type=type, stream=stream, chunk_size=chunk_size, on_invalid=on_invalid, key=key)
     size = source.chunk_size
     index = {"total": source.total, "chunk_size": size, "ranges": [list(r) for r in source.ranges],
-             "invalid": {str(line): message for line, message in source.invalid.items()}, "digest": source.digest}
+             "invalid": {str(line): message for line, message in source.invalid.items()},
+             "invalid_count": source.invalid_count, "digest": source.digest}
     try:
         objects.json_put(key=key + INDEX_SUFFIX, value=index)
     except (BotoCoreError, ClientError) as exc:
         raise StoreUnavailable("The file store is unavailable; try again shortly.") from exc
     logger.info("schedule %s: %s items stored in %s", schedule_id, source.total, key)
-    return StoredItems(items_object=key, items_total=source.total, items_invalid=len(source.invalid), chunk_size=size)
+    return StoredItems(items_object=key, items_total=source.total, items_invalid=source.invalid_count, chunk_size=size)
 
 
 def schedule_items_delete(*, items_object: str | None) -> None:
@@ -130,7 +131,8 @@ def schedule_items_job_create(
         objects.object_copy(source=items, target=job_object)
         source = ItemsSource(total=int(index["total"]), object_key=job_object,
                              ranges=[tuple(r) for r in index["ranges"]],
-                             invalid={int(line): text for line, text in index["invalid"].items()}, digest=index["digest"])
+                             invalid={int(line): text for line, text in index["invalid"].items()},
+                             invalid_count=int(index.get("invalid_count", len(index["invalid"]))), digest=index["digest"])
         try:
             job, created = job_submit_items(
                 owner=schedule.owner, name=schedule.name, type=schedule.type, payload=schedule.payload, source=source,

@@ -15,7 +15,7 @@ from django.conf import settings
 from pynamodb.exceptions import PynamoDBConnectionError, PynamoDBException, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from jobs.services.store import is_condition_failure, logger, store_error, utcnow
+from jobs.services.store import is_condition_failure, logger, store_error, store_retry, utcnow
 from jobs.tables.schedules import EDIT_PREFIX, RUN_PREFIX, Schedule, ScheduleLogEntry, ScheduleRun
 
 
@@ -46,16 +46,20 @@ def last_run(entry: ScheduleLogEntry) -> ScheduleRun:
 def schedule_write(schedule: Schedule, *, actions: list, condition, entries: list[ScheduleLogEntry]) -> bool:
     """The schedule's conditional UpdateItem and its log entries, in one TransactWriteItems.
 
-    False when the condition (or a concurrent transaction) refused it; nothing is
-    written then. The local `schedule` is not refreshed.
+    False when the condition refused it; nothing is written then. A concurrent
+    transaction on the schedule (another scheduler) is no refusal: the write is
+    tried again, and then its condition decides. The local `schedule` is not refreshed.
     """
-    try:
+    def write():
         with TransactWrite(connection=Schedule._get_connection().connection) as transaction:
             # A schedule made before the log table still carries its old lists: they go with its next write.
             transaction.update(schedule, actions=[*actions, Schedule.legacy_runs.remove(), Schedule.legacy_history.remove()],
                                condition=condition)
             for entry in entries:
                 transaction.save(entry)
+
+    try:
+        store_retry(write, what=f"write of schedule {schedule.schedule_id}")
     except TransactWriteError as exc:
         if is_condition_failure(exc):
             return False

@@ -1,0 +1,75 @@
+"""What a job's status change carries besides the change itself: the one hook every writer of a job's status calls.
+
+Every write that moves a job from one status to another (the claim, complete,
+fail, retry later, canceled, give up, cancel, retry, release, an item job's
+start and end) asks `transition_effects` what rides along:
+
+- `actions`: more update actions on the job item itself, in the same write
+  (e.g. an event recorded in an outbox attribute: no event without its state);
+- `also`: operations on other items in the same TransactWriteItems (e.g. a
+  workflow child's pending-parent counter);
+- `after_commit`: calls to make once the write is known applied (e.g. publish
+  what the write released). A failure there is logged, never raised: the write
+  stands, and recovery repairs what was not sent.
+
+A feature adds one function to `CONTRIBUTORS`; the writers never learn about it.
+"""
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from jobs.services import webhooks
+from jobs.states import CLAIM, Transition
+
+logger = logging.getLogger("jobs.services")
+
+
+@dataclass
+class Effects:
+    actions: list = field(default_factory=list)
+    also: list = field(default_factory=list)
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
+
+    def add(self, other: "Effects") -> "Effects":
+        self.actions += other.actions
+        self.also += other.also
+        self.after_commit += other.after_commit
+        return self
+
+    def committed(self) -> None:
+        """The write applied: run what waits for it (each call on its own; a failure is logged)."""
+        for call in self.after_commit:
+            try:
+                call()
+            except Exception:  # the write stands; recovery repairs what a failed call left undone
+                logger.exception("after a job's transition: %r failed", call)
+
+
+def webhook_event(*, job_id: str, job, transition: Transition) -> Effects | None:
+    """The job's webhook event of its new status, in its outbox, in the same write (jobs.services.webhooks.outbox).
+
+    A move that keeps the status (a cancel request, a republish) is no event. The claim
+    reads nothing before its write, so job.started is recorded just after it
+    (jobs.services.jobs.transitions.job_claim).
+    """
+    if job is None or transition is CLAIM or transition.sources == {transition.target}:
+        return None
+    event = webhooks.job_status_event(job=job, status=transition.target)
+    if not event.event_id:
+        return None
+    return Effects(actions=list(event.actions), after_commit=[event.committed])
+
+
+# Each contributor: (job_id, job or None when not read, transition) -> Effects | None.
+CONTRIBUTORS: list[Callable[..., "Effects | None"]] = [webhook_event]
+
+
+def transition_effects(*, job_id: str, transition: Transition, job=None) -> Effects:
+    """What rides along with `transition` of the job (`job` as the writer read it, None when it did not read it)."""
+    effects = Effects()
+    for contributor in CONTRIBUTORS:
+        more = contributor(job_id=job_id, job=job, transition=transition)
+        if more is not None:
+            effects.add(more)
+    return effects
