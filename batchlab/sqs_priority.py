@@ -77,7 +77,8 @@ class Channel(SQS.Channel):
         self._picker = WeightedPicker(QUEUE_WEIGHTS)
         self._idle: set[str] = set()  # last receive empty (or none yet): one long poll open
         self._seen: set[str] = set()
-        self._asked: dict[str, int] = {}  # queue -> messages asked for by its short receives in flight
+        self._asked: dict[str, int] = {}  # queue -> messages asked for by its short receive in flight
+        self._reserved: dict[str, int] = {}  # queue -> slots it won while its receive was on its way
         self._long_polls: set[str] = set()  # idle queues with their long poll in flight
         self._pump_due = False
         self.receives = {"short": 0, "long": 0}  # for tests and the benchmark
@@ -109,11 +110,23 @@ class Channel(SQS.Channel):
                     self._receive(queue, count=1, wait=IDLE_WAIT_SECONDS)
         # Every free slot is one pick among the queues with work, whether or not a receive of
         # theirs is already on its way: leaving those out would hand the next slot to the others.
+        # A queue whose receive is on its way keeps the slots it wins (reserved) for when that
+        # receive answers; it gets no second receive meanwhile. Two receives of one queue at once
+        # race for the same messages, and the one that loses answers empty: taken for an empty
+        # queue, that sent a busy one to one long poll at a time (a 600-job load ran at 3.8 jobs/s
+        # instead of 21).
+        for queue in active:
+            if self._reserved.get(queue) and self._asked.get(queue, 0) <= 0 and queue not in self._idle:
+                self._receive(queue, count=min(self._reserved.pop(queue), MAX_RECEIVE), wait=0)
+        free = self._free() - sum(self._reserved.values())
         won: dict[str, int] = {}
         candidates = [q for q in active if q not in self._idle]
         while free > 0 and candidates:
             queue = self._picker.pick(candidates)
-            won[queue] = won.get(queue, 0) + 1
+            if self._asked.get(queue, 0) > 0:
+                self._reserved[queue] = self._reserved.get(queue, 0) + 1
+            else:
+                won[queue] = won.get(queue, 0) + 1
             free -= 1
         for queue, count in won.items():
             self._receive(queue, count=min(count, MAX_RECEIVE), wait=0)
@@ -145,6 +158,7 @@ class Channel(SQS.Channel):
             self._idle.discard(queue)
             self._pump()
             return
+        self._reserved.pop(queue, None)  # an empty queue keeps no slots
         # An empty (or failed) answer: idle, and its next long poll after polling_interval,
         # as kombu does, so that an unreachable endpoint is not asked in a tight loop.
         self._idle.add(queue)

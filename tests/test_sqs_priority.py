@@ -36,6 +36,7 @@ def channel(*, slots: int, unacked: int = 0):
     ch = Detached.__new__(Detached)
     ch._picker = WeightedPicker(QUEUE_WEIGHTS)
     ch._idle, ch._seen, ch._asked, ch._long_polls, ch._pump_due = set(), set(), {}, set(), False
+    ch._reserved = {}
     ch.receives = {"short": 0, "long": 0}
     ch._active_queues = ["jobs-high", "jobs", "jobs-low"]
     ch.hub = FakeHub()
@@ -104,3 +105,19 @@ def test_nothing_is_asked_while_every_slot_is_busy():
     ch.fake["unacked"] = 3
     ch.hub.later.pop()[1]()
     assert len(ch.sent) == 1 and ch.sent[0][2] == 0
+
+
+def test_a_queue_whose_receive_is_on_its_way_gets_no_second_one_and_keeps_the_slot_it_won():
+    ch = channel(slots=4, unacked=3)
+    ch._active_queues = ["jobs"]
+    ch._seen.add("jobs")
+    ch._pump()
+    assert ch.sent == [("jobs", 1, 0)]
+    ch.fake["unacked"] = 2  # a slot frees while that receive is on its way
+    ch._pump()
+    # No second receive of the same queue: two at once race for its messages, and the loser's
+    # empty answer would send a busy queue to long polls one message at a time.
+    assert ch.sent == [("jobs", 1, 0)] and ch._reserved == {"jobs": 1}
+    ch.sent.clear()
+    ch._received("jobs", 0, 1, 1)  # its answer: one message, and the slot it kept is asked for now
+    assert ch.sent and ch.sent[0][0] == "jobs" and "jobs" not in ch._idle

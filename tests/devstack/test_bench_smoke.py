@@ -32,7 +32,9 @@ def test_bench_runs_every_scenario_against_its_baseline():
     assert ours["requests_per_job"]["dynamodb.UpdateItem"] == 2
     assert ours["requests_per_job"]["sqs.SendMessage"] == 1
     assert ours["requests_per_job"]["sqs.DeleteMessage"] == 1
-    assert 0 < ours["requests_per_job"]["sqs.ReceiveMessage"] <= 1
+    # At most one receive per job on its queue, plus the long poll each worker keeps open on each of
+    # the two idle priority queues (one per 20 s): a few, over this run's 18 jobs.
+    assert 0 < ours["requests_per_job"]["sqs.ReceiveMessage"] < 1.5
     assert ours["read_units_per_job"] == {}
     assert base["requests_per_job"]["sqs.SendMessage"] == 1 and base["requests_per_job"]["sqs.DeleteMessage"] == 1
     assert "USD per million jobs" in out

@@ -13,9 +13,15 @@ RETRY_SECONDS = 6
 @pytest.fixture(scope="module")
 def stack(make_stack):
     # No jitter: each retry waits exactly the backoff, so the test can look at the queue while it waits.
-    # A 3 s time limit, so that a chunk of slow items reaches it.
     return make_stack(BATCHLAB_RETRY_BASE_SECONDS=RETRY_SECONDS, BATCHLAB_RETRY_MAX_SECONDS=RETRY_SECONDS,
-                      BATCHLAB_RETRY_JITTER=0, BATCHLAB_MAX_JOB_SECONDS=3, BATCHLAB_MAX_ATTEMPTS=5)
+                      BATCHLAB_RETRY_JITTER=0)
+
+
+@pytest.fixture(scope="module")
+def limited(make_stack):
+    """A stack whose time limit is 3 s, so that a chunk of slow items reaches it."""
+    return make_stack(BATCHLAB_RETRY_BASE_SECONDS=1, BATCHLAB_RETRY_MAX_SECONDS=1, BATCHLAB_RETRY_JITTER=0,
+                      BATCHLAB_MAX_JOB_SECONDS=3, BATCHLAB_MAX_ATTEMPTS=5)
 
 
 def _queue_counts(stack) -> dict:
@@ -36,13 +42,18 @@ def test_a_transient_failure_waits_as_an_sqs_delay_with_the_record_saying_so(api
     assert waiting["attempts"] == 1 and f"Retrying in {RETRY_SECONDS} s" in waiting["timeline"][-1]["message"]
     # ... and the retry's message waits on the queue as an SQS delay, not in a worker's hands (an ETA
     # would be received at once and held unacknowledged by the worker: in flight, not delayed).
-    counts = _queue_counts(stack)
-    assert counts["delayed"] == 1 and counts["in_flight"] == 0, counts
+    # (The first attempt's message is acknowledged just after the retry is recorded: wait for that, not longer.)
+    counts = wait_until(lambda: (c := _queue_counts(stack))["in_flight"] == 0 and c, timeout=RETRY_SECONDS - 2,
+                        what="the first attempt's message acknowledged")
+    assert counts["delayed"] == 1, counts
     done = api.wait(job["id"], timeout=60)
     assert done["status"] == "COMPLETED" and done["attempts"] == 2
 
 
-def test_a_chunk_that_passes_its_time_limit_keeps_what_it_ran_and_runs_each_item_to_its_end_once(api, stack):
+def test_a_chunk_that_passes_its_time_limit_keeps_what_it_ran_and_runs_each_item_to_its_end_once(limited):
+    from tests.e2e.conftest import Api
+
+    api, stack = Api(limited.web_url, "demo"), limited
     # Four items of 1.2 s in one chunk: Celery's 3 s soft limit strikes during the third (or earlier on a busy machine).
     items = [{"v": i, "sleep": 1.2} for i in range(4)]
     response = api.post("/jobs", json={"name": "slow chunk", "type": "probe", "items": items, "chunk_size": 10})
