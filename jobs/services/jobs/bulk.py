@@ -64,7 +64,7 @@ def jobs_submit_bulk(*, owner: str, specs: list[BulkSpec]) -> list[tuple[Job, bo
                 out.append((job, True))
                 continue
             body = idempotent_body(name=spec.name, type=spec.type, payload=spec.payload, priority=spec.priority, run_at=spec.run_at,
-                                   concurrency_key=spec.concurrency_key)
+                                   concurrency_key=spec.concurrency_key, webhook=spec.webhook)
             existing = submit_idempotent(job=job, owner=owner, key=spec.idempotency_key, body=body)
             out.append((existing, False) if existing is not None else (job, True))
         with Job.batch_write() as batch:
