@@ -48,7 +48,7 @@ def _die_with_parent() -> None:
 def command(name: str) -> list[str]:
     return [
         sys.executable, "-m", "celery", "-A", "batchlab", "worker", "-Q", settings.BATCHLAB_WEBHOOK_QUEUE_NAME,
-        "-P", "threads", "-c", str(settings.BATCHLAB_WEBHOOK_CONCURRENCY), "-n", f"deliveries-{name}",
+        "-P", "threads", "-c", str(settings.BATCHLAB_WEBHOOK_CONCURRENCY), "-n", f"deliveries-{name}@%h",
         "--loglevel", "INFO", "--without-heartbeat", "--without-gossip", "--without-mingle",
     ]
 

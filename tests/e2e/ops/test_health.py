@@ -7,14 +7,16 @@ from tests.e2e.ops.conftest import wait_for
 
 
 def test_readyz_reports_each_check_with_its_latency_and_the_live_workers(stack):
-    wait_for(lambda: requests.get(f"{stack.web_url}/readyz", timeout=30).json()["workers"].get("alive"), what="a live worker")
+    # One worker and its delivery worker (a child running the webhooks queue), each recording itself.
+    wait_for(lambda: requests.get(f"{stack.web_url}/readyz", timeout=30).json()["workers"].get("alive") == 2,
+             what="the worker and its delivery worker alive")
     response = requests.get(f"{stack.web_url}/readyz", timeout=30)
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ready"
     for name in ("dynamodb", "sqs"):
         assert body["checks"][name]["ok"] is True and body["checks"][name]["ms"] >= 0
-    assert body["workers"]["alive"] == 1 and body["workers"]["stale"] == 0
+    assert body["workers"]["alive"] == 2 and body["workers"]["stale"] == 0
     assert requests.get(f"{stack.web_url}/healthz", timeout=30).json() == {"status": "ok"}
 
 
