@@ -94,7 +94,6 @@ class Channel(SQS.Channel):
         return free - sum(self._asked.values())
 
     def _pump(self) -> None:
-        self._pump_due = False
         active = list(self._active_queues)
         if not active or self.hub is None:
             return
@@ -134,9 +133,16 @@ class Channel(SQS.Channel):
             self._pump_later()  # full: look again when a slot may have freed (no request)
 
     def _pump_later(self) -> None:
+        # One look-again timer at most: kombu's hub fires 10 due timers a turn and then
+        # polls for up to 1 s, so a pile of them would hold every other timer back (the
+        # HTTP client's request starts among them).
         if not self._pump_due:
             self._pump_due = True
-            self.hub.call_later(self.connection.polling_interval or 0.02, self._pump)
+            self.hub.call_later(self.connection.polling_interval or 0.02, self._pump_again)
+
+    def _pump_again(self) -> None:
+        self._pump_due = False
+        self._pump()
 
     def _receive(self, queue: str, *, count: int, wait: int) -> None:
         self.receives["long" if wait else "short"] += 1

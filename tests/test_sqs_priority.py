@@ -121,3 +121,25 @@ def test_a_queue_whose_receive_is_on_its_way_gets_no_second_one_and_keeps_the_sl
     ch.sent.clear()
     ch._received("jobs", 0, 1, 1)  # its answer: one message, and the slot it kept is asked for now
     assert ch.sent and ch.sent[0][0] == "jobs" and "jobs" not in ch._idle
+
+
+def test_a_busy_worker_keeps_one_timer_to_look_again_however_many_jobs_it_runs():
+    """kombu's hub fires at most 10 due timers a turn and then polls for up to 1 s: were each delivery
+    to start one more 'look again' chain, after ~10 jobs every receive would go out seconds late."""
+    ch = channel(slots=1)
+    ch._seen.update(ch._active_queues)
+    ch._idle.update({"jobs-high", "jobs-low"})  # only the normal queue has work
+    ch._long_polls.update({"jobs-high", "jobs-low"})  # ... and the other two have their long poll open
+    for _ in range(50):
+        ch._pump()  # a slot is free: one short receive, and the worker is full until it is answered
+        queue, count, wait = ch.sent.pop()
+        assert (queue, count, wait) == ("jobs", 1, 0)
+        ch.fake["unacked"] = 1
+        ch._received(queue, 0, 1, 1)  # the answer brings a job, which runs...
+        for _ in range(3):  # ... while the hub fires its due timers every polling interval
+            due, ch.hub.later = ch.hub.later, []
+            for _, fn, args in due:
+                fn(*args)
+        ch.fake["unacked"] = 0  # ... and is acknowledged
+        assert len(ch.hub.later) <= 1
+    assert ch.sent == []
