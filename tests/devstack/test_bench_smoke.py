@@ -35,11 +35,15 @@ def test_bench_runs_every_scenario_against_its_baseline():
     # At most one receive per job on its queue, plus the long poll each worker keeps open on each of
     # the two idle priority queues (one per 20 s): a few, over this run's 18 jobs.
     assert 0 < ours["requests_per_job"]["sqs.ReceiveMessage"] < 1.5
-    assert ours["read_units_per_job"] == {}
+    # Reads: one consistent Query of the owner's webhook endpoints per submission (0.5 read unit), and
+    # each worker process's read of the job types' settings every BATCHLAB_TYPE_SETTINGS_SECONDS
+    # (a few over this short run); nothing else reads on the way of a job.
+    assert set(ours["read_units_per_job"]) == {"dynamodb.Query"}
+    assert 0.5 <= ours["read_units_per_job"]["dynamodb.Query"] < 2.5
     assert base["requests_per_job"]["sqs.SendMessage"] == 1 and base["requests_per_job"]["sqs.DeleteMessage"] == 1
     assert "USD per million jobs" in out
     batch = result["batch"]
     assert batch["status"] == "COMPLETED"
     assert "item job, 20 checksum items in chunks of 5" in out and "per million items" in out
-    # The scheduler's clock-driven queries are not counted per job.
-    assert "dynamodb.Query" not in ours["requests_per_job"]
+    # The scheduler's clock-driven queries are not counted per job: the Queries are the two reads above.
+    assert 1 <= ours["requests_per_job"]["dynamodb.Query"] < 2.5
