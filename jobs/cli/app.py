@@ -8,7 +8,7 @@ Adding a subcommand: one module with `register(sub, common)` that calls
 import argparse
 import sys
 
-from jobs.cli import job_types, jobs, schedules, watch, workers
+from jobs.cli import job_types, jobs, schedules, watch, webhooks, workers
 from jobs.cli.client import ApiError, Client, Unreachable
 from jobs.cli.exit_codes import Exit
 from jobs.cli.output import print_error
@@ -19,6 +19,7 @@ COMMANDS = (
     job_types,  # types [show|pause|resume|limits TYPE]
     workers,  # workers
     schedules,  # schedules list|show|create|edit|pause|resume|run|delete
+    webhooks,  # webhooks create|list|test|deliveries|redeliver|listen
 )
 
 EPILOG = """\

@@ -25,6 +25,8 @@ def register(sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("--priority", choices=["high", "normal", "low"], default=None, help="its queue (default: the type's)")
     p.add_argument("--key", dest="concurrency_key", default=None, metavar="KEY",
                    help="the concurrency_key its type's key limits count it under (default: you)")
+    p.add_argument("--webhook", default=None, metavar="URL",
+                   help="call this URL back when the job ends, signed with your callback secret (GET /webhooks/secret)")
     p.add_argument("--wait", action="store_true", help="watch the job until it is final (exit code by its status)")
     p.add_argument("--timeout", type=float, default=600, help="with --wait: give up after this many seconds")
     p.add_argument("--items-file", default=None, help="an item job: an NDJSON file, one item per line (the payload holds the options)")
@@ -67,6 +69,8 @@ def submit(args, client: Client) -> int:
     if args.at is not None:
         body["run_at"] = args.at
     body.update({k: v for k in ("priority", "concurrency_key") if (v := getattr(args, k, None)) is not None})
+    if args.webhook:
+        body["webhook"] = {"url": args.webhook}
     job = client.post("/jobs", body, headers=headers)
     if args.wait:
         if not args.json:

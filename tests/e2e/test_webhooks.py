@@ -130,3 +130,46 @@ def test_a_slow_receiver_does_not_hold_the_jobs(hook_stack, demo, receiver):
     statuses = [d["status"] for d in deliveries(demo, hook["id"])]
     assert statuses and set(statuses) <= {"PENDING", "SENDING", "DELIVERED"}
     demo.session.delete(demo.url(f"/webhooks/{hook['id']}"))
+
+
+def test_the_cli_creates_lists_pings_and_listens(hook_stack, demo):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    cli = Path(sys.executable).parent / "batchlab"
+    env = dict(hook_stack.env(), BATCHLAB_URL=hook_stack.web_url, BATCHLAB_USER="demo", BATCHLAB_PASSWORD="demo")
+
+    def run(*argv, timeout=60):
+        done = subprocess.run([str(cli), *argv, "--json"], env=env, capture_output=True, text=True, timeout=timeout)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    port = free_port()
+    listener = subprocess.Popen([str(cli), "webhooks", "listen", "--port", str(port), "--count", "2", "--json"], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        mine = until(lambda: [h for h in json.loads(run("webhooks", "list"))["results"] if h["url"] == f"http://127.0.0.1:{port}/"],
+                     what="the listener's endpoint")
+        run("webhooks", "test", mine[0]["id"])
+        job = demo.submit("echo", {"via": "cli"})
+        out, err = listener.communicate(timeout=60)
+    finally:
+        if listener.poll() is None:
+            listener.kill()
+    events = [json.loads(line) for line in out.splitlines()]
+    assert {e["type"] for e in events} == {"ping", "job.completed"}, (out, err)
+    assert next(e for e in events if e["type"] == "job.completed")["data"]["id"] == job["id"]
+    assert not [h for h in json.loads(run("webhooks", "list"))["results"] if h["id"] == mine[0]["id"]]  # removed on exit
+    receiver = Receiver().start()
+    try:
+        created = json.loads(run("webhooks", "create", receiver.url, "--events", "job.failed"))
+        assert created["secret"].startswith("whsec_") and created["events"] == ["job.failed"]
+        run("webhooks", "test", created["id"])
+        [got] = receiver.wait_for(1)
+        assert Webhook(created["secret"]).verify(got.body, got.headers)["type"] == "ping"
+        until(lambda: [d["status"] for d in json.loads(run("webhooks", "deliveries", created["id"]))["results"]] == ["DELIVERED"],
+              what="the ping DELIVERED")
+    finally:
+        receiver.stop()
