@@ -29,6 +29,8 @@ def _read_backends() -> dict:
                       "workers": selectors.workers_count,
                       "schedules": lambda: selectors.schedule_counters(now=time.time())}),
         ("sqs", {"queues": selectors.queue_counts, "oldest_dead_letter": selectors.dlq_oldest_age}),
+        # Webhooks: unfinished deliveries (a COUNT of the sparse due index) and the webhooks queue's depth.
+        ("webhooks", {"webhooks": selectors.webhooks_backlog}),
     ):
         try:
             values = {name: read() for name, read in reads.items()}
@@ -91,6 +93,13 @@ class BackendCollector:
                     for state, value in counts.items():
                         by_priority.add_metric([priority, queue, state], value)
             yield by_priority
+        if "webhooks" in snap:
+            backlog = GaugeMetricFamily("batchlab_webhook_backlog", "Webhook deliveries not finished (pending or sending),"
+                                        " and the webhooks queue's messages", labels=["what"])
+            backlog.add_metric(["unfinished_deliveries"], snap["webhooks"]["unfinished"])
+            for state, value in snap["webhooks"]["queue"].items():
+                backlog.add_metric([f"queue_{state}"], value)
+            yield backlog
         oldest = GaugeMetricFamily(
             "batchlab_queue_oldest_age_seconds",
             "Age of the oldest waiting message: queue = the longest-due QUEUED job, dead_letter = oldest sampled dead letter",

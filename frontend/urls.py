@@ -1,14 +1,14 @@
 """Page routes for users: my jobs, a job's page, log in / out, the API token page.
 
 The API owns /jobs, /jobs/<id>, /job-types and /dead-letters, so a job's page lives at /ui/jobs/<id>
-(and /schedules: a schedule's page is /ui/schedules/<id>; a job type's, /ui/job-types/<type>).
+(and /schedules: a schedule's page is /ui/schedules/<id>; a job type's, /ui/job-types/<type>; webhooks, /ui/webhooks).
 """
 
 from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from frontend import job_types, schedules, views
+from frontend import job_types, schedules, views, webhooks
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -19,6 +19,9 @@ urlpatterns = [
     path("ui/job-types/<str:type>/<str:action>", job_types.job_type_action, name="ui-job-type-action"),
     path("ui/schedules/<str:schedule_id>", schedules.schedule_page, name="ui-schedule"),
     path("ui/schedules/<str:schedule_id>/<str:action>", schedules.schedule_action, name="ui-schedule-action"),
+    path("ui/webhooks", webhooks.webhooks_page, name="ui-webhooks"),
+    path("ui/webhooks/<str:hook_id>", webhooks.webhook_page, name="ui-webhook"),
+    path("ui/webhooks/<str:hook_id>/<str:action>", webhooks.webhook_action, name="ui-webhook-action"),
     path("accounts/login/", auth_views.LoginView.as_view(
         template_name="frontend/login.html", redirect_authenticated_user=True,
         extra_context={"embedded": settings.EMBEDDED},

@@ -17,6 +17,7 @@ from jobs.api.jobs import visible_owner
 from jobs.exceptions import JobError, JobNotFound
 from jobs.serializers import is_job_id, job_detail
 from jobs.states import JobStatus
+from frontend.webhooks import job_deliveries
 
 # The page polls every 5 s (the design's figure) and every 30 s while its tab is hidden.
 POLL = {"visible_ms": 5000, "hidden_ms": 30000}
@@ -49,7 +50,9 @@ def job_page(request, job_id: str):
         }, status=404)
     except JobError as exc:
         return render(request, "frontend/error.html", {"title": "Job unavailable", "detail": exc.detail}, status=503)
-    return render(request, "frontend/job.html", page_context(job=job_detail(job)))
+    deliveries = job_deliveries(job.job_id) if job.hook_events else []
+    return render(request, "frontend/job.html", {**page_context(job=job_detail(job)), "deliveries": deliveries,
+                                                 "hook_events": list(job.hook_events or [])})
 
 
 @login_required

@@ -63,6 +63,17 @@ def test_a_jobs_completion_reaches_the_receiver_signed(hook_stack, demo, receive
     body = Webhook(hook["secret"]).verify(got.body, got.headers)
     assert body["type"] == "job.completed" and body["data"]["id"] == job["id"] and body["data"]["result"] == {"say": "hi"}
     until(lambda: [d["status"] for d in deliveries(demo, hook["id"])] == ["DELIVERED"], what="DELIVERED")
+    import requests
+
+    port = hook_stack.worker_metrics_ports["worker1"]  # the worker's endpoint sums its delivery worker's samples too
+    def delivered_metrics():
+        text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+        return text if 'batchlab_webhook_deliveries_total{outcome="delivered"}' in text else None
+
+    worker_metrics = until(delivered_metrics, what="delivery metrics")
+    assert "batchlab_webhook_try_seconds_bucket" in worker_metrics and hook["secret"] not in worker_metrics
+    web_metrics = requests.get(hook_stack.web_url + "/metrics", timeout=30).text
+    assert 'batchlab_webhook_backlog{what="unfinished_deliveries"}' in web_metrics and hook["secret"] not in web_metrics
     demo.session.delete(demo.url(f"/webhooks/{hook['id']}"))
 
 
