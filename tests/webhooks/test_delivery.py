@@ -212,3 +212,39 @@ def test_a_large_job_document_is_sent_without_payload_and_result(published, hook
     data = json.loads(receiver.requests[0].body)["data"]
     assert data["payload"] is None and data["result"] is None and data["omitted"] == ["payload", "result"]
     assert len(receiver.requests[0].body) <= 2048
+
+
+@pytest.mark.parametrize("recognised", [True, False])
+def test_a_final_write_applied_with_its_answer_lost_still_gets_its_event_delivered(published, hook_messages, receiver, monkeypatch,
+                                                                                   recognised):
+    """The outbox rides on the transition's own write: applied means the event is there, whatever the writer heard back."""
+    from pynamodb.exceptions import UpdateError
+
+    from jobs.services.lease import claim as fencing
+
+    endpoint_for(receiver)
+    connection = Job._get_connection()
+    real = connection.update_item
+
+    def applied_then_lost(*args, **kwargs):
+        result = real(*args, **kwargs)
+        if any("COMPLETED" in str(v) for v in (kwargs.get("actions") or [])) or "COMPLETED" in str(kwargs):
+            raise UpdateError("Failed to update item: connection reset (the answer was lost)")
+        return result
+
+    monkeypatch.setattr(connection, "update_item", applied_then_lost)
+    if not recognised:
+        monkeypatch.setattr(fencing, "read_quietly", lambda unit: None)  # the re-read fails too: the writer raises
+    job, _ = services.job_submit(owner="alice", name="j", type="echo", payload={"n": 1})
+    try:
+        services.job_execute(job_id=job.job_id, worker="w1")
+    except UpdateError:
+        assert not recognised
+    stored = Job.get(job.job_id, JOB_SK, consistent_read=True)
+    assert stored.status == "COMPLETED" and len(stored.outbox.as_dict()) == 1  # the state and its event, together
+    if recognised:
+        assert [m[0] for m in hook_messages] == [webhooks.DISPATCH_TASK]
+    else:
+        assert hook_messages == []  # the writer never knew: recovery finds the event in the outbox
+        assert len(webhooks.outboxes_recover(stale_seconds=0)) == 1
+    assert dispatch_all(hook_messages) == ["delivered"] and len(receiver.requests) == 1
