@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 OPENAPI_ENV := env BATCHLAB_EMBEDDED=1 BATCHLAB_TEST_HANDLERS=0 DJANGO_SETTINGS_MODULE=batchlab.settings
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test test-fast test-faults bench install clean lint-imports openapi
+.PHONY: run test test-fast test-faults bench bench-webhooks install clean lint-imports openapi
 
 $(PY):
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -43,6 +43,10 @@ test-fast: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m devstack.bench
+
+# Webhooks: requests and write units per subscribed event, delivery latency, job throughput with a slow receiver.
+bench-webhooks: $(STAMP)
+	$(PY) -m devstack.bench_webhooks
 
 clean:
 	rm -rf $(VENV) var
