@@ -248,3 +248,25 @@ def test_a_final_write_applied_with_its_answer_lost_still_gets_its_event_deliver
         assert hook_messages == []  # the writer never knew: recovery finds the event in the outbox
         assert len(webhooks.outboxes_recover(stale_seconds=0)) == 1
     assert dispatch_all(hook_messages) == ["delivered"] and len(receiver.requests) == 1
+
+
+def test_a_hand_over_that_meets_a_conflicting_transaction_is_tried_again(published, hook_messages, receiver, monkeypatch):
+    """Real DynamoDB cancels a transaction on an item another one is writing (moto never does): nothing written, try again."""
+    from pynamodb.exceptions import CancellationReason, TransactWriteError, VerboseClientError
+
+    endpoint_for(receiver)
+    run_job(published)
+    connection = Job._get_connection().connection
+    real = connection.transact_write_items
+    conflicts = []
+
+    def conflicting(*args, **kwargs):
+        if len(conflicts) < 2:
+            conflicts.append(1)
+            cause = VerboseClientError({"Error": {"Code": "TransactionCanceledException", "Message": "Transaction cancelled"}},
+                                       "TransactWriteItems", cancellation_reasons=[CancellationReason(code="TransactionConflict")])
+            raise TransactWriteError("Transaction cancelled", cause=cause)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(connection, "transact_write_items", conflicting)
+    assert dispatch_all(hook_messages) == ["delivered"] and len(conflicts) == 2 and len(receiver.requests) == 1

@@ -22,7 +22,7 @@ from pynamodb.exceptions import PynamoDBConnectionError, QueryError, UpdateError
 
 from jobs import metrics
 from jobs.exceptions import QueueUnavailable
-from jobs.services.store import is_condition_failure, logger, store_error, utcnow
+from jobs.services.store import is_condition_failure, logger, store_error, store_retry, utcnow
 from jobs.services.webhooks.messages import deliver_publish
 from jobs.states import (
     DELIVERY_CLAIM,
@@ -90,13 +90,13 @@ def delivery_claim(*, hook_id: str, event_id: str, worker: str) -> DeliveryClaim
     expired = (D.status == DeliveryStatus.SENDING) & (D.lease_expires_at < int(now))
     lease = _lease_deadline(now)
     try:
-        delivery.update(
+        store_retry(lambda: delivery.update(
             actions=[
                 D.status.set(DELIVERY_CLAIM.target), D.attempts.add(1), D.lease_owner.set(worker), D.claim_token.set(token),
                 D.lease_expires_at.set(lease), D.due_at.set(lease + 1), D.updated_at.set(utcnow()),
             ],
             condition=D.event_id.exists() & (due | expired),
-        )
+        ), what=f"claim of delivery {hook_id}/{event_id}")
     except UpdateError as exc:
         if not is_condition_failure(exc):
             raise
@@ -150,7 +150,8 @@ def delivery_record(*, claim: DeliveryClaim, attempt: DeliveryAttempt, transitio
     else:
         actions += [D.finished_at.set(utcnow()), D.next_attempt_at.remove(), D.due_shard.remove(), D.due_at.remove()]
     try:
-        claim.delivery.update(actions=actions, condition=(D.status == DeliveryStatus.SENDING) & (D.claim_token == claim.token))
+        store_retry(lambda: claim.delivery.update(actions=actions, condition=(D.status == DeliveryStatus.SENDING) & (D.claim_token == claim.token)),
+                    what=f"record of delivery {claim.label}")
     except UpdateError as exc:
         if not is_condition_failure(exc):
             raise

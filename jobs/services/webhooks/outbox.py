@@ -23,7 +23,7 @@ from pynamodb.transactions import TransactWrite
 from jobs import events
 from jobs.documents import iso, job_event_data
 from jobs.exceptions import InvalidWebhook, QueueUnavailable
-from jobs.services.store import is_condition_failure, logger, store_error
+from jobs.services.store import is_condition_failure, logger, store_error, store_retry
 from jobs.services.webhooks import endpoints as endpoint_services
 from jobs.services.webhooks.deliveries import DeliveryClaim, delivery_new
 from jobs.services.webhooks.endpoints import CALLBACKS, ENABLED, ENDPOINT
@@ -188,7 +188,8 @@ def event_dispatch(*, job_id: str, event_id: str, worker: str) -> list[tuple[Del
         made = [delivery_new(hook_id=e.hook_id, owner=job.owner, event_id=event_id, event_type=entry["Type"], body=body,
                              job_id=job_id, url=url, claim_for=worker if i == 0 else None)
                 for i, (e, url) in enumerate(targets)]
-        try:
+
+        def write():
             if not made:
                 job.update(actions=out_actions, condition=condition, add_version_condition=False)
             else:
@@ -196,6 +197,9 @@ def event_dispatch(*, job_id: str, event_id: str, worker: str) -> list[tuple[Del
                     tx.update(Job(job_id, JOB_SK), actions=out_actions, condition=condition)
                     for delivery, _ in made:
                         tx.save(delivery, condition=type(delivery).event_id.does_not_exist())
+
+        try:
+            store_retry(write, what=f"hand-over of event {event_id} of job {job_id}")  # a conflict is tried again, not a refusal
         except (UpdateError, TransactWriteError) as exc:
             if is_condition_failure(exc):
                 continue  # another event came or went meanwhile, or another worker handed this one over: read again
