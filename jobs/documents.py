@@ -106,3 +106,18 @@ def job_detail(job) -> dict:
         ],
     )
     return data
+
+
+def schedule_run_data(*, job: dict | None = None, schedule_id: str | None = None, schedule_name: str | None = None,
+                      due_at: float | None = None, message: str | None = None) -> dict:
+    """schedule.run_failed's `data`: the schedule, the run's due time, why it failed, and its job (as job_event_data; None: none was made)."""
+    if job is not None:
+        return {
+            "schedule_id": job["schedule_id"], "schedule_url": job["schedule_url"], "schedule_name": job["name"],
+            "due_at": job["run_at"], "reason": "job_failed", "message": (job["error"] or {}).get("message"), "job": job,
+        }
+    return {
+        "schedule_id": schedule_id, "schedule_url": f"/schedules/{schedule_id}", "schedule_name": schedule_name,
+        "due_at": iso(datetime.fromtimestamp(float(due_at), tz=timezone.utc)) if due_at else None, "reason": "not_fired",
+        "message": message, "job": None,
+    }

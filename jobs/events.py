@@ -10,10 +10,16 @@ JOB_COMPLETED = "job.completed"
 JOB_FAILED = "job.failed"
 JOB_CANCELED = "job.canceled"
 JOB_PROGRESS = "job.progress"
+# A run of a schedule failed: its job ended FAILED, or the job could not be made at all.
+SCHEDULE_RUN_FAILED = "schedule.run_failed"
 PING = "ping"  # POST /webhooks/{id}/test: to one endpoint, never subscribed to
 
-# What an endpoint or a job's callback may subscribe to.
-EVENT_TYPES = (JOB_STARTED, JOB_COMPLETED, JOB_FAILED, JOB_CANCELED, JOB_PROGRESS)
+# What a job's own callback may subscribe to.
+JOB_EVENT_TYPES = (JOB_STARTED, JOB_COMPLETED, JOB_FAILED, JOB_CANCELED, JOB_PROGRESS)
+# What an endpoint may subscribe to.
+EVENT_TYPES = (*JOB_EVENT_TYPES, SCHEDULE_RUN_FAILED)
+# The events only a schedule's jobs raise (a job not made by a schedule never records them as wanted).
+SCHEDULE_EVENT_TYPES = (SCHEDULE_RUN_FAILED,)
 # A job's callback without "events" gets its end, whatever it is.
 FINAL_EVENTS = (JOB_COMPLETED, JOB_FAILED, JOB_CANCELED)
 # At most one job.progress event per job this often.
@@ -27,9 +33,13 @@ _BY_STATUS = {
 }
 
 
-def event_for_status(status: str) -> str | None:
-    """The event a job raises on entering `status` (None: QUEUED and SCHEDULED raise none)."""
-    return _BY_STATUS.get(status)
+def events_for_status(status: str, *, scheduled: bool = False) -> list[str]:
+    """Every event a job raises on entering `status` (none: QUEUED, SCHEDULED); a schedule's job that FAILED raises schedule.run_failed too."""
+    own = _BY_STATUS.get(status)
+    out = [own] if own else []
+    if scheduled and status == JobStatus.FAILED:
+        out.append(SCHEDULE_RUN_FAILED)
+    return out
 
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford's base32: ids sort by time as strings

@@ -200,7 +200,7 @@ def job_submit_items(
         timeline=[entry("submitted", status=status, message=text)],
         priority=str(priority or type_limits(type=type).priority), concurrency_key=concurrency_key,
     )
-    webhooks.hooks_apply(job, webhooks.job_hooks(owner=owner, callback=webhook))
+    webhooks.hooks_apply(job, webhooks.job_hooks(owner=owner, callback=webhook, scheduled=schedule_id is not None))
     try:
         if derived:
             _chunks_write_once(chunks)

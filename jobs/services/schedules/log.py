@@ -43,8 +43,8 @@ def last_run(entry: ScheduleLogEntry) -> ScheduleRun:
                        missed=entry.missed or 0, message=entry.message)
 
 
-def schedule_write(schedule: Schedule, *, actions: list, condition, entries: list[ScheduleLogEntry]) -> bool:
-    """The schedule's conditional UpdateItem and its log entries, in one TransactWriteItems.
+def schedule_write(schedule: Schedule, *, actions: list, condition, entries: list) -> bool:
+    """The schedule's conditional UpdateItem and its log entries (and any other new items: a failed run's deliveries), in one TransactWriteItems.
 
     False when the condition refused it; nothing is written then. A concurrent
     transaction on the schedule (another scheduler) is no refusal: the write is

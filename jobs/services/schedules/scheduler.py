@@ -67,7 +67,7 @@ def schedule_job_create(
         priority=schedule.priority,
     )
     job.due_at = due_at
-    webhooks.hooks_apply(job, webhooks.job_hooks(owner=schedule.owner))
+    webhooks.hooks_apply(job, webhooks.job_hooks(owner=schedule.owner, scheduled=True))
     try:
         if not save_new(job):
             # Created already (by a scheduler that died before publishing, or a racing one):
@@ -160,7 +160,7 @@ def _create_pending(schedule: Schedule, report: TickReport) -> None:
 
 
 def _pending_failed(schedule: Schedule, due_at: int, job_id: str, exc: Exception) -> None:
-    """Count a failed attempt on the firing; the last one clears it, logging a failed run, so the schedule goes on."""
+    """Count a failed attempt on the firing; the last one clears it, logging a failed run (schedule.run_failed), so the schedule goes on."""
     attempts = int(schedule.pending_attempts or 0) + 1
     is_pending = (Schedule.pending_due_at == due_at) & (Schedule.pending_kind == "fire")
     if attempts < settings.BATCHLAB_SCHEDULE_FIRE_ATTEMPTS:
@@ -172,8 +172,12 @@ def _pending_failed(schedule: Schedule, due_at: int, job_id: str, exc: Exception
         return
     message = f"Gave up after {attempts} attempts to create job {job_id}: {exc.__class__.__name__}: {exc}"[:500]
     run = run_entry(schedule.schedule_id, due_at=due_at, outcome="failed", job_id=None, message=message)
-    if schedule_write(schedule, actions=PENDING_CLEARED, condition=is_pending, entries=[run]):
+    # schedule.run_failed: its deliveries in the run's own transaction (no job, no outbox to carry it).
+    event = webhooks.schedule_run_failed_event(owner=schedule.owner, schedule_id=schedule.schedule_id, schedule_name=schedule.name,
+                                               due_at=due_at, message=message)
+    if schedule_write(schedule, actions=PENDING_CLEARED, condition=is_pending, entries=[run, *event.deliveries]):
         logger.error("schedule %s: %s", schedule.schedule_id, message)
+        event.committed()
 
 
 def schedule_fire_due(*, schedule: Schedule, now: float, report: TickReport) -> None:

@@ -45,15 +45,15 @@ def url_checked(url, *, field: str = "url") -> str:
     return url
 
 
-def events_checked(names, *, field: str = "events", default: tuple | None = None) -> list[str]:
-    """A non-empty list of known event types, in the order given, each once; else InvalidWebhook."""
+def events_checked(names, *, field: str = "events", default: tuple | None = None, allowed: tuple = events.EVENT_TYPES) -> list[str]:
+    """A non-empty list of event types among `allowed`, in the order given, each once; else InvalidWebhook."""
     if names is None and default is not None:
         return list(default)
     if not isinstance(names, list) or not names:
-        raise InvalidWebhook({field: [f"A non-empty list of event types: {', '.join(events.EVENT_TYPES)}."]})
-    unknown = [n for n in names if n not in events.EVENT_TYPES]
+        raise InvalidWebhook({field: [f"A non-empty list of event types: {', '.join(allowed)}."]})
+    unknown = [n for n in names if n not in allowed]
     if unknown:
-        raise InvalidWebhook({field: [f"Unknown event type {str(unknown[0])[:64]!r}; the types are: {', '.join(events.EVENT_TYPES)}."]})
+        raise InvalidWebhook({field: [f"Unknown event type {str(unknown[0])[:64]!r}; the types are: {', '.join(allowed)}."]})
     return list(dict.fromkeys(names))
 
 

@@ -21,7 +21,7 @@ from pynamodb.expressions.condition import size
 from pynamodb.transactions import TransactWrite
 
 from jobs import events
-from jobs.documents import iso, job_event_data
+from jobs.documents import iso, job_event_data, schedule_run_data
 from jobs.exceptions import InvalidWebhook, QueueUnavailable
 from jobs.services.store import is_condition_failure, logger, store_error, store_retry
 from jobs.services.webhooks import endpoints as endpoint_services
@@ -33,22 +33,26 @@ from jobs.tables import JOB_SK, OUTBOX_SHARD, Job, WebhookEndpoint
 # -- at submission -------------------------------------------------------------
 
 
-def job_hooks(*, owner: str, callback: dict | None = None, records: list | None = None) -> dict:
+def job_hooks(*, owner: str, callback: dict | None = None, records: list | None = None, scheduled: bool = False) -> dict:
     """The webhook attributes of a new job of `owner` ({} when nobody listens): one consistent Query of the owner's endpoints.
 
     `callback` is the job's own {"url", "events"} (checked: InvalidWebhook); it
     needs the owner's callback secret (GET /webhooks/secret makes it). `records`:
     the owner's endpoints read already (owner_endpoints), for many jobs at once.
+    `scheduled`: the job is a schedule's run (only then are schedule.* events wanted).
     """
     records = owner_endpoints(owner=owner) if records is None else records
     wanted = set()
     for record in records:
         if record.kind == ENDPOINT and record.state == ENABLED:
             wanted.update(record.events or [])
+    if not scheduled:
+        wanted.difference_update(events.SCHEDULE_EVENT_TYPES)
     hooks = {}
     if callback is not None:
         url = endpoint_services.url_checked(callback.get("url"), field="webhook.url")
-        names = endpoint_services.events_checked(callback.get("events"), field="webhook.events", default=events.FINAL_EVENTS)
+        names = endpoint_services.events_checked(callback.get("events"), field="webhook.events", default=events.FINAL_EVENTS,
+                                                 allowed=events.JOB_EVENT_TYPES)
         if not any(r.kind == CALLBACKS for r in records):
             raise InvalidWebhook({"webhook": ["No signing secret for callbacks yet: GET /webhooks/secret makes it (shown once)."]})
         hooks["webhook"] = {"Url": url, "Events": names}
@@ -78,38 +82,44 @@ def hooks_apply(job: Job, hooks: dict) -> Job:
 
 @dataclass
 class JobEvent:
-    """The update actions that record one event in the job's outbox, and what to do once that write applied."""
+    """The update actions that record a job's events (none, one, or a few of one write) in its outbox, and what follows that write."""
 
     job_id: str
-    event_id: str | None = None
+    event_ids: list[str] = field(default_factory=list)
     actions: list = field(default_factory=list)
 
+    @property
+    def event_id(self) -> str | None:
+        """The first event's id (None: nothing recorded)."""
+        return self.event_ids[0] if self.event_ids else None
+
     def committed(self) -> None:
-        """The write applied: ask a delivery worker to hand the event over (a failure is left to recovery)."""
-        if self.event_id is None:
-            return
-        try:
-            dispatch_publish(job_id=self.job_id, event_id=self.event_id)
-        except QueueUnavailable:
-            pass  # in the outbox still: outboxes_recover publishes it
+        """The write applied: ask a delivery worker to hand each event over (a failure is left to recovery)."""
+        for event_id in self.event_ids:
+            try:
+                dispatch_publish(job_id=self.job_id, event_id=event_id)
+            except QueueUnavailable:
+                return  # in the outbox still: outboxes_recover publishes it
 
 
-def job_event(*, job: Job | None, event_type: str | None, now: float | None = None) -> JobEvent:
-    """The outbox actions for `event_type` on `job` (as the writer holds it); none when nobody wants that event."""
-    if job is None or event_type is None or not job.hook_events or event_type not in job.hook_events or job.outbox is None:
+def job_events(*, job: Job | None, event_types: list[str], now: float | None = None) -> JobEvent:
+    """The outbox actions for those of `event_types` that `job` (as the writer holds it) wants; none when it wants none."""
+    wanted = [t for t in event_types if job is not None and job.hook_events and t in job.hook_events]
+    if not wanted or job.outbox is None:
         return JobEvent(job_id=getattr(job, "job_id", ""))
     now = time.time() if now is None else now
-    event_id = events.new_event_id(now=now)
-    return JobEvent(job_id=job.job_id, event_id=event_id, actions=[
-        Job.outbox[event_id].set({"Type": event_type, "At": now}),
+    event_ids = [events.new_event_id(now=now) for _ in wanted]
+    return JobEvent(job_id=job.job_id, event_ids=event_ids, actions=[
+        *(Job.outbox[event_id].set({"Type": event_type, "At": now}) for event_id, event_type in zip(event_ids, wanted)),
         Job.outbox_shard.set(OUTBOX_SHARD),
         Job.outbox_at.set(Job.outbox_at | int(now)),
     ])
 
 
 def job_status_event(*, job: Job | None, status: str) -> JobEvent:
-    """The event of `job` entering `status` (job.started, job.completed, ...), if it wants it."""
-    return job_event(job=job, event_type=events.event_for_status(status))
+    """The events of `job` entering `status` (job.started, job.completed, ...; schedule.run_failed), those it wants."""
+    scheduled = bool(getattr(job, "schedule_id", None))
+    return job_events(job=job, event_types=events.events_for_status(status, scheduled=scheduled))
 
 
 def job_progress_event(*, job: Job | None, now: float | None = None) -> JobEvent:
@@ -117,7 +127,7 @@ def job_progress_event(*, job: Job | None, now: float | None = None) -> JobEvent
     now = time.time() if now is None else now
     if job is None or now - float(job.hook_progress_at or 0) < events.PROGRESS_EVENT_SECONDS:
         return JobEvent(job_id=getattr(job, "job_id", ""))
-    event = job_event(job=job, event_type=events.JOB_PROGRESS, now=now)
+    event = job_events(job=job, event_types=[events.JOB_PROGRESS], now=now)
     if event.event_id:
         event.actions.append(Job.hook_progress_at.set(now))
     return event
@@ -127,16 +137,27 @@ def job_progress_event(*, job: Job | None, now: float | None = None) -> JobEvent
 
 
 def event_body(*, event_type: str, at: float, job: Job) -> str:
-    """The signed body: {"type", "timestamp", "data": the job without its timeline}, at most BATCHLAB_WEBHOOK_MAX_BODY_BYTES.
+    """The signed body: {"type", "timestamp", "data": the job without its timeline (schedule.run_failed: its run, with that job)}.
 
-    A job too large for that loses its payload and result (`data.omitted` names them: GET /jobs/{id} has them).
+    At most BATCHLAB_WEBHOOK_MAX_BODY_BYTES: a job too large for that loses its
+    payload and result (`omitted` names them: GET /jobs/{id} has them).
     """
     data = job_event_data(job)
-    body = json.dumps({"type": event_type, "timestamp": iso(_datetime(at)), "data": data}, separators=(",", ":"))
-    if len(body.encode()) > settings.BATCHLAB_WEBHOOK_MAX_BODY_BYTES:
+
+    def body() -> str:
+        return event_json(event_type=event_type, at=at,
+                          data=schedule_run_data(job=data) if event_type == events.SCHEDULE_RUN_FAILED else data)
+
+    text = body()
+    if len(text.encode()) > settings.BATCHLAB_WEBHOOK_MAX_BODY_BYTES:
         data.update(payload=None, result=None, omitted=["payload", "result"])
-        body = json.dumps({"type": event_type, "timestamp": iso(_datetime(at)), "data": data}, separators=(",", ":"))
-    return body
+        text = body()
+    return text
+
+
+def event_json(*, event_type: str, at: float, data: dict) -> str:
+    """The signed body of any event: {"type", "timestamp", "data"}, compact."""
+    return json.dumps({"type": event_type, "timestamp": iso(_datetime(at)), "data": data}, separators=(",", ":"))
 
 
 def _datetime(epoch: float):
