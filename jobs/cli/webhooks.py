@@ -79,13 +79,19 @@ def list_endpoints(args, client: Client) -> int:
     return Exit.OK
 
 
-def test(args, client: Client) -> int:
-    delivery = client.post(f"/webhooks/{args.webhook_id}/test")
+def _delivery_action(args, client: Client, path: str, said) -> int:
+    """POST `path` (an action making or moving a delivery) and show the delivery: as JSON, or in one line said(delivery)."""
+    delivery = client.post(path)
     if args.json:
         print_json(delivery)
     else:
-        stdout().print(f"ping queued: delivery {delivery['id']} (batchlab webhooks deliveries {args.webhook_id})")
+        stdout().print(said(delivery))
     return Exit.OK
+
+
+def test(args, client: Client) -> int:
+    return _delivery_action(args, client, f"/webhooks/{args.webhook_id}/test",
+                            lambda d: f"ping queued: delivery {d['id']} (batchlab webhooks deliveries {args.webhook_id})")
 
 
 def _attempts(d: dict) -> str:
@@ -105,12 +111,8 @@ def deliveries(args, client: Client) -> int:
 
 
 def redeliver(args, client: Client) -> int:
-    delivery = client.post(f"/webhooks/{args.webhook_id}/deliveries/{args.delivery_id}/redeliver")
-    if args.json:
-        print_json(delivery)
-    else:
-        stdout().print(f"delivery {delivery['id']}: {delivery['status']} (sent again)")
-    return Exit.OK
+    return _delivery_action(args, client, f"/webhooks/{args.webhook_id}/deliveries/{args.delivery_id}/redeliver",
+                            lambda d: f"delivery {d['id']}: {d['status']} (sent again)")
 
 
 class _Receiver(BaseHTTPRequestHandler):

@@ -182,5 +182,8 @@ def test_the_cli_creates_lists_pings_and_listens(hook_stack, demo):
         assert Webhook(created["secret"]).verify(got.body, got.headers)["type"] == "ping"
         until(lambda: [d["status"] for d in json.loads(run("webhooks", "deliveries", created["id"]))["results"]] == ["DELIVERED"],
               what="the ping DELIVERED")
+        run("webhooks", "redeliver", created["id"], got.headers["webhook-id"])
+        again = receiver.wait_for(2)[1]
+        assert again.headers["webhook-id"] == got.headers["webhook-id"] and again.body == got.body
     finally:
         receiver.stop()

@@ -9,13 +9,6 @@ from jobs.tables.schedules import EDIT_PREFIX, Schedule, ScheduleLogEntry
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("aws")]
 
 
-@pytest.fixture
-def alice(django_user_model, client):
-    user = django_user_model.objects.create_user("alice", password="pw")
-    client.force_login(user)
-    return user
-
-
 def texts(response) -> list[str]:
     return [str(m) for m in get_messages(response.wsgi_request)]
 

@@ -9,13 +9,6 @@ from tests.webhooks.conftest import hook_messages, receiver  # noqa: F401  (fixt
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("aws")]
 
 
-@pytest.fixture
-def alice(django_user_model, client):
-    user = django_user_model.objects.create_user("alice", password="pw")
-    client.force_login(user)
-    return user
-
-
 def test_create_shows_the_secret_once_then_test_ping_and_redeliver(client, alice, receiver, hook_messages, django_user_model):
     bad = client.post("/ui/webhooks", {"url": "ftp://example.com/x", "events": ["job.completed"]})
     assert bad.status_code == 400 and "https://" in bad.content.decode()
