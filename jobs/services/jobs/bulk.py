@@ -13,6 +13,7 @@ from datetime import datetime
 
 from pynamodb.exceptions import PutError, PynamoDBConnectionError, PynamoDBException, TransactWriteError
 
+from jobs.exceptions import InvalidWebhook
 from jobs.handlers.registry import job_type_get
 from jobs.services import publishing, webhooks
 from jobs.services.store import logger, store_error
@@ -35,14 +36,30 @@ class BulkSpec:
     webhook: dict | None = None  # the job's own callback {"url", "events"}
 
 
+def _hooks_checked(*, owner: str, specs: list[BulkSpec]) -> list[dict]:
+    """Each spec's webhook attributes (one Query of the owner's endpoints for all); every bad callback, named by its index, before any write."""
+    records = webhooks.owner_endpoints(owner=owner)
+    shared = webhooks.job_hooks(owner=owner, records=records)
+    out, errors = [], {}
+    for index, spec in enumerate(specs):
+        try:
+            out.append(webhooks.job_hooks(owner=owner, callback=spec.webhook, records=records) if spec.webhook else shared)
+        except InvalidWebhook as exc:
+            errors.update({f"jobs[{index}].{field}": messages for field, messages in exc.errors.items()})
+    if errors:
+        raise InvalidWebhook(errors)
+    return out
+
+
 def jobs_submit_bulk(*, owner: str, specs: list[BulkSpec]) -> list[tuple[Job, bool]]:
     """Store up to 100 QUEUED jobs and queue them; returns [(job, created)] in the order given.
 
     A spec with `run_at` far ahead is stored SCHEDULED (the scheduler queues it when
     due); one a few minutes ahead is queued with an SQS delay.
 
-    The caller validated every payload (all-or-nothing: nothing is written when one
-    is bad). Requests: ceil(n/25) BatchWriteItem + one TransactWriteItems per keyed
+    The caller validated every payload, and every callback is checked here before
+    any write (all-or-nothing: nothing is written when one is bad; InvalidWebhook
+    names each bad one as jobs[i].webhook.*). Requests: ceil(n/25) BatchWriteItem + one TransactWriteItems per keyed
     job, ceil(n/10) SendMessageBatch per priority. A key seen before returns its job (created=False),
     which is not queued again. QueueUnavailable leaves the jobs QUEUED for recovery.
     """
@@ -51,14 +68,13 @@ def jobs_submit_bulk(*, owner: str, specs: list[BulkSpec]) -> list[tuple[Job, bo
     for spec in specs:
         job_type_get(spec.type)
     out: list[tuple[Job, bool]] = []
-    records = webhooks.owner_endpoints(owner=owner)  # one Query for the whole request
-    hooks = webhooks.job_hooks(owner=owner, records=records)
+    hooks_of = _hooks_checked(owner=owner, specs=specs)
     try:
         plain = []
-        for spec in specs:
+        for spec, hooks in zip(specs, hooks_of):
             job = job_build(job_id=str(uuid.uuid4()), owner=owner, name=spec.name, type=spec.type, payload=spec.payload,
                             run_at=spec.run_at, priority=spec.priority, concurrency_key=spec.concurrency_key)
-            webhooks.hooks_apply(job, webhooks.job_hooks(owner=owner, callback=spec.webhook, records=records) if spec.webhook else hooks)
+            webhooks.hooks_apply(job, hooks)
             if spec.idempotency_key is None:
                 plain.append(job)
                 out.append((job, True))
