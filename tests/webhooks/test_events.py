@@ -76,7 +76,8 @@ def test_progress_raises_at_most_one_event_per_five_seconds(published, hook_mess
     assert outbox_types(job.job_id) == ["job.progress", "job.progress", "job.started"]
 
 
-def test_an_item_job_starts_with_its_first_chunk_and_ends_once(published, hook_messages, everything):
+def test_an_item_job_starts_with_its_first_chunk_and_ends_once(published, hook_messages, receiver):
+    webhooks.webhook_create(owner="alice", url=receiver.url, events_wanted=["job.started", "job.completed", "job.failed"])
     source = services.items_inline(type="checksum", values=[f"v{i}" for i in range(5)], on_invalid="reject")
     job, _ = services.job_submit_items(owner="alice", name="n", type="checksum", payload={}, source=source, chunk_size=2)
     for number in range(1, 4):
@@ -90,3 +91,20 @@ def test_only_the_events_subscribed_to_are_recorded(published, hook_messages, re
     job, _ = services.job_submit(owner="alice", name="j", type="echo", payload={})
     services.job_execute(job_id=job.job_id, worker="w1")
     assert outbox_types(job.job_id) == [] and hook_messages == []
+
+
+def test_an_item_jobs_chunks_raise_progress_at_most_once_per_five_seconds_and_none_once_it_ended(published, hook_messages, everything):
+    source = services.items_inline(type="checksum", values=[f"v{i}" for i in range(4)], on_invalid="reject")
+    job, _ = services.job_submit_items(owner="alice", name="n", type="checksum", payload={}, source=source, chunk_size=1)
+    services.chunk_execute(job_id=job.job_id, number=1, worker="w")
+    assert outbox_types(job.job_id) == ["job.progress", "job.started"]
+    Job(job.job_id, JOB_SK).update(actions=[Job.hook_progress_at.set(time.time())])  # the last one just now
+    services.chunk_execute(job_id=job.job_id, number=2, worker="w")  # within 5 s of it: none
+    assert outbox_types(job.job_id) == ["job.progress", "job.started"]
+    Job(job.job_id, JOB_SK).update(actions=[Job.hook_progress_at.set(time.time() - 6)])  # the last one as if 6 s ago
+    services.chunk_execute(job_id=job.job_id, number=3, worker="w")
+    assert outbox_types(job.job_id) == ["job.progress", "job.progress", "job.started"]
+    Job(job.job_id, JOB_SK).update(actions=[Job.hook_progress_at.set(time.time() - 6)])
+    services.chunk_execute(job_id=job.job_id, number=4, worker="w")  # the last chunk: the job ends, no progress after it
+    assert Job.get(job.job_id, JOB_SK).status == JobStatus.COMPLETED
+    assert outbox_types(job.job_id) == ["job.completed", "job.progress", "job.progress", "job.started"]

@@ -23,7 +23,7 @@ from jobs.chunk_content import chunk_items, chunk_outcomes
 from jobs.exceptions import QueueUnavailable
 from jobs.handlers.registry import PermanentError, TransientError, job_type_get
 from jobs.items import BadItem, split_item
-from jobs.services import publishing
+from jobs.services import publishing, webhooks
 from jobs.services.flow.gate import flow_gate, flow_started, gate_outcome
 from jobs.services.items import chunks, completion
 from jobs.services.items import keys as item_keys
@@ -219,6 +219,8 @@ class ChunkWork(LeasedWork):
         except StoreUnavailable as exc:  # conflicts or throttles on every try: keep the outcomes, finish later
             return self._later(claim, f"Its finish could not be written: {exc}")
         completion.job_items_finish_if_done(job_id=self.job_id)
+        if transition is CHUNK_FINISH:
+            webhooks.job_progress_record(job=self.job)  # at most one per 5 s, only while the job runs
         return Outcome.CANCELED if transition is CHUNK_STOP else Outcome.COMPLETED
 
     def time_limit(self, claim: Claim) -> Outcome:

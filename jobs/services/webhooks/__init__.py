@@ -1,7 +1,8 @@
 """Webhooks: endpoints and secrets, the outbox on the job, deliveries as leased units, signed sends; import the public names from here.
 
 - endpoints: webhook_create, webhook_update, webhook_delete, webhook_rotate_secret, callback_secret_ensure, endpoint_get
-- outbox: job_hooks (at submission), job_status_event / job_progress_event (in a transition's write),
+- outbox: job_hooks (at submission), job_status_event / job_progress_event (in a transition's write), job_progress_record
+  (an item job's progress after a chunk),
   event_dispatch (the hand-over), outboxes_recover
 - schedule_events: schedule_run_failed_event (a failed run that made no job: its deliveries in the run's transaction)
 - deliveries: delivery_claim, delivery_record, deliveries_release_due (the due sweep); sending: delivery_try
@@ -28,6 +29,7 @@ from jobs.services.webhooks.outbox import (
     hooks_apply,
     job_hooks,
     job_progress_event,
+    job_progress_record,
     job_status_event,
     outboxes_recover,
     owner_endpoints,
@@ -40,6 +42,6 @@ __all__ = [
     "DELIVER_TASK", "DISPATCH_TASK", "JobEvent",
     "callback_secret_ensure", "deliveries_release_due", "delivery_claim", "delivery_get", "delivery_record", "delivery_redeliver",
     "delivery_run", "delivery_try", "endpoint_get", "event_dispatch", "event_dispatch_run", "events_checked", "hooks_apply",
-    "job_hooks", "job_progress_event", "job_status_event", "outboxes_recover", "owner_endpoints", "schedule_run_failed_event", "url_checked", "webhook_create", "webhook_delete",
+    "job_hooks", "job_progress_event", "job_progress_record", "job_status_event", "outboxes_recover", "owner_endpoints", "schedule_run_failed_event", "url_checked", "webhook_create", "webhook_delete",
     "webhook_rotate_secret", "webhook_test", "webhook_update",
 ]

@@ -28,6 +28,7 @@ from jobs.services.webhooks import endpoints as endpoint_services
 from jobs.services.webhooks.deliveries import DeliveryClaim, delivery_new
 from jobs.services.webhooks.endpoints import CALLBACKS, ENABLED, ENDPOINT
 from jobs.services.webhooks.messages import deliver_publish, dispatch_publish
+from jobs.states import JobStatus
 from jobs.tables import JOB_SK, OUTBOX_SHARD, Job, WebhookEndpoint
 
 # -- at submission -------------------------------------------------------------
@@ -131,6 +132,30 @@ def job_progress_event(*, job: Job | None, now: float | None = None) -> JobEvent
     if event.event_id:
         event.actions.append(Job.hook_progress_at.set(now))
     return event
+
+
+def job_progress_record(*, job: Job | None, now: float | None = None) -> str | None:
+    """An item job's job.progress after one of its chunks finished: one conditional UpdateItem of its own; the event id, or None.
+
+    A progress event is no status change, so it need not ride in the chunk's
+    transaction: the job item takes it only while PROCESSING and when its last
+    progress event is PROGRESS_EVENT_SECONDS old (chunks finishing together
+    record one). None when the job does not want it, or it is not due.
+    """
+    now = time.time() if now is None else now
+    event = job_progress_event(job=job, now=now)
+    if not event.event_id:
+        return None
+    due = Job.hook_progress_at.does_not_exist() | (Job.hook_progress_at <= now - events.PROGRESS_EVENT_SECONDS)
+    try:
+        Job(job.job_id, JOB_SK).update(actions=event.actions, condition=(Job.status == JobStatus.PROCESSING) & due,
+                                       add_version_condition=False)
+    except UpdateError as exc:
+        if not is_condition_failure(exc):
+            logger.warning("job %s: its job.progress event was not recorded: %s", job.job_id, exc)
+        return None
+    event.committed()
+    return event.event_id
 
 
 # -- hand-over to delivery -------------------------------------------------------
