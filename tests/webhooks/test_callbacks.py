@@ -7,23 +7,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from standardwebhooks.webhooks import Webhook
 
 from jobs import services
-from jobs.services import publishing
 from jobs.tables import JOB_SK, Job
 from tests.webhooks.test_delivery import dispatch_all
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("aws")]
-
-
-@pytest.fixture
-def chunk_messages(monkeypatch):
-    sent = []
-
-    def fake(*, job_id, numbers, delay_seconds=0, priority=None, flow=None):
-        sent.extend((job_id, n) for n in numbers)
-        return 0
-
-    monkeypatch.setattr(publishing, "chunks_publish", fake)
-    return sent
 
 
 def test_bulk_item_and_file_jobs_carry_their_own_callback(alice, published, chunk_messages, hook_messages, receiver):
