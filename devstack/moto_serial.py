@@ -1,6 +1,7 @@
 """moto's server, one request at a time: the embedded DynamoDB with DynamoDB's per-request atomicity.
 
-`python -m devstack.moto_serial -H HOST -p PORT` takes moto.server's arguments.
+`python -m devstack.moto_serial -H HOST -p PORT` takes moto.server's arguments
+(served with keep-alive: devstack.moto_keepalive).
 
 moto serves each request on its own thread and takes no lock: a conditional
 write's check and its update are not atomic, and a TransactWriteItems that
@@ -15,8 +16,9 @@ request for up to 20 s.
 
 import threading
 
-from moto import server
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+from devstack import moto_keepalive
 
 _lock = threading.Lock()
 _dispatch = DomainDispatcherApplication.__call__
@@ -32,4 +34,4 @@ def _one_at_a_time(self, environ, start_response):
 DomainDispatcherApplication.__call__ = _one_at_a_time
 
 if __name__ == "__main__":
-    server.main()
+    moto_keepalive.main()

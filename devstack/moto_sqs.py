@@ -1,6 +1,7 @@
 """moto's server for the embedded SQS: a cheaper clock (several times faster), and deletes that cannot drop a message being sent.
 
-`python -m devstack.moto_sqs -H HOST -p PORT` takes moto.server's arguments.
+`python -m devstack.moto_sqs -H HOST -p PORT` takes moto.server's arguments
+(served with keep-alive: devstack.moto_keepalive).
 
 moto's SQS is O(messages in the queue) per request: every send, receive and
 delete walks the queue, asking each message whether it is visible or delayed,
@@ -22,9 +23,10 @@ purge) here take the same lock as the send.
 
 import time
 
-from moto import server
 from moto.core import utils
 from moto.sqs import models
+
+from devstack import moto_keepalive
 
 _unix_time = utils.unix_time
 
@@ -52,4 +54,4 @@ def delete_message(self, receipt_handle: str) -> None:
 models.Queue.delete_message = delete_message
 
 if __name__ == "__main__":
-    server.main()
+    moto_keepalive.main()
