@@ -51,6 +51,9 @@ STATUS_BY_EXCEPTION: dict[type[domain.JobError], int] = {
     domain.DeliveryNotFound: 404,
     domain.InvalidWebhook: 400,
     domain.WebhookStateConflict: 409,
+    domain.InvalidWorkflow: 400,
+    domain.WorkflowNotFound: 404,
+    domain.WorkflowStateConflict: 409,
 }
 
 # DRF's own codes, renamed where a clearer stable one helps clients.

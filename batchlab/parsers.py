@@ -85,14 +85,20 @@ class SafeJSONParser(JSONParser):
     inline items limit on top, and one without `items` is then held to the payload's.
     """
 
+    def limit_bytes(self, upload: str | None) -> int:
+        return max_items_body_bytes() if upload else max_body_bytes()
+
+    def too_large(self, length: int, upload: str | None) -> RequestBodyTooLarge:
+        return _items_refusal(length, upload) if upload else _payload_refusal(length)
+
     def parse(self, stream, media_type=None, parser_context=None):
         context = parser_context or {}
         request, upload = context.get("request"), getattr(context.get("view"), "inline_items_upload", None)
         length = _content_length(request.META) if request is not None else 0
-        if length > (max_items_body_bytes() if upload else max_body_bytes()):
+        if length > self.limit_bytes(upload):
             # Refused by its declared length, unread; the exception handler
             # drains it before answering (drain_unread_body).
-            raise _items_refusal(length, upload) if upload else _payload_refusal(length)
+            raise self.too_large(length, upload)
         try:
             data = super().parse(stream, media_type, parser_context)
         except RecursionError:
@@ -105,6 +111,16 @@ class SafeJSONParser(JSONParser):
         if upload and length > max_body_bytes() and not (isinstance(data, dict) and "items" in data):
             raise _payload_refusal(length)
         return data
+
+
+class WorkflowJSONParser(SafeJSONParser):
+    """A workflow's definition: every step's payload in one body, up to BATCHLAB_MAX_WORKFLOW_BYTES."""
+
+    def limit_bytes(self, upload: str | None) -> int:
+        return settings.BATCHLAB_MAX_WORKFLOW_BYTES
+
+    def too_large(self, length: int, upload: str | None) -> RequestBodyTooLarge:
+        return RequestBodyTooLarge(f"The workflow is {length} bytes; the limit is {settings.BATCHLAB_MAX_WORKFLOW_BYTES} bytes.")
 
 
 def drain_unread_body(request) -> int:

@@ -143,7 +143,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     # https://drf-spectacular.readthedocs.io/en/latest/settings.html : one name per choice set called "status".
-    "ENUM_NAME_OVERRIDES": {"DeliveryStatusEnum": "jobs.states.DeliveryStatus", "StatusEnum": "jobs.states.JobStatus"},
+    "ENUM_NAME_OVERRIDES": {"DeliveryStatusEnum": "jobs.states.DeliveryStatus", "StatusEnum": "jobs.states.JobStatus",
+                            "WorkflowStatusEnum": "jobs.states.WorkflowStatus"},
 }
 
 # --- AWS ----------------------------------------------------------------------
@@ -163,6 +164,7 @@ BATCHLAB_IDEMPOTENCY_TABLE_NAME = env_str("BATCHLAB_IDEMPOTENCY_TABLE_NAME", "ba
 BATCHLAB_WORKERS_TABLE_NAME = env_str("BATCHLAB_WORKERS_TABLE_NAME", "batchlab-workers")
 BATCHLAB_SCHEDULES_TABLE_NAME = env_str("BATCHLAB_SCHEDULES_TABLE_NAME", "batchlab-schedules")
 BATCHLAB_SCHEDULE_LOG_TABLE_NAME = env_str("BATCHLAB_SCHEDULE_LOG_TABLE_NAME", "batchlab-schedule-log")
+BATCHLAB_WORKFLOWS_TABLE_NAME = env_str("BATCHLAB_WORKFLOWS_TABLE_NAME", "batchlab-workflows")
 BATCHLAB_QUEUE_PREFIX = env_str("BATCHLAB_QUEUE_PREFIX", "batchlab-")
 BATCHLAB_QUEUE_NAME = "jobs"  # the SQS queue is f"{prefix}jobs", its DLQ f"{prefix}jobs-dlq"
 # Item jobs (batches): uploaded NDJSON files and large chunk outcomes live in this
@@ -228,6 +230,10 @@ if BATCHLAB_RETRY_MAX_SECONDS > 900:
     raise ConfigurationError("BATCHLAB_RETRY_MAX_SECONDS must be at most 900 (a retry waits as an SQS message delay).")
 BATCHLAB_MAX_PAYLOAD_BYTES = env_int("BATCHLAB_MAX_PAYLOAD_BYTES", 64 * 1024, minimum=2)
 BATCHLAB_MAX_RESULT_BYTES = env_int("BATCHLAB_MAX_RESULT_BYTES", 128 * 1024, minimum=2)
+# POST /workflows: the whole definition (every step's payload) in one body.
+BATCHLAB_MAX_WORKFLOW_BYTES = env_int("BATCHLAB_MAX_WORKFLOW_BYTES", 2 * 1024 * 1024, minimum=1024)
+# A workflow whose submission's process died before it started is deleted after this long.
+BATCHLAB_WORKFLOW_SUBMIT_GRACE_SECONDS = env_int("BATCHLAB_WORKFLOW_SUBMIT_GRACE_SECONDS", 600, minimum=1)
 BATCHLAB_PROGRESS_INTERVAL = env_float("BATCHLAB_PROGRESS_INTERVAL", 1.0)
 BATCHLAB_STALE_QUEUED_SECONDS = env_int("BATCHLAB_STALE_QUEUED_SECONDS", 300, minimum=1)
 BATCHLAB_RECOVERY_INTERVAL = env_int("BATCHLAB_RECOVERY_INTERVAL", 30, minimum=1)

@@ -51,8 +51,9 @@ def job_page(request, job_id: str):
     except JobError as exc:
         return render(request, "frontend/error.html", {"title": "Job unavailable", "detail": exc.detail}, status=503)
     deliveries = job_deliveries(job.job_id) if job.hook_events else []
-    return render(request, "frontend/job.html", {**page_context(job=job_detail(job)), "deliveries": deliveries,
-                                                 "hook_events": list(job.hook_events or [])})
+    return render(request, "frontend/job.html", {
+        **page_context(job=job_detail(job, workflow=selectors.step_relations(job))), "deliveries": deliveries,
+        "hook_events": list(job.hook_events or [])})
 
 
 @login_required

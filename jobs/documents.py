@@ -77,6 +77,8 @@ def job_summary(job) -> dict:
         "concurrency_key": job.concurrency_key,
         "waiting_for": job.waiting_for if waiting else None,
         "waiting_since": iso(job.waiting_since) if waiting else None,
+        "workflow_id": job.workflow_id,
+        "step": job.step_name,
     }
 
 
@@ -87,8 +89,9 @@ def job_event_data(job) -> dict:
     return data
 
 
-def job_detail(job) -> dict:
-    """Every field of a job, with its payload, result and timeline: JobSerializer."""
+def job_detail(job, *, workflow: dict | None = None) -> dict:
+    """Every field of a job, with its payload, result and timeline: JobSerializer (`workflow`: a step's relations,
+    jobs.selectors.step_relations)."""
     data = job_summary(job)
     data.update(
         payload=job.payload,
@@ -105,6 +108,7 @@ def job_detail(job) -> dict:
             for e in (job.timeline or [])
         ],
     )
+    data["workflow"] = workflow
     return data
 
 

@@ -135,3 +135,26 @@ class InvalidWebhook(JobError):
 class WebhookStateConflict(JobError):
     code = "webhook_state_conflict"
     default_detail = "The webhook endpoint or delivery does not allow this now."
+
+
+class InvalidWorkflow(JobError):
+    """A workflow definition that cannot run: `errors` names each problem by field (`steps.<name>.needs`, ...)."""
+
+    code = "invalid_workflow"
+    default_detail = "The workflow definition is not valid."
+
+    def __init__(self, errors: dict, detail: str | None = None):
+        first = "; ".join(f"{field}: {' '.join(messages)}" for field, messages in list(errors.items())[:3])
+        more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
+        super().__init__(detail or f"The workflow cannot run: {first}{more}", extra={"errors": errors})
+        self.errors = errors
+
+
+class WorkflowNotFound(JobError):
+    code = "workflow_not_found"
+    default_detail = "No such workflow."
+
+
+class WorkflowStateConflict(JobError):
+    code = "workflow_state_conflict"
+    default_detail = "The workflow is not in a state that allows this."

@@ -5,7 +5,9 @@ the services build the DynamoDB condition of that write from the transition's
 sources, so a new transition (or a new source of one) is added here and nowhere else.
 An item job's own status moves with the same transitions as any job (QUEUED ->
 PROCESSING -> COMPLETED/FAILED/CANCELED), driven by its chunks: the first chunk
-claimed starts it, the chunk that finishes last ends it.
+claimed starts it, the chunk that finishes last ends it. A workflow's step is a job
+that starts WAITING for its parents: the write of its last parent's end releases it
+(QUEUED) or ends it (CANCELED); a workflow itself moves through `WorkflowStatus`.
 """
 
 from dataclasses import dataclass
@@ -14,6 +16,7 @@ from enum import StrEnum
 
 class JobStatus(StrEnum):
     SCHEDULED = "SCHEDULED"  # waits in DynamoDB for its due time (further ahead than an SQS delay reaches)
+    WAITING = "WAITING"  # a workflow's step whose parents are not all final (nothing on the queue)
     QUEUED = "QUEUED"
     PROCESSING = "PROCESSING"
     COMPLETED = "COMPLETED"
@@ -36,6 +39,24 @@ class ChunkStatus(StrEnum):
 FINAL_CHUNK_STATUSES = frozenset({ChunkStatus.DONE, ChunkStatus.CANCELED})
 
 
+class WorkflowStatus(StrEnum):
+    """A workflow: SUBMITTING (its steps being written; never listed) -> RUNNING -> COMPLETED | FAILED | CANCELED.
+
+    It ends when every step is final: COMPLETED when every one completed, CANCELED
+    when it was canceled (or a step was, and none failed), else FAILED. A retry
+    takes a FAILED or CANCELED workflow back to RUNNING.
+    """
+
+    SUBMITTING = "SUBMITTING"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELED = "CANCELED"
+
+
+FINAL_WORKFLOW_STATUSES = frozenset({WorkflowStatus.COMPLETED, WorkflowStatus.FAILED, WorkflowStatus.CANCELED})
+
+
 @dataclass(frozen=True)
 class Transition:
     """A named move of a job (or a chunk) from any of `sources` to `target`."""
@@ -53,7 +74,7 @@ def _t(name: str, sources: set, target: str) -> Transition:
 
 
 _Q, _P, _C, _F, _X = JobStatus.QUEUED, JobStatus.PROCESSING, JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELED
-_S = JobStatus.SCHEDULED
+_S, _W = JobStatus.SCHEDULED, JobStatus.WAITING
 
 # The worker's side. A claim takes a QUEUED job, or a PROCESSING one whose lease
 # expired (that extra guard is the lease's, not the state machine's).
@@ -72,6 +93,11 @@ REQUEST_CANCEL = _t("request_cancel", {_P}, _P)  # a running job stops cooperati
 RETRY = _t("retry", {_F, _X}, _Q)  # also the dead-letter redrive of a FAILED job
 RETRY_ITEMS = _t("retry_items", {_C, _F, _X}, _Q)  # an item job: re-run only the chunks with failed items
 REPUBLISH = _t("republish", {_Q}, _Q)  # staff requeue, or recovery of a message never delivered
+# A workflow's step (jobs.services.workflows). Released or ended by the write of its last
+# parent's end (or, for a first step, of its workflow's start); reset by a retry of the workflow.
+RELEASE = _t("release", {_W}, _Q)  # every parent final, and it may run
+SKIP = _t("skip", {_W}, _X)  # it may not run: a parent failed (policy "fail"), its workflow was canceled, a callback that does not apply
+WAIT_AGAIN = _t("wait_again", {_C, _F, _X}, _W)  # a retry of the workflow re-runs it after its parents
 # Recovery.
 LEASE_EXPIRED = _t("lease_expired", {_P}, _Q)  # the worker died: run it again
 GIVE_UP = _t("give_up", {_Q, _P}, _F)  # no attempts left, or the message was dead-lettered
@@ -83,8 +109,8 @@ STOP_ITEMS = _t("stop_items", {_Q, _P}, _X)  # the last chunk done after a cance
 
 ALL_TRANSITIONS: tuple[Transition, ...] = (
     CLAIM, HEARTBEAT, COMPLETE, FAIL, RETRY_LATER, STOP_CANCELED,
-    RELEASE_DUE, RUN_NOW, CANCEL, REQUEST_CANCEL, RETRY, RETRY_ITEMS, REPUBLISH, LEASE_EXPIRED, GIVE_UP,
-    START_CHUNKS, FINISH_ITEMS, FAIL_ITEMS, STOP_ITEMS,
+    RELEASE_DUE, RUN_NOW, CANCEL, REQUEST_CANCEL, RETRY, RETRY_ITEMS, REPUBLISH, RELEASE, SKIP, WAIT_AGAIN,
+    LEASE_EXPIRED, GIVE_UP, START_CHUNKS, FINISH_ITEMS, FAIL_ITEMS, STOP_ITEMS,
 )
 
 # The chunks of an item job. A claim takes a PENDING chunk, or a PROCESSING one

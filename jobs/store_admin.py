@@ -7,13 +7,14 @@ from django.conf import settings
 
 from jobs import objects, queues
 from jobs.store_indexes import table_indexes_upgrade
-from jobs.tables import IdempotencyRecord, Job, Limiter, TypeSettings, WorkerRecord
+from jobs.tables import IdempotencyRecord, Job, Limiter, TypeSettings, WorkerRecord, Workflow
 from jobs.tables.schedules import Schedule, ScheduleLogEntry
 from jobs.tables.webhooks import WebhookDelivery, WebhookEndpoint
 
 # Chunk items live in the jobs table (Job's model creates it); Chunk has no index of its own.
-# A type's edits share its settings' table, and waiters their limiter's.
-MODELS = (Job, IdempotencyRecord, WorkerRecord, Schedule, ScheduleLogEntry, TypeSettings, Limiter, WebhookEndpoint, WebhookDelivery)
+# A type's edits share its settings' table, waiters their limiter's, a workflow's graph its header's.
+MODELS = (Job, IdempotencyRecord, WorkerRecord, Schedule, ScheduleLogEntry, TypeSettings, Limiter, WebhookEndpoint, WebhookDelivery,
+          Workflow)
 
 
 @dataclass

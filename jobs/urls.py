@@ -1,4 +1,4 @@
-"""API routes: /jobs, /schedules, /webhooks and friends (no trailing slashes)."""
+"""API routes: /jobs, /schedules, /webhooks, /workflows and friends (no trailing slashes)."""
 
 from django.urls import path
 
@@ -8,6 +8,7 @@ from jobs.api import jobs as api
 from jobs.api import schedules as api_schedules
 from jobs.api import webhooks as api_webhooks
 from jobs.api import workers as api_workers
+from jobs.api import workflows as api_workflows
 
 urlpatterns = [
     path("jobs", api.JobListCreateView.as_view(), name="job-list"),
@@ -45,4 +46,8 @@ urlpatterns = [
     path("webhooks/<str:hook_id>/deliveries/<str:event_id>", api_webhooks.DeliveryDetailView.as_view(), name="webhook-delivery"),
     path("webhooks/<str:hook_id>/deliveries/<str:event_id>/redeliver", api_webhooks.DeliveryRedeliverView.as_view(),
          name="webhook-redeliver"),
+    path("workflows", api_workflows.WorkflowListCreateView.as_view(), name="workflow-list"),
+    path("workflows/<str:workflow_id>", api_workflows.WorkflowDetailView.as_view(), name="workflow-detail"),
+    path("workflows/<str:workflow_id>/cancel", api_workflows.WorkflowCancelView.as_view(), name="workflow-cancel"),
+    path("workflows/<str:workflow_id>/retry", api_workflows.WorkflowRetryView.as_view(), name="workflow-retry"),
 ]

@@ -41,3 +41,22 @@ CONFLICT = [
                "detail": f"Job {JOB_ID} is COMPLETED and cannot be canceled.", "job_status": "COMPLETED"},
     ),
 ]
+
+WORKFLOW_ID = "3c9e1f20-5d1a-4b7e-8f3a-6a2b1c0d9e77"
+
+WORKFLOW_SUBMIT = [
+    OpenApiExample("a diamond: a, then b and c, then d over both", request_only=True, value={
+        "name": "diamond", "steps": {
+            "a": {"type": "echo", "payload": {"n": 1}},
+            "b": {"type": "echo", "payload": {"n": 2}, "needs": ["a"]},
+            "c": {"type": "echo", "payload": {"n": 3}, "needs": ["a"]},
+            "d": {"type": "collect", "needs": ["b", "c"]}},
+        "on_failure": {"type": "echo", "payload": {"alert": "diamond failed"}}}),
+    OpenApiExample(
+        "a cycle", response_only=True, status_codes=["400"], media_type=PROBLEM_JSON,
+        value={"type": "about:blank", "title": "Bad Request", "status": 400, "code": "invalid_workflow",
+               "detail": "The workflow cannot run: steps.a.needs: The steps a → b → a form a cycle: none of them could"
+                         " ever start.",
+               "errors": {"steps.a.needs": ["The steps a → b → a form a cycle: none of them could ever start."]}},
+    ),
+]

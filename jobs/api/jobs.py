@@ -169,7 +169,7 @@ class JobDetailView(APIView):
         headers = {"ETag": f'"{int(job.version or 0)}"', "Cache-Control": "private, no-cache"}
         if etag_matches(request.headers.get("If-None-Match"), headers["ETag"]):
             return Response(status=status.HTTP_304_NOT_MODIFIED, headers=headers)
-        return Response(job_detail(job), headers=headers)
+        return Response(job_detail(job, workflow=selectors.step_relations(job)), headers=headers)
 
 
 class JobCancelView(APIView):

@@ -1,4 +1,4 @@
-"""Every read, by what is read: jobs (and queues, workers), an item job's chunks and items, schedules, job types' flow control, webhooks; import the public names from here."""
+"""Every read, by what is read: jobs (and queues, workers), an item job's chunks and items, schedules, job types' flow control, webhooks, workflows; import the public names from here."""
 
 from jobs.selectors.items import ITEM_STATUSES, Page, item_job_get, job_chunks, job_items, job_results
 from jobs.selectors.jobs import (
@@ -29,6 +29,16 @@ from jobs.selectors.webhooks import (
     webhooks_backlog,
     webhooks_list,
 )
+from jobs.selectors.workflows import (
+    WorkflowPage,
+    WorkflowView,
+    graph_of,
+    step_outcome,
+    step_parents,
+    step_relations,
+    workflow_get,
+    workflow_list,
+)
 
 __all__ = [
     "ITEM_STATUSES", "JobPage", "Page", "ScheduleView", "WorkerView",
@@ -37,4 +47,6 @@ __all__ = [
     "schedule_counters", "schedule_get", "schedule_list", "store_ping", "workers_count", "workers_list",
     "TypeView", "type_limits", "type_view", "type_views",
     "DELIVERY_STATUSES", "DeliveryPage", "deliveries_list", "job_deliveries", "webhook_get", "webhooks_backlog", "webhooks_list",
+    "WorkflowPage", "WorkflowView", "graph_of", "step_outcome", "step_parents", "step_relations", "workflow_get",
+    "workflow_list",
 ]

@@ -1,4 +1,4 @@
-"""Response bodies: a job, a job summary, a list page, the job types, dead letters, a redrive.
+"""Response bodies: a job (with its workflow's step, if any), a job summary, a list page, the job types, dead letters, a redrive.
 
 Each shape is written twice, side by side: a serializer that describes it in the
 OpenAPI document, and a plain function that builds it. The page polls a job
@@ -62,6 +62,25 @@ class JobSummarySerializer(serializers.Serializer):
         choices=["paused", "concurrency_limit", "rate_limit"], allow_null=True,
         help_text="A QUEUED job held back by its type's pause or a limit: why (null otherwise). No attempt is used up.")
     waiting_since = serializers.DateTimeField(allow_null=True)
+    workflow_id = serializers.UUIDField(allow_null=True, help_text="The workflow this job is a step of, if any.")
+    step = serializers.CharField(allow_null=True, help_text="Its step's name in that workflow.")
+
+
+class StepRefSerializer(serializers.Serializer):
+    step = serializers.CharField()
+    job_id = serializers.UUIDField()
+    url = serializers.CharField()
+
+
+class StepRelationsSerializer(serializers.Serializer):
+    id = serializers.UUIDField(help_text="The workflow.")
+    url = serializers.CharField(help_text="/workflows/{id}.")
+    step = serializers.CharField()
+    role = serializers.ChoiceField(choices=["step", "on_success", "on_failure", "on_complete"])
+    on_parent_failure = serializers.ChoiceField(choices=["fail", "continue"])
+    parents = StepRefSerializer(many=True)
+    children = StepRefSerializer(many=True)
+    pending_parents = serializers.IntegerField(allow_null=True, help_text="While WAITING: its parents not ended yet.")
 
 
 class JobSerializer(JobSummarySerializer):
@@ -69,6 +88,7 @@ class JobSerializer(JobSummarySerializer):
     result = serializers.JSONField(allow_null=True)
     expires_at = serializers.DateTimeField(allow_null=True)
     timeline = TimelineEntrySerializer(many=True)
+    workflow = StepRelationsSerializer(allow_null=True, help_text="A workflow's step: its workflow, parents and children.")
 
 
 class JobListPageSerializer(serializers.Serializer):

@@ -16,6 +16,8 @@
 - flow/ (staff): type_settings_update, type_pause, type_resume (a job type's priority, pause and limits);
   the gate a runner passes before its claim
 - publishing: job_publish, chunks_publish; workers: worker_heartbeat, worker_retire
+- workflows/: workflow_submit, workflow_cancel, workflow_retry (a DAG of steps, each a job; a step's end
+  tells its children through the effects hook: jobs.services.workflows.effects)
 """
 
 from jobs.services.actions import job_cancel, job_requeue, job_retry
@@ -53,6 +55,7 @@ from jobs.services.schedules.delayed import job_run_now, jobs_release_due
 from jobs.services.schedules.scheduler import TickReport, schedules_tick
 from jobs.services.store import utcnow
 from jobs.services.workers import WorkerBeat, worker_heartbeat, worker_retire
+from jobs.services.workflows import workflow_cancel, workflow_retry, workflow_submit
 
 __all__ = [
     "PROCESS_CHUNK_TASK",
@@ -105,4 +108,7 @@ __all__ = [
     "worker_heartbeat",
     "worker_id",
     "worker_retire",
+    "workflow_cancel",
+    "workflow_retry",
+    "workflow_submit",
 ]

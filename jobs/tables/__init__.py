@@ -1,4 +1,4 @@
-"""PynamoDB schema only: jobs and their chunks, idempotency keys, workers (jobs.py); schedules and their log (schedules.py); flow control (flow.py); webhooks (webhooks.py)."""
+"""PynamoDB schema only: jobs and their chunks, idempotency keys, workers (jobs.py); schedules and their log (schedules.py); flow control (flow.py); webhooks (webhooks.py); workflows (workflows.py)."""
 
 from jobs.tables.jobs import (
     ALL_SHARD,
@@ -6,6 +6,7 @@ from jobs.tables.jobs import (
     DUE_SHARD,
     JOB_SK,
     OUTBOX_SHARD,
+    NOTIFY_SHARD,
     Chunk,
     IdempotencyRecord,
     Job,
@@ -23,6 +24,7 @@ from jobs.tables.schedules import (
     ScheduleLogEntry,
     ScheduleRun,
 )
+from jobs.tables.workflows import GRAPH_SK, PLAN_SHARD, WORKFLOW_SK, Workflow, WorkflowGraph
 
 from jobs.tables.webhooks import DeliveryAttempt, SigningSecret, WebhookDelivery, WebhookEndpoint
 
@@ -31,4 +33,5 @@ __all__ = [
     "Chunk", "IdempotencyRecord", "Job", "Schedule", "ScheduleLogEntry", "ScheduleRun", "TimelineEntry", "WorkerRecord",
     "chunk_sk", "EDITS_PREFIX", "LIMITER_SK", "SETTINGS_PK", "WAITER_PREFIX", "Limiter", "TypeSettings", "TypeSettingsEdit", "Waiter",
     "DeliveryAttempt", "SigningSecret", "WebhookDelivery", "WebhookEndpoint",
+    "GRAPH_SK", "NOTIFY_SHARD", "PLAN_SHARD", "WORKFLOW_SK", "Workflow", "WorkflowGraph",
 ]

@@ -30,6 +30,7 @@ from pynamodb.models import Model
 ALL_SHARD = "ALL"
 DUE_SHARD = "DUE"
 OUTBOX_SHARD = "OUTBOX"
+NOTIFY_SHARD = "NOTIFY"
 
 # The sort key of a job item, and the prefix of its chunks' sort keys.
 JOB_SK = "JOB"
@@ -108,6 +109,17 @@ class OutboxIndex(GlobalSecondaryIndex):
 
     outbox_shard = UnicodeAttribute(hash_key=True, attr_name="OutboxShard")
     outbox_at = NumberAttribute(range_key=True, attr_name="OutboxAt")
+
+
+class NotifyIndex(GlobalSecondaryIndex):
+    """Workflow steps whose children are not all told of their end yet (sparse: only while NotifyShard is set)."""
+
+    class Meta:
+        index_name = "NotifyShardNotifyAt"
+        projection = KeysOnlyProjection()
+
+    notify_shard = UnicodeAttribute(hash_key=True, attr_name="NotifyShard")
+    notify_at = NumberAttribute(range_key=True, attr_name="NotifyAt")
 
 
 class _TableMeta:
@@ -203,11 +215,28 @@ class Job(Model):
     # The dead letter recovery already acted on (a retried job is not failed again by the same one).
     dead_letter_id = UnicodeAttribute(attr_name="DeadLetterId", null=True)
 
+    # A workflow's step (absent on other jobs; jobs.services.workflows): its workflow, its
+    # name and number there, what it does when a parent fails, how many parents have not
+    # ended yet, whether a parent (or one above) failed or was canceled, and whether the
+    # workflow's cancel reached it. While its end has not been told to all its children:
+    # the next one to tell (NotifyFrom) and NotifyShard/NotifyAt (the sparse NotifyIndex).
+    workflow_id = UnicodeAttribute(attr_name="WorkflowId", null=True)
+    step_name = UnicodeAttribute(attr_name="StepName", null=True)
+    step_index = NumberAttribute(attr_name="StepIndex", null=True)
+    on_parent_failure = UnicodeAttribute(attr_name="OnParentFailure", null=True)
+    pending_parents = NumberAttribute(attr_name="PendingParents", null=True)
+    upstream_failed = BooleanAttribute(attr_name="UpstreamFailed", null=True)
+    upstream_canceled = BooleanAttribute(attr_name="UpstreamCanceled", null=True)
+    notify_from = NumberAttribute(attr_name="NotifyFrom", null=True)
+    notify_shard = UnicodeAttribute(attr_name="NotifyShard", null=True)
+    notify_at = NumberAttribute(attr_name="NotifyAt", null=True)
+
     owner_index = OwnerIndex()
     status_index = StatusIndex()
     all_index = AllIndex()
     due_index = DueIndex()
     outbox_index = OutboxIndex()
+    notify_index = NotifyIndex()
 
 
 class Chunk(Model):

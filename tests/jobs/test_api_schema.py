@@ -98,6 +98,7 @@ def test_a_job_renders_exactly_as_before():
         "started_at": "2025-01-02T03:04:06.678000Z", "finished_at": "2025-01-02T03:04:08.178000Z",
         "duration_seconds": 1.5, "version": 4, "run_at": None, "schedule_id": None, "schedule_url": None, "items": None,
         "priority": "normal", "concurrency_key": None, "waiting_for": None, "waiting_since": None,
+        "workflow_id": None, "step": None, "workflow": None,
         "payload": {"items": ["a"]}, "result": None, "expires_at": None,
         "timeline": [{"at": "2025-01-02T03:04:05.678000Z", "event": "submitted", "status": "QUEUED", "message": "by alice", "worker": None}],
     }
@@ -149,3 +150,25 @@ def test_the_schedule_serializers_have_exactly_the_fields_that_are_sent():
     assert list(detail["history"][0]) == list(ScheduleSerializer().fields["history"].child.fields)
     assert list(schedule_summary(view)) == list(ScheduleListSerializer().fields["results"].child.fields)
     assert detail["next_run_in_seconds"] == 60 and detail["last_run"]["status"] == "FAILED" and detail["success_rate"] == 0.0
+
+
+def test_the_workflow_serializers_have_exactly_the_fields_that_are_sent():
+    from jobs.dag import StepSpec, dag_build
+    from jobs.selectors.workflows import WorkflowView
+    from jobs.serializers.workflows import WorkflowListPageSerializer, WorkflowSerializer, workflow_detail, workflow_list_page
+    from jobs.tables import Workflow
+
+    at = datetime(2025, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    graph = dag_build([StepSpec(name="a", type="echo"), StepSpec(name="b", type="echo", needs=("a",))])
+    header = Workflow("3c9e1f20-5d1a-4b7e-8f3a-6a2b1c0d9e77", name="w", status="RUNNING", submitter="alice", owner="alice",
+                      created_at=at, updated_at=at, steps_total=2, sinks_pending=1,
+                      timeline=[TimelineEntry(at=at, event="submitted", status="SUBMITTING", message="m", worker=None)])
+    job = a_job()
+    job.step_index, job.workflow_id = 0, header.workflow_id
+    detail = workflow_detail(WorkflowView(header=header, graph=graph, steps={0: job}))
+    assert list(detail) == list(WorkflowSerializer().fields)
+    assert list(detail["steps"][0]) == list(WorkflowSerializer().fields["steps"].child.fields)
+    assert detail["steps"][1]["status"] is None and detail["edges"] == [["a", "b"]]
+    page = workflow_list_page([header], next_cursor="c")
+    assert list(page) == list(WorkflowListPageSerializer().fields)
+    assert list(page["results"][0]) == list(WorkflowListPageSerializer().fields["results"].child.fields)

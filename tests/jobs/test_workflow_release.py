@@ -1,0 +1,79 @@
+"""Releases on moto in-process: a step waits for every parent, the last parent's write releases it once, failures cascade."""
+
+import pytest
+
+from jobs.services import publishing
+from jobs.states import JobStatus, WorkflowStatus
+from tests.jobs.workflow_helpers import end, job_of, statuses, submit, workflow_status
+
+pytestmark = pytest.mark.usefixtures("aws")
+
+DIAMOND = {"name": "diamond", "steps": {
+    "a": {"type": "echo", "payload": {"n": 1}},
+    "b": {"type": "echo", "needs": ["a"]},
+    "c": {"type": "echo", "needs": ["a"]},
+    "d": {"type": "echo", "needs": ["b", "c"]},
+}}
+
+
+@pytest.fixture
+def sent(monkeypatch):
+    """The job ids published (ten to a batch, as steps are)."""
+    ids = []
+    monkeypatch.setattr(publishing, "tasks_publish", lambda *, messages, **route: ids.extend(m[2] for m in messages))
+    return ids
+
+
+def test_a_diamond_releases_each_step_once_after_all_its_parents(sent):
+    wf = submit(DIAMOND)
+    assert workflow_status(wf.workflow_id) == WorkflowStatus.RUNNING
+    assert statuses(wf.workflow_id) == {"a": "QUEUED", "b": "WAITING", "c": "WAITING", "d": "WAITING"}
+    assert sent == [job_of(wf.workflow_id, "a").job_id]
+    end(wf.workflow_id, "a")
+    assert statuses(wf.workflow_id) == {"a": "COMPLETED", "b": "QUEUED", "c": "QUEUED", "d": "WAITING"}
+    end(wf.workflow_id, "b")
+    assert job_of(wf.workflow_id, "d").status == JobStatus.WAITING
+    assert int(job_of(wf.workflow_id, "d").pending_parents) == 1
+    end(wf.workflow_id, "c")
+    assert job_of(wf.workflow_id, "d").status == JobStatus.QUEUED
+    end(wf.workflow_id, "d")
+    assert workflow_status(wf.workflow_id) == WorkflowStatus.COMPLETED
+    ids = {n: job_of(wf.workflow_id, n).job_id for n in "abcd"}
+    assert sorted(sent) == sorted(ids.values())  # each published once
+
+
+def test_a_failed_parent_cancels_its_subtree_with_dependency_failed_and_the_workflow_fails(sent):
+    body = {"name": "chain", "steps": {"a": {"type": "echo"}, "b": {"type": "echo", "needs": ["a"]},
+                                       "c": {"type": "echo", "needs": ["b"]}},
+            "on_failure": {"type": "echo"}, "on_success": {"type": "echo"}, "on_complete": {"type": "echo"}}
+    wf = submit(body)
+    end(wf.workflow_id, "a", JobStatus.FAILED)
+    got = statuses(wf.workflow_id)
+    assert got["b"] == got["c"] == JobStatus.CANCELED
+    assert job_of(wf.workflow_id, "b").error.as_dict()["code"] == "dependency_failed"
+    assert job_of(wf.workflow_id, "c").error.as_dict()["code"] == "dependency_failed"
+    assert workflow_status(wf.workflow_id) == WorkflowStatus.FAILED
+    assert got["on_failure"] == got["on_complete"] == JobStatus.QUEUED
+    assert got["on_success"] == JobStatus.CANCELED
+
+
+def test_continue_runs_the_child_after_a_failed_parent(sent):
+    body = {"name": "c", "steps": {"a": {"type": "echo"}, "b": {"type": "echo"},
+                                   "d": {"type": "echo", "needs": ["a", "b"], "on_parent_failure": "continue"}}}
+    wf = submit(body)
+    end(wf.workflow_id, "a", JobStatus.FAILED)
+    end(wf.workflow_id, "b")
+    assert job_of(wf.workflow_id, "d").status == JobStatus.QUEUED
+    end(wf.workflow_id, "d")
+    assert workflow_status(wf.workflow_id) == WorkflowStatus.FAILED  # a step failed for good
+
+
+def test_a_fan_out_wider_than_one_transaction_releases_every_child_in_links(sent):
+    steps = {"root": {"type": "echo"}, **{f"s{i}": {"type": "echo", "needs": ["root"]} for i in range(150)}}
+    wf = submit({"name": "wide", "steps": steps})
+    carried = end(wf.workflow_id, "root")
+    assert len(carried.also) == 90  # the first 90 in the root's own transaction, the rest in links
+    got = statuses(wf.workflow_id)
+    assert sum(1 for s in got.values() if s == JobStatus.QUEUED) == 150
+    assert job_of(wf.workflow_id, "root").notify_from is None  # its cursor is gone: every child told
+    assert len(sent) == len(set(sent)) == 151
