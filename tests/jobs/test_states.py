@@ -41,6 +41,9 @@ EXPECTED_MOVES = {
     ("PROCESSING", "FAILED"), ("PROCESSING", "CANCELED"),
     ("FAILED", "QUEUED"), ("CANCELED", "QUEUED"),
     ("COMPLETED", "QUEUED"),  # an item job's retry of its failed items
+    # A workflow's step: released or ended by its last parent's end; waits again in a retry of its workflow.
+    ("WAITING", "QUEUED"), ("WAITING", "CANCELED"),
+    ("COMPLETED", "WAITING"), ("FAILED", "WAITING"), ("CANCELED", "WAITING"),
 }
 
 
@@ -61,8 +64,8 @@ def test_a_scheduled_job_is_released_or_run_now_or_canceled_and_nothing_else():
     assert not any(can_transition(source=s, target="SCHEDULED") for s in JobStatus)
 
 
-def test_completed_leads_only_back_to_the_queue_for_failed_items_and_transition_names_are_unique():
-    assert TRANSITIONS[JobStatus.COMPLETED] == frozenset({JobStatus.QUEUED})
+def test_completed_leads_only_back_to_the_queue_for_failed_items_or_a_workflow_retry_and_transition_names_are_unique():
+    assert TRANSITIONS[JobStatus.COMPLETED] == frozenset({JobStatus.QUEUED, JobStatus.WAITING})
     assert not can_retry(JobStatus.COMPLETED) and can_retry_items(JobStatus.COMPLETED)
     names = [t.name for t in ALL_TRANSITIONS + ALL_CHUNK_TRANSITIONS]
     assert len(names) == len(set(names))
@@ -82,3 +85,11 @@ def test_every_pair_of_chunk_states_is_allowed_exactly_when_a_named_chunk_transi
             expected = (source.value, target.value) in EXPECTED_CHUNK_MOVES
             assert (target in CHUNK_TRANSITIONS[source]) is expected, (source, target)
             assert bool(by_name) is expected, (source, target, by_name)
+
+
+def test_a_waiting_step_is_released_or_ended_and_never_claimed():
+    from jobs.states import CLAIM, RELEASE, SKIP
+
+    assert TRANSITIONS[JobStatus.WAITING] == {JobStatus.QUEUED, JobStatus.CANCELED}
+    assert not CLAIM.allows(JobStatus.WAITING) and not can_cancel(JobStatus.WAITING)
+    assert RELEASE.sources == SKIP.sources == {JobStatus.WAITING}

@@ -87,7 +87,7 @@ def test_a_second_bootstrap_changes_nothing(aws, update_calls):
     second = store_admin.bootstrap_all(index_wait_seconds=5, poll_seconds=0.1)
     assert len(update_calls) == 2
     tables = [line for line in second if line.startswith("table ")]
-    assert len(tables) == len(store_admin.MODELS) == 9 and all(line.endswith(": exists, TTL on ExpiresAt unchanged") for line in tables), tables
+    assert len(tables) == len(store_admin.MODELS) == 10 and all(line.endswith(": exists, TTL on ExpiresAt unchanged") for line in tables), tables
 
 
 def test_an_index_the_model_does_not_have_or_has_otherwise_is_reported_and_left_alone(aws, update_calls):
