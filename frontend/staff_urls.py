@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from frontend import schedules, staff, staff_workers
+from frontend import schedules, staff, staff_workers, workflows
 
 app_name = "staff"
 
@@ -13,4 +13,5 @@ urlpatterns = [
     path("dead-letters/", staff.dead_letters, name="dead-letters"),
     path("schedules/", schedules.staff_schedule_list, name="schedule-list"),
     path("workers/", staff_workers.workers, name="workers"),
+    path("workflows/", workflows.staff_workflow_list, name="workflow-list"),
 ]

@@ -1,18 +1,20 @@
 """Page routes for users: my jobs, a job's page, log in / out, the API token page.
 
 The API owns /jobs, /jobs/<id>, /job-types and /dead-letters, so a job's page lives at /ui/jobs/<id>
-(and /schedules: a schedule's page is /ui/schedules/<id>; a job type's, /ui/job-types/<type>; webhooks, /ui/webhooks).
+(and /schedules: a schedule's page is /ui/schedules/<id>; a job type's, /ui/job-types/<type>; webhooks, /ui/webhooks;
+a workflow's, /ui/workflows/<id>).
 """
 
 from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from frontend import job_types, schedules, views, webhooks
+from frontend import job_types, schedules, views, webhooks, workflows
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("ui/jobs/<str:job_id>", views.job_page, name="ui-job"),
+    path("ui/workflows/<str:workflow_id>", workflows.workflow_page, name="ui-workflow"),
     path("ui/schedules", schedules.schedule_list_page, name="ui-schedules"),
     path("ui/job-types", job_types.job_types_page, name="ui-job-types"),
     path("ui/job-types/<str:type>", job_types.job_type_page, name="ui-job-type"),

@@ -8,7 +8,7 @@ Adding a subcommand: one module with `register(sub, common)` that calls
 import argparse
 import sys
 
-from jobs.cli import job_types, jobs, schedules, watch, webhooks, workers
+from jobs.cli import job_types, jobs, schedules, watch, webhooks, workers, workflows
 from jobs.cli.client import ApiError, Client, Unreachable
 from jobs.cli.exit_codes import Exit
 from jobs.cli.output import print_error
@@ -20,6 +20,7 @@ COMMANDS = (
     workers,  # workers
     schedules,  # schedules list|show|create|edit|pause|resume|run|delete
     webhooks,  # webhooks create|list|test|deliveries|redeliver|listen
+    workflows,  # workflows submit|show|list|cancel|retry
 )
 
 EPILOG = """\

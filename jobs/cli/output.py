@@ -14,7 +14,7 @@ from rich.table import Table
 SHORT_ID = 8
 SHORT_IDS = f"ids: their first {SHORT_ID} characters; --json has them whole"
 
-STATUS_STYLE = {"SCHEDULED": "blue", "QUEUED": "cyan", "PROCESSING": "yellow", "COMPLETED": "green", "FAILED": "red", "CANCELED": "magenta"}
+STATUS_STYLE = {"SCHEDULED": "blue", "WAITING": "bright_black", "RUNNING": "yellow", "QUEUED": "cyan", "PROCESSING": "yellow", "COMPLETED": "green", "FAILED": "red", "CANCELED": "magenta"}
 
 
 def stdout() -> Console:

@@ -1,3 +1,3 @@
 """Imports the built-in job types so that they register."""
 
-from jobs.handlers import checksum, echo, fail, flaky, sleep, transform, wordcount  # noqa: F401
+from jobs.handlers import checksum, collect, echo, fail, flaky, sleep, transform, wordcount  # noqa: F401

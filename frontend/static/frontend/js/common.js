@@ -3,7 +3,7 @@
 
 window.BatchLab = (function () {
   var FINAL = ["COMPLETED", "FAILED", "CANCELED"];
-  var ICONS = { SCHEDULED: "⏲", QUEUED: "◷", PROCESSING: "↻", COMPLETED: "✓", FAILED: "✕", CANCELED: "⊘" };
+  var ICONS = { SCHEDULED: "⏲", WAITING: "⧗", QUEUED: "◷", PROCESSING: "↻", COMPLETED: "✓", FAILED: "✕", CANCELED: "⊘" };
   /* Why a QUEUED job has not started (its type's pause or limits: see the Job types page). */
   var WAITING = { paused: "waiting: its type is paused", concurrency_limit: "waiting for a concurrency slot",
                   rate_limit: "waiting for its turn (rate limit)" };

@@ -61,6 +61,20 @@
     if (job.schedule_id) {
       fields.splice(1, 0, field("Schedule", el("a", { href: "/ui/schedules/" + job.schedule_id, id: "schedule-link", text: "the schedule that fired it" })));
     }
+    if (job.workflow) {
+      var w = job.workflow;
+      var links = function (refs) {
+        if (!refs.length) return "—";
+        var span = el("span", {});
+        refs.forEach(function (r, i) { if (i) span.append(", "); span.append(el("a", { href: "/ui/jobs/" + r.job_id, text: r.step })); });
+        return span;
+      };
+      fields.splice(1, 0,
+        field("Workflow", el("a", { href: "/ui/workflows/" + w.id, id: "workflow-link", text: "step " + w.step + (w.role !== "step" ? " (" + w.role + ")" : "") })),
+        field("Needs", links(w.parents)),
+        field("Needed by", links(w.children)));
+      if (job.status === "WAITING" && w.pending_parents !== null) fields.splice(4, 0, field("Waiting for", w.pending_parents + " parent(s)"));
+    }
     B.morphChildren(document.getElementById("job-fields"), fields);
 
     B.setText(document.getElementById("job-payload"), B.pretty(job.payload));
@@ -86,7 +100,8 @@
     cancelButton.hidden = !cancellable;
     cancelButton.disabled = cancellable && job.cancel_requested;
     cancelButton.textContent = job.cancel_requested ? "Cancel requested" : "Cancel job";
-    retryButton.hidden = !(job.status === "FAILED" || job.status === "CANCELED" ||
+    /* A workflow's step is retried with its workflow (its page): what is below it runs again too. */
+    retryButton.hidden = !!job.workflow || !(job.status === "FAILED" || job.status === "CANCELED" ||
       (job.items && job.status === "COMPLETED" && job.items.failed > 0));
   }
 
