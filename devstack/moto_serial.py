@@ -11,14 +11,15 @@ retry was seen to undo a worker's claim that way, leaving the job QUEUED with
 no message. DynamoDB itself applies each request atomically; so does this
 server, by holding one lock around moto's application. moto is CPU-bound under
 the GIL, so this costs little throughput. Not for SQS: a long poll holds its
-request for up to 20 s.
+request for up to 20 s. Its transactions back up the items they touch, not
+whole tables (devstack.moto_dynamodb).
 """
 
 import threading
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
-from devstack import moto_keepalive
+from devstack import moto_dynamodb, moto_keepalive
 
 _lock = threading.Lock()
 _dispatch = DomainDispatcherApplication.__call__
@@ -32,6 +33,7 @@ def _one_at_a_time(self, environ, start_response):
 
 
 DomainDispatcherApplication.__call__ = _one_at_a_time
+moto_dynamodb.install()
 
 if __name__ == "__main__":
     moto_keepalive.main()

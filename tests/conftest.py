@@ -7,8 +7,10 @@ from moto import mock_aws
 @pytest.fixture
 def aws():
     """A fresh in-process AWS (moto) with BatchLab's tables and queues bootstrapped."""
+    from devstack import moto_dynamodb
     from jobs import objects, queues, store_admin
 
+    moto_dynamodb.install()  # transactions as the embedded server runs them (items backed up, not tables)
     with mock_aws():
         objects.s3_client.cache_clear()
         queues.sqs_client.cache_clear()

@@ -4,6 +4,8 @@ import pytest
 
 from jobs.services import publishing
 from jobs.states import JobStatus, WorkflowStatus
+from jobs.services.workflows.actions import workflow_retry
+from jobs.services.workflows.recovery import workflows_recover
 from tests.jobs.workflow_helpers import end, job_of, statuses, submit, workflow_status
 
 pytestmark = pytest.mark.usefixtures("aws")
@@ -77,3 +79,42 @@ def test_a_fan_out_wider_than_one_transaction_releases_every_child_in_links(sent
     assert sum(1 for s in got.values() if s == JobStatus.QUEUED) == 150
     assert job_of(wf.workflow_id, "root").notify_from is None  # its cursor is gone: every child told
     assert len(sent) == len(set(sent)) == 151
+
+
+def test_recovery_tells_the_rest_of_an_end_whose_worker_died_after_its_write(sent):
+    steps = {"root": {"type": "echo"}, **{f"s{i}": {"type": "echo", "needs": ["root"]} for i in range(120)}}
+    wf = submit({"name": "wide", "steps": steps})
+    end(wf.workflow_id, "root", commit=False)  # its write applied, then the process died
+    got = statuses(wf.workflow_id)
+    assert sum(1 for s in got.values() if s == JobStatus.QUEUED) == 90
+    assert int(job_of(wf.workflow_id, "root").notify_from) == 90
+    report = workflows_recover(stale_seconds=-1)
+    assert report.steps_told == [job_of(wf.workflow_id, "root").job_id]
+    assert sum(1 for s in statuses(wf.workflow_id).values() if s == JobStatus.QUEUED) == 120
+    assert workflows_recover(stale_seconds=-1).steps_told == []  # nothing left: the cursor is gone
+    assert len(set(sent)) == len(sent)  # the 90 released by the write itself were published by nobody (its process died)
+    assert len(sent) == 1 + 30
+
+
+def test_a_retry_runs_again_what_failed_and_below_it_and_nothing_else(sent):
+    body = {"name": "r", "steps": {"a": {"type": "echo"}, "b": {"type": "echo", "needs": ["a"]},
+                                   "c": {"type": "echo", "needs": ["a"]}, "d": {"type": "echo", "needs": ["b", "c"]}},
+            "on_failure": {"type": "echo"}, "on_success": {"type": "echo"}}
+    wf = submit(body)
+    end(wf.workflow_id, "a")
+    end(wf.workflow_id, "b", JobStatus.FAILED)
+    end(wf.workflow_id, "c")
+    assert workflow_status(wf.workflow_id) == WorkflowStatus.FAILED
+    end(wf.workflow_id, "on_failure")
+    a_result = job_of(wf.workflow_id, "a").result
+    workflow_retry(workflow_id=wf.workflow_id, owner="alice", actor="alice")
+    got = statuses(wf.workflow_id)
+    assert got == {"a": "COMPLETED", "b": "QUEUED", "c": "COMPLETED", "d": "WAITING", "on_failure": "WAITING",
+                   "on_success": "WAITING"}
+    assert int(job_of(wf.workflow_id, "d").pending_parents) == 1  # only b runs again above it
+    assert job_of(wf.workflow_id, "a").result == a_result
+    end(wf.workflow_id, "b")
+    end(wf.workflow_id, "d")
+    assert workflow_status(wf.workflow_id) == WorkflowStatus.COMPLETED
+    got = statuses(wf.workflow_id)
+    assert got["on_success"] == JobStatus.QUEUED and got["on_failure"] == JobStatus.CANCELED

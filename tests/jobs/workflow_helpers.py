@@ -7,6 +7,7 @@ from pynamodb.transactions import TransactWrite
 from jobs.dag import step_job_id
 from jobs.serializers.workflow_request import workflow_definition_read
 from jobs.services.workflows.effects import step_end
+from jobs.selectors.workflows import steps_read
 from jobs.services.workflows.graphs import graph_of, header_read
 from jobs.services.workflows.submission import workflow_submit
 from jobs.states import COMPLETE, FAIL, STOP_CANCELED, JobStatus
@@ -26,7 +27,8 @@ def job_of(workflow_id: str, name: str) -> Job:
 
 def statuses(workflow_id: str) -> dict[str, str]:
     graph = graph_of(workflow_id)
-    return {s.name: Job.get(step_job_id(workflow_id, s.index), JOB_SK, consistent_read=True).status for s in graph.steps}
+    found = steps_read(workflow_id, range(len(graph.steps)))
+    return {s.name: found[s.index].status for s in graph.steps}
 
 
 def end(workflow_id: str, name: str, status: str = JobStatus.COMPLETED, result=None, *, commit=True):
