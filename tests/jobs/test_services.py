@@ -145,7 +145,7 @@ def test_recovery_republishes_stale_queued_and_requeues_expired_leases(published
     assert services.jobs_recover(stale_queued_seconds=60).as_dict() == {
         "republished": [], "requeued": [], "failed": [], "dead_lettered": [],
         "chunks_requeued": [], "chunks_republished": [], "chunks_ended": [], "items_ended": [],
-        "webhook_events": [], "webhook_deliveries": [], "errors": [],
+        "workflow_steps_told": [], "workflow_plans": [], "webhook_events": [], "webhook_deliveries": [], "errors": [],
     }
 
 

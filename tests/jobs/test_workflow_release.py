@@ -118,3 +118,36 @@ def test_a_retry_runs_again_what_failed_and_below_it_and_nothing_else(sent):
     assert workflow_status(wf.workflow_id) == WorkflowStatus.COMPLETED
     got = statuses(wf.workflow_id)
     assert got["on_success"] == JobStatus.QUEUED and got["on_failure"] == JobStatus.CANCELED
+
+
+def test_the_runner_releases_children_and_hands_a_collect_its_parents_results(sent):
+    from tests.jobs.workflow_helpers import run_published
+
+    body = {"name": "d", "steps": {"a": {"type": "echo", "payload": {"n": 1}}, "b": {"type": "echo", "payload": {"n": 2},
+            "needs": ["a"]}, "c": {"type": "echo", "payload": {"n": 3}, "needs": ["a"]},
+            "d": {"type": "collect", "needs": ["b", "c"]}}, "on_complete": {"type": "collect"}}
+    wf = submit(body)
+    assert run_published(sent) == ["completed"] * 5
+    d = job_of(wf.workflow_id, "d").result
+    assert {k: v["result"] for k, v in d["parents"].items()} == {"b": {"n": 2}, "c": {"n": 3}}
+    everything = job_of(wf.workflow_id, "on_complete").result
+    assert sorted(everything["parents"]) == ["a", "b", "c", "d"] and everything["parents"]["d"]["status"] == "COMPLETED"
+    assert workflow_status(wf.workflow_id) == WorkflowStatus.COMPLETED
+
+
+def test_a_cancel_stops_queued_steps_at_once_marks_waiting_ones_and_runs_no_callback(sent):
+    from jobs.services.workflows.actions import workflow_cancel
+    from tests.jobs.workflow_helpers import run_published
+
+    body = {"name": "c", "steps": {"a": {"type": "echo"}, "b": {"type": "echo"}, "c": {"type": "echo", "needs": ["a", "b"]},
+                                   "e": {"type": "echo", "needs": ["c"]}}, "on_complete": {"type": "echo"}}
+    wf = submit(body)
+    end(wf.workflow_id, "a")  # a ended before the cancel; b is still QUEUED
+    sent.clear()
+    header = workflow_cancel(workflow_id=wf.workflow_id, owner="alice", actor="alice")
+    assert header.canceled_at is not None and header.cancel_requested
+    got = statuses(wf.workflow_id)
+    assert got == {"a": "COMPLETED", "b": "CANCELED", "c": "CANCELED", "e": "CANCELED", "on_complete": "CANCELED"}
+    assert workflow_status(wf.workflow_id) == WorkflowStatus.CANCELED
+    assert run_published(sent) == []  # nothing was released
+    assert job_of(wf.workflow_id, "c").started_at is None

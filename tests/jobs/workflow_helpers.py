@@ -53,3 +53,13 @@ def end(workflow_id: str, name: str, status: str = JobStatus.COMPLETED, result=N
 
 def workflow_status(workflow_id: str) -> str:
     return header_read(workflow_id).status
+
+
+def run_published(sent: list, *, worker: str = "w") -> list:
+    """Run every job published so far (and those their ends publish) through the real runner; returns the outcomes."""
+    from jobs import services
+
+    outcomes = []
+    while sent:
+        outcomes.append(services.job_execute(job_id=sent.pop(0), worker=worker))
+    return outcomes

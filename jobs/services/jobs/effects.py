@@ -13,13 +13,21 @@ start and end) asks `transition_effects` what rides along:
   stands, and recovery repairs what was not sent.
 
 A feature adds one function to `CONTRIBUTORS`; the writers never learn about it.
+What a contributor returns may rest on reads of other items (a workflow child's
+counter): when one of its `also` conditions is refused, nothing was written, and
+the writer asks again and writes again (`effects_write`); its last try asks for
+the contended form (`contended=True`: no `also`, e.g. a cursor in the job's own
+write and the rest told after it), which no other item can refuse.
 """
 
 import logging
+import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from jobs.services import webhooks
+from jobs.services.lease.claim import AlsoRefused
 from jobs.states import CLAIM, Transition
 
 logger = logging.getLogger("jobs.services")
@@ -46,7 +54,7 @@ class Effects:
                 logger.exception("after a job's transition: %r failed", call)
 
 
-def webhook_event(*, job_id: str, job, transition: Transition) -> Effects | None:
+def webhook_event(*, job_id: str, job, transition: Transition, contended: bool = False) -> Effects | None:
     """The job's webhook event of its new status, in its outbox, in the same write (jobs.services.webhooks.outbox).
 
     A move that keeps the status (a cancel request, a republish) is no event. The claim
@@ -61,15 +69,45 @@ def webhook_event(*, job_id: str, job, transition: Transition) -> Effects | None
     return Effects(actions=list(event.actions), after_commit=[event.committed])
 
 
-# Each contributor: (job_id, job or None when not read, transition) -> Effects | None.
+# Each contributor: (job_id, job or None when not read, transition, contended) -> Effects | None.
+# Features below the jobs layer are listed here; one above it appends itself when its package is imported
+# (jobs.services.workflows: a step's end tells its children).
 CONTRIBUTORS: list[Callable[..., "Effects | None"]] = [webhook_event]
 
+# A write whose `also` was refused is asked for and tried again this many times in all, the last
+# one contended; full jitter below a doubling ceiling between tries (10 ms, 20 ms, ... 320 ms).
+EFFECTS_TRIES = 7
 
-def transition_effects(*, job_id: str, transition: Transition, job=None) -> Effects:
+
+def transition_effects(*, job_id: str, transition: Transition, job=None, contended: bool = False) -> Effects:
     """What rides along with `transition` of the job (`job` as the writer read it, None when it did not read it)."""
     effects = Effects()
     for contributor in CONTRIBUTORS:
-        more = contributor(job_id=job_id, job=job, transition=transition)
+        more = contributor(job_id=job_id, job=job, transition=transition, contended=contended)
         if more is not None:
             effects.add(more)
     return effects
+
+
+def effects_write(*, job_id: str, transition: Transition, job, write: Callable[[Effects], None]) -> Effects:
+    """`write(effects)` with the transition's effects, then run what follows its commit; returns the effects written.
+
+    `write` raises AlsoRefused when the condition of one of the effects' `also`
+    operations was false (nothing written: an item they read moved meanwhile):
+    the effects are asked for again (read again) and written again, the last time
+    contended. Every other failure of `write` is raised as it came.
+    """
+    for attempt in range(EFFECTS_TRIES):
+        effects = transition_effects(job_id=job_id, job=job, transition=transition,
+                                     contended=attempt == EFFECTS_TRIES - 1)
+        try:
+            write(effects)
+        except AlsoRefused:
+            if attempt == EFFECTS_TRIES - 1:
+                raise
+            logger.info("job %s: %s refused by an item it reads (try %s); asked again", job_id, transition.name, attempt + 1)
+            time.sleep(random.uniform(0, 0.01 * 2 ** attempt))
+            continue
+        effects.committed()
+        return effects
+    raise AssertionError("unreachable")

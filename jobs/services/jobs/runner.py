@@ -26,6 +26,7 @@ from jobs.services.lease.outcome import Outcome
 from jobs.services.lease.runner import LeasedWork, RetryLater, retry_direct, unit_execute
 from jobs.exceptions import QueueUnavailable
 from jobs.services.store import MAX_TIMELINE_ENTRIES, Answer, json_bytes, refusal_of
+from jobs.selectors.workflows import step_parents
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ class JobContext(LeaseHolder):
         self.total = int(claim.job.progress_total or 0)
         self._log_lines = 0
         self._log_room = max(0, min(MAX_LOG_LINES, MAX_TIMELINE_ENTRIES - 20 - len(claim.job.timeline or [])))
+        self._parents = None
 
     @property
     def job_id(self) -> str:
@@ -71,6 +73,14 @@ class JobContext(LeaseHolder):
     @property
     def cancel_requested(self) -> bool:
         return bool(self.claim.job.cancel_requested)
+
+    @property
+    def parents(self) -> dict:
+        """A workflow step's parents by name, each {status, result, error, job_id} (an item job: its counts and
+        where its results are); a callback's are every step. Read on first use (one BatchGetItem per 100); {} outside."""
+        if self._parents is None:
+            self._parents = step_parents(self.claim.job) if self.claim.job.workflow_id else {}
+        return self._parents
 
     def progress(self, done: int, total: int) -> None:
         self.done, self.total = int(done), int(total)

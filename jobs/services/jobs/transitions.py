@@ -12,8 +12,8 @@ import time
 from collections.abc import Sequence
 
 from jobs.services import webhooks
-from jobs.services.jobs.effects import transition_effects
-from jobs.services.lease.claim import Claim, Refused, fenced_write, lease_deadline, transact_write, unit_claim
+from jobs.services.jobs.effects import effects_write, transition_effects
+from jobs.services.lease.claim import AlsoRefused, Claim, Refused, fenced_write, lease_deadline, transact_write, unit_claim
 from jobs.services.lease.units import JOB
 from jobs.services.store import (
     Answer,
@@ -63,7 +63,6 @@ def job_give_up(*, job: Job, code: str, message: str, actions: list = ()) -> boo
         return False
     now = utcnow()
     message = truncate(message)
-    effects = transition_effects(job_id=job.job_id, job=job, transition=GIVE_UP)
     actions = [
         *moves_to(GIVE_UP),
         *actions,
@@ -73,38 +72,44 @@ def job_give_up(*, job: Job, code: str, message: str, actions: list = ()) -> boo
         Job.lease_expires_at.remove(),
         Job.version.add(1),
         timeline_add(job, entry("failed", status=GIVE_UP.target, message=message)),
-        *effects.actions,
     ]
     condition = allowed_by(GIVE_UP, status=job.status) & (Job.version == job.version)
-    if not job_write(job, GIVE_UP, actions, condition, effects=effects):
+    if not job_write(job, GIVE_UP, actions, condition):
         return False
     logger.info("job %s FAILED (%s): %s", job.job_id, code, message)
     return True
 
 
-def job_write(job: Job, transition: Transition, actions: list, condition, *, effects=None) -> bool:
+def job_write(job: Job, transition: Transition, actions: list, condition) -> bool:
     """One conditional write of a job nobody holds, with its transition's effects (run once it applied).
 
     False when refused (the job moved meanwhile); conflicts and throttles are tried
-    again; other failures raised. For writes by users, staff, recovery and the scheduler.
+    again, and so is a write whose effects' `also` was refused (effects_write);
+    other failures raised. For writes by users, staff, recovery and the scheduler.
     """
-    if effects is None:
-        effects = transition_effects(job_id=job.job_id, job=job, transition=transition)
-        actions = [*actions, *effects.actions]
+    def write(effects):
+        every = [*actions, *effects.actions]
 
-    def write():
-        if effects.also:
-            transact_write(Job(job.job_id), actions, condition, effects.also)
-        else:
-            job.update(actions=actions, condition=condition, add_version_condition=False)
+        def once():
+            if effects.also:
+                transact_write(Job(job.job_id), every, condition, effects.also)
+            else:
+                job.update(actions=every, condition=condition, add_version_condition=False)
+
+        try:
+            store_retry(once, what=f"{transition.name} of job {job.job_id}")
+        except Exception as exc:
+            refusal = refusal_of(exc)
+            if refusal.answer is Answer.REFUSED and refusal.index:
+                raise AlsoRefused(refusal.index) from None
+            raise
 
     try:
-        store_retry(write, what=f"{transition.name} of job {job.job_id}")
+        effects_write(job_id=job.job_id, job=job, transition=transition, write=write)
     except Exception as exc:
         if refusal_of(exc).answer is Answer.REFUSED:
             return False
         raise
-    effects.committed()
     return True
 
 
@@ -138,9 +143,9 @@ def job_heartbeat(*, claim: Claim) -> None:
 
 
 def _final_write(claim: Claim, transition: Transition, actions: list) -> None:
-    effects = transition_effects(job_id=claim.job_id, job=claim.job, transition=transition)
-    fenced_write(claim, transition, [*actions, *effects.actions], also=effects.also)
-    effects.committed()
+    """The claim's last write, with its transition's effects (asked again while their `also` is refused)."""
+    effects_write(job_id=claim.job_id, job=claim.job, transition=transition,
+                  write=lambda effects: fenced_write(claim, transition, [*actions, *effects.actions], also=effects.also))
 
 
 def job_complete(*, claim: Claim, result, progress: tuple[int, int] | None = None) -> None:

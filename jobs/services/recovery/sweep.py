@@ -26,6 +26,7 @@ from jobs.services.lease.expiry import (
 )
 from jobs.services.lease.units import CHUNK, JOB
 from jobs.services.recovery.dead_letters import dead_letters_recover
+from jobs.services.workflows.recovery import workflows_recover
 from jobs.services.store import entry, logger, timeline_add
 from jobs.states import LEASE_EXPIRED, ChunkStatus, JobStatus
 from jobs.chunk_content import chunk_outcomes
@@ -42,6 +43,8 @@ class RecoveryReport:
     chunks_republished: list = field(default_factory=list)
     chunks_ended: list = field(default_factory=list)
     items_ended: list = field(default_factory=list)
+    workflow_steps_told: list = field(default_factory=list)  # step job ids whose end recovery told on
+    workflow_plans: list = field(default_factory=list)  # workflows whose start, cancel or retry recovery carried on
     webhook_events: list = field(default_factory=list)  # "<job id>/<event id>" left in an outbox, published again
     webhook_deliveries: list = field(default_factory=list)  # "<hook id>/<event id>" due a message, published again
     # (unit, what went wrong): units this pass could not repair; the next pass tries again.
@@ -68,7 +71,8 @@ def jobs_recover(*, stale_queued_seconds: int | None = None, limit: int = 500) -
     3. Waiting units not picked up long after they were due are published again,
        behind the backlog guard (jobs.services.lease.expiry).
     4. Item jobs whose chunks are all done but that were not ended are ended.
-    5. Webhook events left in a job's outbox, and deliveries due a message (lost sends).
+    5. Workflows: ends and plans whose process died (jobs.services.workflows.recovery).
+    6. Webhook events left in a job's outbox, and deliveries due a message (lost sends).
     """
     report = RecoveryReport()
     threshold = stale_queued_seconds if stale_queued_seconds is not None else settings.BATCHLAB_STALE_QUEUED_SECONDS
@@ -84,6 +88,7 @@ def jobs_recover(*, stale_queued_seconds: int | None = None, limit: int = 500) -
     for status in (JobStatus.QUEUED, JobStatus.PROCESSING):
         for job in Job.status_index.query(status, filter_condition=Job.chunks_total.exists(), limit=limit):
             _isolated(report, job.job_id, lambda job=job: _item_job(job, now=now, threshold=threshold, backlog=backlog, report=report))
+    _isolated(report, "workflows", lambda: _workflows(report, threshold=threshold, limit=limit))
     _isolated(report, "webhook outboxes", lambda: setattr(report, "webhook_events", webhooks.outboxes_recover(limit=limit)))
     _isolated(report, "webhook deliveries",
               lambda: setattr(report, "webhook_deliveries", webhooks.deliveries_release_due(limit=limit)))
@@ -155,3 +160,9 @@ def _chunk(chunk: Chunk, label: str, *, now: float, threshold: int, backlog: boo
         if unit_mark_republished(kind=CHUNK, unit=chunk, now=now):
             report.chunks_republished.append(label)
             requeue.append(int(chunk.number))
+
+
+def _workflows(report: RecoveryReport, *, threshold: int, limit: int) -> None:
+    flows = workflows_recover(stale_seconds=threshold, limit=limit)
+    report.workflow_steps_told += flows.steps_told
+    report.workflow_plans += flows.plans_finished + flows.submissions_deleted

@@ -14,6 +14,7 @@ from datetime import timedelta
 from django.conf import settings
 
 from jobs.dag import Graph, step_job_id
+from jobs.services.jobs.actions import job_cancel_record
 from jobs.services.store import append, entry, logger, utcnow
 from jobs.selectors.workflows import steps_read
 from jobs.services.workflows.graphs import graph_of, header_read, header_ref, steps_publish
@@ -83,8 +84,6 @@ def _end_plan(workflow_id: str, kind: str, start: int, actions: list) -> None:
 def _cancel_steps(*, workflow_id: str, graph: Graph, steps: list[int], actor: str) -> None:
     """Every unfinished step told of the cancel: a waiting one is marked (its last parent's end cancels it), a queued
     one is canceled, a running one asked to stop. Each is one conditional write; a step that moved is read again."""
-    from jobs.services.jobs.actions import job_cancel  # the job's own cancel (and what its end tells its children)
-
     for index in steps:
         job_id = step_job_id(workflow_id, index)
         for attempt in range(TRIES):
@@ -98,7 +97,7 @@ def _cancel_steps(*, workflow_id: str, graph: Graph, steps: list[int], actor: st
                         append(entry("cancel_requested", status=JobStatus.WAITING, message=f"Its workflow was canceled by {actor}."))],
                         (Job.status == JobStatus.WAITING), [])
                 else:
-                    job_cancel(job_id=job_id, owner=None, actor=actor)
+                    job_cancel_record(job=job, actor=actor)  # the job's own cancel (its end tells its children)
                 break
             except Exception as exc:  # moved between our read and write (Retry, JobStateConflict): read it again
                 logger.info("workflow %s: step %s moved while being canceled (%s)", workflow_id, graph.steps[index].name, exc)

@@ -21,6 +21,7 @@ from pynamodb.transactions import TransactWrite
 from jobs.dag import Graph, StepSpec, dag_build, step_job_id
 from jobs.exceptions import IdempotencyKeyReused, InvalidWorkflow, StoreUnavailable
 from jobs.selectors.flow import type_limits
+from jobs.services import webhooks
 from jobs.services.jobs.submission import job_build
 from jobs.services.store import canonical_json, entry, is_condition_failure, logger, store_error, utcnow
 from jobs.services.workflows.graphs import header_read
@@ -42,7 +43,7 @@ def workflow_graph(*, steps: list[dict], owner: str) -> Graph:
     return dag_build(specs, owner=owner)
 
 
-def _step_job(*, workflow_id: str, workflow_name: str, graph: Graph, index: int, step: dict, owner: str) -> Job:
+def _step_job(*, workflow_id: str, workflow_name: str, graph: Graph, index: int, step: dict, owner: str, hooks: dict) -> Job:
     node = graph.steps[index]
     job = job_build(job_id=step_job_id(workflow_id, index), owner=owner, name=f"{workflow_name} · {node.name}"[:200],
                     type=node.type, payload=step.get("payload") or {}, priority=node.priority,
@@ -59,7 +60,7 @@ def _step_job(*, workflow_id: str, workflow_name: str, graph: Graph, index: int,
     job.on_parent_failure = node.on_parent_failure
     # A first step waits for the workflow's start, a callback for its end: one "parent" each.
     job.pending_parents = len(node.parents) or 1
-    return job
+    return webhooks.hooks_apply(job, hooks)
 
 
 def workflow_submit(
@@ -91,9 +92,11 @@ def workflow_submit(
     # On the plan index while SUBMITTING: recovery deletes a submission whose process died.
     header.plan_kind, header.plan_shard, header.plan_at = SUBMIT, PLAN_SHARD, int(now.timestamp())
 
+    hooks = webhooks.job_hooks(owner=owner)  # each step is a job: the owner's webhooks hear of it
+
     def jobs_of(wid: str) -> list[Job]:
         return [_step_job(workflow_id=wid, workflow_name=definition["name"], graph=graph, index=index, step=step,
-                          owner=owner) for index, step in enumerate(steps)]
+                          owner=owner, hooks=hooks) for index, step in enumerate(steps)]
 
     try:
         if idempotency_key is not None:
