@@ -27,7 +27,7 @@ GRAPH_SK = "GRAPH"
 PLAN_SHARD = "PLAN"
 
 # What a listing shows of a workflow (the listing indexes carry these and the keys only).
-_LISTED = ["Name", "Status", "StepsTotal", "FinishedAt", "CancelRequested", "ScheduleId", "Runs"]
+_LISTED = ["Name", "Status", "Owner", "StepsTotal", "FinishedAt", "CancelRequested", "ScheduleId", "Runs"]
 
 
 class WorkflowOwnerIndex(GlobalSecondaryIndex):

@@ -137,3 +137,12 @@ def test_a_steps_job_names_its_workflow_parents_and_children(client):
     assert job["workflow"]["id"] == body["id"] and job["workflow"]["step"] == "b"
     assert [p["step"] for p in job["workflow"]["parents"]] == ["a"]
     assert [c["step"] for c in job["workflow"]["children"]] == ["d"]
+
+
+def test_staff_list_every_workflow_with_its_owner(client, django_user_model):
+    staff = APIClient()
+    staff.force_authenticate(django_user_model.objects.create_user("root", password="pw", is_staff=True))
+    wf = post(client, DIAMOND).json()
+    listed = staff.get("/workflows").json()["results"]
+    assert [(w["id"], w["owner"]) for w in listed] == [(wf["id"], "alice")]
+    assert staff.get(f"/workflows/{wf['id']}").json()["owner"] == "alice"
