@@ -60,6 +60,11 @@ def _query_fingerprint(**filters) -> str:
     return hashlib.sha256(repr(sorted(filters.items())).encode()).hexdigest()[:16]
 
 
+def cursor_for(last_key: dict | None, fingerprint: str) -> str | None:
+    """The opaque cursor of the page after `last_key` (signed, tied to the listing's filters); None on the last page."""
+    return signing.dumps({"k": last_key, "q": fingerprint}, salt=_CURSOR_SALT, compress=True) if last_key else None
+
+
 def _decode_cursor(cursor: str, fingerprint: str) -> dict:
     try:
         data = signing.loads(cursor, salt=_CURSOR_SALT)
@@ -118,8 +123,7 @@ def job_list(
         next_key = results.last_evaluated_key if len(items) == limit else None
     except PynamoDBConnectionError as exc:
         raise StoreUnavailable() from exc
-    next_cursor = signing.dumps({"k": next_key, "q": fingerprint}, salt=_CURSOR_SALT, compress=True) if next_key else None
-    return JobPage(items=items, next_cursor=next_cursor)
+    return JobPage(items=items, next_cursor=cursor_for(next_key, fingerprint))
 
 
 def job_status_counts() -> dict[str, int]:

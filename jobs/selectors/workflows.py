@@ -5,12 +5,11 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from django.core import signing
 from pynamodb.exceptions import PynamoDBConnectionError
 
 from jobs.dag import Graph, Step, step_job_id
 from jobs.exceptions import StoreUnavailable, WorkflowNotFound
-from jobs.selectors.jobs import _CURSOR_SALT, _decode_cursor, _query_fingerprint
+from jobs.selectors.jobs import _decode_cursor, _query_fingerprint, cursor_for
 from jobs.states import WorkflowStatus
 from jobs.tables import ALL_SHARD, GRAPH_SK, JOB_SK, WORKFLOW_SK, Job, Workflow, WorkflowGraph
 
@@ -96,8 +95,7 @@ def workflow_list(*, owner: str | None, status: str | None = None, limit: int = 
         next_key = results.last_evaluated_key if len(items) == limit else None
     except PynamoDBConnectionError as exc:
         raise StoreUnavailable() from exc
-    next_cursor = signing.dumps({"k": next_key, "q": fingerprint}, salt=_CURSOR_SALT, compress=True) if next_key else None
-    return WorkflowPage(items=items, next_cursor=next_cursor)
+    return WorkflowPage(items=items, next_cursor=cursor_for(next_key, fingerprint))
 
 
 def step_outcome(job: Job | None) -> dict:
