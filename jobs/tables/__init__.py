@@ -1,4 +1,4 @@
-"""PynamoDB schema only: jobs and their chunks, idempotency keys, workers (jobs.py); schedules and their log (schedules.py); flow control (flow.py); webhooks (webhooks.py); workflows (workflows.py)."""
+"""PynamoDB schema only: jobs and their chunks, idempotency keys (jobs.py); workers (workers.py); schedules and their log (schedules.py); flow control (flow.py); webhooks (webhooks.py); workflows (workflows.py)."""
 
 from jobs.tables.jobs import (
     ALL_SHARD,
@@ -11,9 +11,9 @@ from jobs.tables.jobs import (
     IdempotencyRecord,
     Job,
     TimelineEntry,
-    WorkerRecord,
     chunk_sk,
 )
+from jobs.tables.workers import WorkerRecord
 from jobs.tables.flow import EDITS_PREFIX, LIMITER_SK, SETTINGS_PK, WAITER_PREFIX, Limiter, TypeSettings, TypeSettingsEdit, Waiter
 from jobs.tables.schedules import (
     ACTIVE_SHARD,
