@@ -1,5 +1,7 @@
 """POST/GET /workflows through DRF's test client on moto in-process: the bad-definition table, idempotency, reads."""
 
+import json
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -146,3 +148,14 @@ def test_staff_list_every_workflow_with_its_owner(client, django_user_model):
     listed = staff.get("/workflows").json()["results"]
     assert [(w["id"], w["owner"]) for w in listed] == [(wf["id"], "alice")]
     assert staff.get(f"/workflows/{wf['id']}").json()["owner"] == "alice"
+
+
+def test_the_readmes_diamond_is_taken_as_written(client, sent):
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("## Workflows: jobs that wait for jobs", 1)[1]
+    body = json.loads(section.split("-d '", 1)[1].split("'\n", 1)[0])
+    response = post(client, body)
+    assert response.status_code == 201, response.content[:300]
+    assert sorted(s["name"] for s in response.json()["steps"]) == ["a", "b", "c", "d", "on_failure"]
