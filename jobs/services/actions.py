@@ -35,9 +35,17 @@ def job_retry(*, job_id: str, owner: str | None, actor: str) -> Job:
     """Re-queue a FAILED or CANCELED job: same id, timeline kept, a fresh budget of attempts.
 
     An item job re-runs only its chunks with failed items (jobs.services.items.actions).
-    One GetItem, one conditional UpdateItem, one SendMessage. Other states: JobStateConflict.
+    One GetItem, one conditional UpdateItem, one SendMessage. Other states, and a workflow's
+    step (retried with its workflow), JobStateConflict.
     """
     job = job_get_visible(job_id=job_id, owner=owner)
+    if job.workflow_id:
+        # Alone it would run again without what depends on it (its children were ended with it).
+        raise JobStateConflict(
+            f"Job {job_id} is step {job.step_name!r} of workflow {job.workflow_id}: retry the workflow"
+            f" (POST /workflows/{job.workflow_id}/retry), which runs it again and every step below it.",
+            extra={"job_status": job.status, "workflow_id": job.workflow_id},
+        )
     if job.chunks_total is not None:
         return job_retry_items(job=job, actor=actor)
     if not can_retry(job.status):

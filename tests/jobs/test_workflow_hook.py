@@ -147,3 +147,15 @@ def test_a_queued_step_canceled_by_its_job_id_ends_its_children(sent):
     wid = wf.workflow_id
     services.job_cancel(job_id=job_of(wid, "a").job_id, owner="alice", actor="alice")
     assert job_of(wid, "b").status == JobStatus.CANCELED and job_of(wid, "c").status == JobStatus.QUEUED
+
+
+def test_a_steps_own_retry_is_refused_naming_its_workflows_retry(sent):
+    from jobs.exceptions import JobStateConflict
+
+    wf = submit({"name": "pair", "steps": {"a": {"type": "echo"}, "b": {"type": "echo", "needs": ["a"]}}})
+    wid = wf.workflow_id
+    end(wid, "a", JobStatus.FAILED)
+    with pytest.raises(JobStateConflict) as refused:
+        services.job_retry(job_id=job_of(wid, "a").job_id, owner="alice", actor="alice")
+    assert f"/workflows/{wid}/retry" in str(refused.value.detail)
+    assert job_of(wid, "a").status == JobStatus.FAILED  # untouched: its child b stays CANCELED with it
