@@ -164,7 +164,16 @@ class AwsMeter:
             total = 0
             for action in params.get("TransactItems", []):
                 (kind, body), = action.items()
-                size = item_size(body.get("Item")) if kind == "Put" else 0
+                if kind == "Put":
+                    size = item_size(body.get("Item"))
+                elif kind == "Update":
+                    # As an UpdateItem that asks for no item back: the size before plus every value written.
+                    before = self._known(body.get("TableName", ""), body.get("Key"))
+                    size = before + sum(value_size(v) for v in (body.get("ExpressionAttributeValues") or {}).values())
+                    if not refused:
+                        self._remember(body.get("TableName", ""), body.get("Key"), size)
+                else:
+                    size = self._known(body.get("TableName", ""), body.get("Key"))
                 total += 2 * write_units(size)
             return total
         if operation == "GetItem":

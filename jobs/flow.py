@@ -218,19 +218,21 @@ class WaitPolicy:
 
 
 def wait_delay(reason: WaitReason, *, waits: int, turn_in: float | None = None, policy: WaitPolicy = WaitPolicy(),
-               rng: random.Random | None = None) -> int:
+               rng: random.Random | None = None, first: float | None = None) -> int:
     """Whole seconds (SQS's unit, at most 900) until a waiting job's message is visible again.
 
-    rate_limit: its booked turn (`turn_in` seconds from now), rounded down so that it
+    rate_limit with a booked turn (`turn_in` seconds from now): rounded down so that it
     comes back just before it (the claim then waits the rest, under a second).
-    concurrency_limit and paused: doubling from `first` with each wait, capped, with jitter
-    (no one knows when a slot frees; a release or a resume wakes waiters sooner).
+    concurrency_limit, paused, and rate_limit with no turn booked: doubling from `first`
+    with each wait, capped, with jitter (no one knows when a slot frees; a release or a
+    resume wakes waiters sooner). `first`: the first wait instead of `policy.first` (a rate's:
+    until the turns booked by others have passed).
     """
-    if reason == WaitReason.RATE:
+    if reason == WaitReason.RATE and turn_in is not None:
         return max(0, min(SQS_MAX_DELAY, int(math.floor(turn_in or 0))))
-    cap = policy.concurrency_max if reason == WaitReason.CONCURRENCY else policy.paused_max
+    cap = policy.paused_max if reason == WaitReason.PAUSED else policy.concurrency_max
     low, high = policy.jitter
-    ceiling = min(cap, policy.first * 2 ** max(0, waits))
+    ceiling = min(cap, max(policy.first, first or 0.0) * 2 ** max(0, waits))
     return max(1, min(SQS_MAX_DELAY, int(round((rng or random).uniform(low, high) * ceiling))))
 
 

@@ -1,7 +1,8 @@
 """Job types for fault tests, registered only with BATCHLAB_TEST_HANDLERS=1.
 
-`countrun` appends one line per handler run to BATCHLAB_RUN_LOG so that tests
-can count runs across processes; `crash` kills its own worker process.
+`countrun` appends a line when its handler starts and one when it finishes to
+BATCHLAB_RUN_LOG (`<job id> <event> <pid> <epoch seconds>`) so that tests can count
+runs, and see when each ran, across processes; `crash` kills its own worker process.
 """
 
 import os
@@ -13,10 +14,10 @@ from rest_framework import serializers
 from jobs.handlers.registry import PermanentError, item_type, job_type
 
 
-def _record(job_id: str, event: str) -> None:
+def _record(job_id: str, event: str, *, at: bool = False) -> None:
     if settings.BATCHLAB_RUN_LOG:
         with open(settings.BATCHLAB_RUN_LOG, "a", encoding="utf-8") as log:
-            log.write(f"{job_id} {event} {os.getpid()}\n")
+            log.write(f"{job_id} {event} {os.getpid()}" + (f" {time.time():.6f}" if at else "") + "\n")
 
 
 class CountrunPayload(serializers.Serializer):
@@ -26,14 +27,14 @@ class CountrunPayload(serializers.Serializer):
 @job_type("countrun", payload=CountrunPayload, example={"seconds": 1})
 def countrun(payload: dict, ctx) -> dict:
     """Record each start and finish in the run log; sleep `seconds` in between."""
-    _record(ctx.job_id, "start")
+    _record(ctx.job_id, "start", at=True)
     seconds = float(payload.get("seconds", 0))
     steps = max(1, int(seconds * 4))
     for step in range(1, steps + 1):
         time.sleep(seconds / steps)
         ctx.check_cancel()
         ctx.progress(step, steps)
-    _record(ctx.job_id, "finish")
+    _record(ctx.job_id, "finish", at=True)
     return {"pid": os.getpid()}
 
 

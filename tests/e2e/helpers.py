@@ -91,7 +91,7 @@ def run_events(stack: EmbeddedStack, job_id: str, event: str) -> list[int]:
     out = []
     for line in path.read_text().splitlines():
         parts = line.split()
-        if len(parts) == 3 and parts[0] == job_id and parts[1] == event:
+        if len(parts) in (3, 4) and parts[0] == job_id and parts[1] == event:
             out.append(int(parts[2]))
     return out
 
@@ -103,7 +103,7 @@ def run_counts(stack: EmbeddedStack, event: str) -> dict[str, int]:
     if path.exists():
         for line in path.read_text().splitlines():
             parts = line.split()
-            if len(parts) == 3 and parts[1] == event:
+            if len(parts) in (3, 4) and parts[1] == event:
                 counts[parts[0]] = counts.get(parts[0], 0) + 1
     return counts
 
@@ -135,3 +135,24 @@ def publish_duplicate(stack: EmbeddedStack, job_id: str) -> None:
     url = stack.sqs_endpoint.replace("http://", "sqs://testing:testing@")
     with app.connection_for_write(url) as conn:
         app.send_task("jobs.process_job", args=[job_id], connection=conn, queue="jobs")
+
+
+def run_spans(stack: EmbeddedStack, *, killed_at: dict[int, float] | None = None) -> list[tuple[str, float, float]]:
+    """(job id, start, end) of every `countrun` handler run, from the run log's times; a run whose process was
+    killed (`killed_at`: pid -> when) ends then."""
+    path = Path(stack.extra_env["BATCHLAB_RUN_LOG"])
+    open_runs, spans = {}, []
+    for line in path.read_text().splitlines() if path.exists() else []:
+        parts = line.split()
+        if len(parts) != 4 or parts[1] not in ("start", "finish"):
+            continue
+        job_id, event, pid, at = parts[0], parts[1], int(parts[2]), float(parts[3])
+        if event == "start":
+            open_runs[(job_id, pid)] = at
+        elif (job_id, pid) in open_runs:
+            spans.append((job_id, open_runs.pop((job_id, pid)), at))
+    for (job_id, pid), start in open_runs.items():
+        end = (killed_at or {}).get(pid)
+        assert end is not None, f"run of {job_id} in pid {pid} never finished and was not killed"
+        spans.append((job_id, start, end))
+    return spans

@@ -37,18 +37,25 @@ def _why(reason: WaitReason, detail: str) -> str:
             WaitReason.RATE: f"Waiting for its turn ({detail})."}[reason]
 
 
-def waiting_record(*, job_id: str, number: int | None, reason: WaitReason, detail: str = "") -> bool:
-    """Record why a QUEUED job (a PENDING chunk) waits: one conditional UpdateItem; False once it no longer waits."""
+def waiting_record(*, job_id: str, number: int | None, reason: WaitReason, detail: str = "", back_at: float,
+                   first: bool = True) -> bool:
+    """Record why a QUEUED job (a PENDING chunk) waits, and when its message is back (AvailableAt, so that the
+    recovery pass does not publish it again meanwhile): one conditional UpdateItem; False once it no longer waits.
+
+    `first`: the first wait for this reason (WaitingFor, WaitingSince and a timeline line); else AvailableAt alone.
+    """
     now = utcnow()
     try:
         if number is None:
-            Job(job_id, JOB_SK).update(actions=[
-                Job.waiting_for.set(str(reason)), Job.waiting_since.set(now), Job.updated_at.set(now), Job.version.add(1),
-                append(entry("waiting", status=JobStatus.QUEUED, message=_why(reason, detail))),
-            ], condition=Job.status == JobStatus.QUEUED)
+            actions = [Job.available_at.set(int(back_at))]
+            if first:
+                actions += [Job.waiting_for.set(str(reason)), Job.waiting_since.set(now), Job.updated_at.set(now),
+                            Job.version.add(1), append(entry("waiting", status=JobStatus.QUEUED, message=_why(reason, detail)))]
+            Job(job_id, JOB_SK).update(actions=actions, condition=Job.status == JobStatus.QUEUED)
         else:
-            Chunk(job_id, chunk_sk(number)).update(actions=[Chunk.waiting_for.set(str(reason))],
-                                                   condition=Chunk.chunk_status == ChunkStatus.PENDING)
+            Chunk(job_id, chunk_sk(number)).update(
+                actions=[Chunk.available_at.set(int(back_at)), *([Chunk.waiting_for.set(str(reason))] if first else [])],
+                condition=Chunk.chunk_status == ChunkStatus.PENDING)
     except UpdateError as exc:
         if is_condition_failure(exc):
             return False
@@ -121,19 +128,24 @@ def waiters_wake_after_edit(*, type: str, before: Limits, after: Limits) -> int:
 
 def unit_wait(
     *, job_id: str, number: int | None, reason: WaitReason, flow: dict, priority: str | None, scope: str | None = None,
-    turn: float | None = None, detail: str = "",
+    turn: float | None = None, detail: str = "", first_wait: float | None = None,
 ) -> int | None:
     """Hold a unit back for `reason`: record it, register a waiter (pause, concurrency), send its message again later.
 
     Returns the delay in seconds, or None when the unit no longer waits (canceled
     meanwhile: nothing is sent). Requests: one SendMessage; the first wait for a
-    reason also one UpdateItem (WaitingFor) and, for a pause or a slot, one PutItem.
+    reason also one UpdateItem (WaitingFor) and, for a pause or a slot, one PutItem;
+    then one UpdateItem (AvailableAt) every third of BATCHLAB_STALE_QUEUED_SECONDS.
     """
-    if flow.get("reason") != str(reason) and not waiting_record(job_id=job_id, number=number, reason=reason, detail=detail):
-        return None
-    waits = int(flow.get("waits", 0))
-    delay = wait_delay(reason, waits=waits, turn_in=None if turn is None else turn - time.time(), policy=policy())
-    flow = {**flow, "reason": str(reason), "waits": waits + 1, "turn": turn}
+    waits, now = int(flow.get("waits", 0)), time.time()
+    delay = wait_delay(reason, waits=waits, turn_in=None if turn is None else turn - now, policy=policy(), first=first_wait)
+    first = flow.get("reason") != str(reason)
+    recorded = flow.get("recorded", 0)
+    if first or now - recorded > settings.BATCHLAB_STALE_QUEUED_SECONDS / 3:
+        if not waiting_record(job_id=job_id, number=number, reason=reason, detail=detail, back_at=now + delay, first=first):
+            return None
+        recorded = now
+    flow = {**flow, "reason": str(reason), "waits": waits + 1, "turn": turn, "recorded": recorded}
     if reason in (WaitReason.PAUSED, WaitReason.CONCURRENCY) and scope is not None and not flow.get("waiter"):
         flow["waiter"] = [scope, waiter_add(scope=scope, job_id=job_id, number=number, priority=priority,
                                             flow={**flow, "waiter": None}, reason=reason)]
@@ -149,4 +161,4 @@ def waited_unit_started(flow: dict | None) -> None:
 
 
 __all__ = ["policy", "unit_wait", "waited_unit_started", "waiter_add", "waiters_wake", "waiters_wake_after_edit",
-           "waiting_record", "uuid"]
+           "waiting_record"]

@@ -24,7 +24,7 @@ from jobs.exceptions import QueueUnavailable
 from jobs.handlers.registry import PermanentError, TransientError, job_type_get
 from jobs.items import BadItem, split_item
 from jobs.services import publishing, webhooks
-from jobs.services.flow.gate import flow_gate, flow_started, gate_outcome
+from jobs.services.flow.gate import flow_finished, gated_claim
 from jobs.services.items import chunks, completion
 from jobs.services.items import keys as item_keys
 from jobs.services.jobs.runner import worker_id
@@ -137,13 +137,13 @@ class ChunkWork(LeasedWork):
         self.delta = (0, 0, 0)
 
     def claim(self, *, worker: str) -> Claim | Refused:
-        gate = flow_gate(job_id=self.job_id, number=self.number, flow=self.flow)
-        if not gate.passed:
-            return Refused(gate_outcome(gate))
-        claim = chunks.chunk_claim(job_id=self.job_id, number=self.number, worker=worker, actions=tuple(gate.actions))
-        if isinstance(claim, Claim):
-            flow_started(gate)
-        return claim
+        def claim(actions, also):
+            return chunks.chunk_claim(
+                job_id=self.job_id, number=self.number, worker=worker, actions=tuple(actions), also=tuple(also))
+        return gated_claim(job_id=self.job_id, number=self.number, flow=self.flow, claim=claim)
+
+    def release(self, claim: Claim) -> None:
+        flow_finished(claim.unit)  # the slots its claim took, if its type is limited
 
     def exhausted(self, refused: Refused) -> None:
         chunk = refused.unit

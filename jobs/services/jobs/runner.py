@@ -18,7 +18,7 @@ from django.conf import settings
 from jobs import log_context, metrics
 from jobs.handlers.registry import JobCanceled, PermanentError, TransientError, job_type_get
 from jobs.services import publishing
-from jobs.services.flow.gate import flow_gate, flow_started, gate_outcome
+from jobs.services.flow.gate import flow_finished, gated_claim
 from jobs.services.jobs import transitions
 from jobs.services.lease.claim import Claim, LeaseLost, Refused
 from jobs.services.lease.keeper import LeaseHolder
@@ -139,13 +139,13 @@ class JobWork(LeasedWork):
         self.error_code: str | None = None
 
     def claim(self, *, worker: str) -> Claim | Refused:
-        gate = flow_gate(job_id=self.job_id, number=None, flow=self.flow)
-        if not gate.passed:
-            return Refused(gate_outcome(gate))
-        claim = transitions.job_claim(job_id=self.job_id, worker=worker, actions=tuple(gate.actions))
-        if isinstance(claim, Claim):
-            flow_started(gate)
-        return claim
+        def claim(actions, also):
+            return transitions.job_claim(
+                job_id=self.job_id, worker=worker, actions=tuple(actions), also=tuple(also))
+        return gated_claim(job_id=self.job_id, number=None, flow=self.flow, claim=claim)
+
+    def release(self, claim: Claim) -> None:
+        flow_finished(claim.unit)  # the slots its claim took, if its type is limited
 
     def exhausted(self, refused: Refused) -> None:
         job = refused.unit

@@ -86,6 +86,10 @@ class LeasedWork:
         """Celery's soft time limit struck while `run` was running."""
         raise NotImplementedError
 
+    def release(self, claim: Claim) -> None:
+        """The run is over, however it ended (RetryLater and LeaseLost too): give back what the claim took
+        besides the unit (a limited type's slots). Nothing by default; a failure is logged."""
+
     def observe(self, *, claim: Claim, outcome: Outcome, seconds: float) -> None:
         """Metrics of one run (nothing by default)."""
 
@@ -107,6 +111,10 @@ def unit_execute(work: LeasedWork, *, worker: str, label: str) -> Outcome:
             outcome = Outcome.RETRYING
             raise
         finally:
+            try:
+                work.release(claim)
+            except Exception:  # what it held is found dead later (flow control reclaims a dead run's slot)
+                logger.exception("%s %s: release after the run failed", work.kind_name, label)
             work.observe(claim=claim, outcome=outcome, seconds=time.monotonic() - started)
         return outcome
 
