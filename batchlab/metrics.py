@@ -27,7 +27,8 @@ def _read_backends() -> dict:
     for backend, reads in (
         ("dynamodb", {"jobs": selectors.job_unfinished_counts, "oldest_queued": selectors.oldest_queued_age,
                       "workers": selectors.workers_count,
-                      "schedules": lambda: selectors.schedule_counters(now=time.time())}),
+                      "schedules": lambda: selectors.schedule_counters(now=time.time()),
+                      "flow": selectors.flow_unit_counts}),
         ("sqs", {"queues": selectors.queue_counts, "oldest_dead_letter": selectors.dlq_oldest_age}),
         # Webhooks: unfinished deliveries (a COUNT of the sparse due index) and the webhooks queue's depth.
         ("webhooks", {"webhooks": selectors.webhooks_backlog}),
@@ -79,6 +80,16 @@ class BackendCollector:
             for outcome in ("fired", "skipped", "missed"):
                 runs.add_metric([outcome], counters[outcome])
             yield runs
+            running = GaugeMetricFamily("batchlab_jobs_running", "Jobs PROCESSING, by type (an item job counts once)",
+                                        labels=["type"])
+            for type, count in sorted(snap["flow"]["running"].items()):
+                running.add_metric([type], count)
+            yield running
+            waiting = GaugeMetricFamily("batchlab_jobs_waiting", "QUEUED jobs held back by flow control, by type and"
+                                        " why (paused, concurrency_limit, rate_limit)", labels=["type", "reason"])
+            for (type, reason), count in sorted(snap["flow"]["waiting"].items()):
+                waiting.add_metric([type, reason], count)
+            yield waiting
         if "queues" in snap:
             messages = GaugeMetricFamily("batchlab_queue_messages", "Approximate SQS messages (visible, in_flight, delayed)",
                                          labels=["queue", "state"])

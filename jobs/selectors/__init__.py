@@ -18,7 +18,7 @@ from jobs.selectors.jobs import (
     workers_count,
     workers_list,
 )
-from jobs.selectors.flow import TypeView, type_limits, type_view, type_views
+from jobs.selectors.flow import TypeView, flow_unit_counts, type_limits, type_view, type_views
 from jobs.selectors.schedules import ScheduleView, schedule_counters, schedule_get, schedule_list
 from jobs.selectors.webhooks import (
     DELIVERY_STATUSES,
@@ -45,7 +45,7 @@ __all__ = [
     "dead_letters_peek", "dlq_oldest_age", "item_job_get", "job_chunks", "job_get", "job_items", "job_list", "job_results",
     "job_status_counts", "job_unfinished_counts", "jobs_get_many", "oldest_queued_age", "queue_counts", "queue_ping",
     "schedule_counters", "schedule_get", "schedule_list", "store_ping", "workers_count", "workers_list",
-    "TypeView", "type_limits", "type_view", "type_views",
+    "TypeView", "flow_unit_counts", "type_limits", "type_view", "type_views",
     "DELIVERY_STATUSES", "DeliveryPage", "deliveries_list", "job_deliveries", "webhook_get", "webhooks_backlog", "webhooks_list",
     "WorkflowPage", "WorkflowView", "graph_of", "step_outcome", "step_parents", "step_relations", "workflow_get",
     "workflow_list",

@@ -12,7 +12,9 @@ from pynamodb.exceptions import PynamoDBException
 from jobs.exceptions import JobTypeNotFound, StoreUnavailable, UnknownJobType
 from jobs.flow import Limits
 from jobs.handlers.registry import JobType, job_type_get, job_types
-from jobs.tables import EDITS_PREFIX, SETTINGS_PK, Limiter, TypeSettings, TypeSettingsEdit
+from jobs.flow import WaitReason
+from jobs.states import JobStatus
+from jobs.tables import EDITS_PREFIX, SETTINGS_PK, Job, Limiter, TypeSettings, TypeSettingsEdit
 from jobs.tables.flow import LIMITER_SK
 
 logger = logging.getLogger("jobs.selectors")
@@ -163,3 +165,25 @@ def type_views() -> list[TypeView]:
                             version=int(item.version) if item else 0, updated_at=item.updated_at if item else None,
                             updated_by=item.updated_by if item else None))
     return out
+
+
+def flow_unit_counts() -> dict:
+    """Jobs running and jobs held back, by type (and why): {"running": {type: n}, "waiting": {(type, reason): n}}.
+
+    Running: the PROCESSING jobs of the status index (as many as the workers' slots,
+    an item job counting once). Waiting: the sparse WaitingForCreatedAt index, one
+    Query per reason, reading only the jobs that wait (a job canceled while it
+    waited may keep its WaitingFor: only QUEUED ones count). Chunks are not counted.
+    """
+    running: dict[str, int] = {}
+    waiting: dict[tuple[str, str], int] = {}
+    try:
+        for job in Job.status_index.query(JobStatus.PROCESSING.value, attributes_to_get=["Type"]):
+            running[job.type] = running.get(job.type, 0) + 1
+        for reason in WaitReason:
+            for job in Job.waiting_index.query(str(reason), attributes_to_get=["Type", "Status"]):
+                if job.status == JobStatus.QUEUED:
+                    waiting[(job.type, str(reason))] = waiting.get((job.type, str(reason)), 0) + 1
+    except PynamoDBException as exc:
+        raise StoreUnavailable() from exc
+    return {"running": running, "waiting": waiting}

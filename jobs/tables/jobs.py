@@ -1,4 +1,4 @@
-"""PynamoDB models and indexes: the DynamoDB schema and nothing else.
+"""PynamoDB models: the DynamoDB schema and nothing else (the jobs table's indexes: jobs.tables.job_indexes).
 
 Attribute names in DynamoDB are PascalCase; Python stays snake_case. Table names
 and endpoints come from settings when the model is first used (no I/O at import).
@@ -21,8 +21,9 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UTCDateTimeAttribute,
 )
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
+
+from jobs.tables.job_indexes import AllIndex, DueIndex, NotifyIndex, OutboxIndex, OwnerIndex, StatusIndex, WaitingIndex
 
 # Every job also carries ListShard = "ALL" so that the all-jobs listing (staff)
 # is a Query on one index partition, newest first. One partition takes ~1,000
@@ -54,72 +55,6 @@ class TimelineEntry(MapAttribute):
     status = UnicodeAttribute(attr_name="Status", null=True)
     message = UnicodeAttribute(attr_name="Message", null=True)
     worker = UnicodeAttribute(attr_name="Worker", null=True)
-
-
-class OwnerIndex(GlobalSecondaryIndex):
-    """A user's jobs, newest first."""
-
-    class Meta:
-        index_name = "OwnerCreatedAt"
-        projection = AllProjection()
-
-    owner = UnicodeAttribute(hash_key=True, attr_name="Owner")
-    created_at = UTCDateTimeAttribute(range_key=True, attr_name="CreatedAt")
-
-
-class StatusIndex(GlobalSecondaryIndex):
-    """Jobs in one status, oldest first: staff filters and the recovery pass."""
-
-    class Meta:
-        index_name = "StatusCreatedAt"
-        projection = AllProjection()
-
-    status = UnicodeAttribute(hash_key=True, attr_name="Status")
-    created_at = UTCDateTimeAttribute(range_key=True, attr_name="CreatedAt")
-
-
-class AllIndex(GlobalSecondaryIndex):
-    """Every job, newest first (staff listing)."""
-
-    class Meta:
-        index_name = "AllCreatedAt"
-        projection = AllProjection()
-
-    list_shard = UnicodeAttribute(hash_key=True, attr_name="ListShard")
-    created_at = UTCDateTimeAttribute(range_key=True, attr_name="CreatedAt")
-
-
-class DueIndex(GlobalSecondaryIndex):
-    """SCHEDULED jobs by due time (sparse: only a SCHEDULED job carries DueShard)."""
-
-    class Meta:
-        index_name = "DueShardDueAt"
-        projection = AllProjection()
-
-    due_shard = UnicodeAttribute(hash_key=True, attr_name="DueShard")
-    due_at = NumberAttribute(range_key=True, attr_name="DueAt")
-
-
-class OutboxIndex(GlobalSecondaryIndex):
-    """Jobs with webhook events not yet handed to delivery, oldest first (sparse: OutboxShard only while the outbox holds one)."""
-
-    class Meta:
-        index_name = "OutboxShardOutboxAt"
-        projection = KeysOnlyProjection()
-
-    outbox_shard = UnicodeAttribute(hash_key=True, attr_name="OutboxShard")
-    outbox_at = NumberAttribute(range_key=True, attr_name="OutboxAt")
-
-
-class NotifyIndex(GlobalSecondaryIndex):
-    """Workflow steps whose children are not all told of their end yet (sparse: only while NotifyShard is set)."""
-
-    class Meta:
-        index_name = "NotifyShardNotifyAt"
-        projection = KeysOnlyProjection()
-
-    notify_shard = UnicodeAttribute(hash_key=True, attr_name="NotifyShard")
-    notify_at = NumberAttribute(range_key=True, attr_name="NotifyAt")
 
 
 class _TableMeta:
@@ -237,6 +172,7 @@ class Job(Model):
     due_index = DueIndex()
     outbox_index = OutboxIndex()
     notify_index = NotifyIndex()
+    waiting_index = WaitingIndex()
 
 
 class Chunk(Model):

@@ -14,6 +14,8 @@ import time
 from datetime import datetime
 
 import pytest
+import requests
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.conftest import Api, run_log
 from tests.e2e.helpers import child_pids, run_spans, wait_until, worker_of
@@ -35,11 +37,21 @@ def staff(stack) -> Api:
     return Api(stack.web_url, "admin")
 
 
+def waiting_metric(stack, *, type: str, reason: str) -> float:
+    """batchlab_jobs_waiting{type, reason} as /metrics serves it now."""
+    response = requests.get(f"{stack.web_url}/metrics", timeout=30)
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            if sample.name == "batchlab_jobs_waiting" and sample.labels == {"type": type, "reason": reason}:
+                return sample.value
+    return 0.0
+
+
 def status(api: Api, job_id: str) -> dict:
     return api.get(f"/jobs/{job_id}").json()
 
 
-def test_a_paused_type_waits_while_others_run_and_resume_runs_it(api, staff):
+def test_a_paused_type_waits_while_others_run_and_resume_runs_it(stack, api, staff):
     running = api.submit("sleep", {"seconds": 6}, name="running when paused")
     api.wait(running["id"], statuses=("PROCESSING",))
     assert staff.post("/job-types/sleep/pause").json()["settings"]["paused"] is True
@@ -55,6 +67,8 @@ def test_a_paused_type_waits_while_others_run_and_resume_runs_it(api, staff):
         seen = [status(api, j) for j in held]
         assert all(j["status"] == "QUEUED" and j["waiting_for"] == "paused" and j["attempts"] == 0 for j in seen), seen
         time.sleep(1)
+    # The metrics say it too (read at scrape time, at most BATCHLAB_METRICS_CACHE_SECONDS old).
+    wait_until(lambda: waiting_metric(stack, type="sleep", reason="paused") == 3, timeout=30, what="3 paused in /metrics")
     # The job that was running when the type was paused finished undisturbed.
     done = api.wait(running["id"])
     assert done["status"] == "COMPLETED" and done["attempts"] == 1

@@ -2,7 +2,7 @@
 
 import pytest
 
-from jobs import services
+from jobs import selectors, services
 from jobs.flow import flow_hints
 from jobs.services.flow.limiter import type_scope
 from jobs.tables import JOB_SK, WAITER_PREFIX, Job, Waiter
@@ -85,3 +85,16 @@ def test_a_message_from_before_flow_hints_is_read_when_a_type_has_settings(sent)
     services.type_pause(type="echo", actor="root")
     assert services.job_execute(job_id=job.job_id, worker="w", flow=None) == "waiting"
     assert sent[-1][3]["type"] == "echo"
+
+
+def test_a_waiting_job_canceled_no_longer_waits_nor_counts_as_waiting(sent):
+    job, flow = submit(sent)
+    services.type_pause(type="echo", actor="root")
+    assert services.job_execute(job_id=job.job_id, worker="w", flow=flow) == "waiting"
+    assert selectors.flow_unit_counts()["waiting"] == {("echo", "paused"): 1}
+    services.job_cancel(job_id=job.job_id, owner="alice", actor="alice")
+    stored = Job.get(job.job_id, JOB_SK)
+    assert stored.status == "CANCELED" and stored.waiting_for is None and stored.waiting_since is None
+    assert list(Job.waiting_index.query("paused")) == [] and selectors.flow_unit_counts()["waiting"] == {}
+    services.job_retry(job_id=job.job_id, owner="alice", actor="alice")  # queued again: not shown as waiting
+    assert Job.get(job.job_id, JOB_SK).waiting_for is None

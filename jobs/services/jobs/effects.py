@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 
 from jobs.services import webhooks
 from jobs.services.lease.claim import AlsoRefused
-from jobs.states import CLAIM, Transition
+from jobs.states import CLAIM, JobStatus, Transition, is_final
+from jobs.tables import Job
 
 logger = logging.getLogger("jobs.services")
 
@@ -69,10 +70,21 @@ def webhook_event(*, job_id: str, job, transition: Transition, contended: bool =
     return Effects(actions=list(event.actions), after_commit=[event.committed])
 
 
+def waiting_cleared(*, job_id: str, job, transition: Transition, contended: bool = False) -> Effects | None:
+    """A QUEUED job that ends without a claim (canceled, given up) no longer waits: its WaitingFor goes in that write.
+
+    (A claim clears it itself: jobs.services.flow.gate.) Else a retried job would show, and
+    count in the metrics as, waiting for a pause or a limit that no longer holds it.
+    """
+    if JobStatus.QUEUED in transition.sources and is_final(transition.target):
+        return Effects(actions=[Job.waiting_for.remove(), Job.waiting_since.remove()])
+    return None
+
+
 # Each contributor: (job_id, job or None when not read, transition, contended) -> Effects | None.
 # Features below the jobs layer are listed here; one above it appends itself when its package is imported
 # (jobs.services.workflows: a step's end tells its children).
-CONTRIBUTORS: list[Callable[..., "Effects | None"]] = [webhook_event]
+CONTRIBUTORS: list[Callable[..., "Effects | None"]] = [webhook_event, waiting_cleared]
 
 # A write whose `also` was refused is asked for and tried again this many times in all, the last
 # one contended; full jitter below a doubling ceiling between tries (10 ms, 20 ms, ... 320 ms).
