@@ -145,3 +145,14 @@ def test_a_transaction_conflict_is_tried_again_not_taken_for_a_limit(sent, monke
     monkeypatch.setattr(Connection, "transact_write_items", conflict_once)
     held = claim(job_id, flow)
     assert failures == [1] and not isinstance(held, Refused) and held.job.status == "PROCESSING"
+
+
+def test_the_runner_gives_the_slot_back_however_the_run_ends(sent):
+    services.type_settings_update(type="flaky", actor="root", changes={"concurrency_limit": 1})
+    job, _ = services.job_submit(owner="alice", name="n", type="flaky", payload={"failures": 1})
+    flow = sent[-1][2]
+    # A transient failure (RetryLater, recorded and published by the runner's caller): the slot is back.
+    assert services.job_execute(job_id=job.job_id, worker="w", flow=flow) == "retrying"
+    assert leases(type_scope("flaky")) == set()
+    assert services.job_execute(job_id=job.job_id, worker="w", flow=sent[-1][2]) == "completed"
+    assert leases(type_scope("flaky")) == set() and int(Job.get(job.job_id, JOB_SK).attempts) == 2
