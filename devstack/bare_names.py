@@ -1,6 +1,7 @@
-"""Names the bare baselines use on the embedded stack, shared by the servers and the benchmark (no imports)."""
+"""Names the baselines (the no-op floor and the peer) use on the embedded stack, shared by the servers and the benchmark (no imports)."""
 
-DRF_TABLE = "bench-bare"  # the bare DRF view's PutItem goes here
-DRF_QUEUE = "bench-bare"  # ... and its SendMessage here (nobody consumes it)
-CELERY_QUEUE = "bare-noop"  # the bare Celery app's queue (after BatchLab's queue prefix)
+CELERY_QUEUE = "bare-noop"  # the no-op Celery app's queue (after BatchLab's queue prefix)
 CELERY_TASK = "bare.noop"
+PEER_QUEUE = "peer-echo"  # the peer's Celery queue (after BatchLab's queue prefix)
+PEER_TASK = "peer.echo"
+PEER_TABLE = "bench-peer-results"  # the peer's Celery result backend table (Celery's schema: hash key "id")

@@ -1,10 +1,13 @@
-"""`make bench`: BatchLab side by side with bare Celery and bare DRF on the embedded stack; every figure with its baseline and ratio.
+"""`make bench`: BatchLab side by side with its peer (Celery + Celery's DynamoDB result backend) and a no-op floor, on one embedded stack.
 
 One invocation starts the stack (moto SQS and DynamoDB, BatchLab's gunicorn, no
-workers yet) and a bare DRF server, then alternates the systems: drains of a
-pre-filled backlog (1 and 2 workers, concurrency 1 and 4), submits from 1 and 8
-clients, a steady rate, end-to-end latency at low load and the idle cost.
-bench_scenarios runs them, bench_report prints the table and bench.json.
+workers yet), the floor's DRF server (validates, stores nothing) and the peer's
+(validates, apply_async), then alternates the three systems on the same moto
+servers: drains of a pre-filled backlog (1 and 2 workers, concurrency 1 and 4),
+submits from 1 and 8 clients, a steady rate, an item job with one and two sets
+of workers, end-to-end latency at low load and the idle cost. bench_scenarios
+runs them; bench_report prints every figure against both baselines with the
+ratio, the target lines, and writes bench.json.
 """
 
 import argparse
@@ -14,6 +17,7 @@ import sys
 import time
 from datetime import datetime
 
+from devstack.bench_stack import SYSTEMS
 from devstack.launcher import ROOT, EmbeddedStack, free_port
 
 DEFAULT_PORTS = {8000, 5100, 5101}  # `make run` owns these; the benchmark never touches them
@@ -23,7 +27,7 @@ DRAIN_CONFIGS = [(2, 1), (2, 4), (1, 1), (1, 4)]  # (workers, concurrency); the 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(prog="python -m devstack.bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--drain-jobs", type=int, default=500, help="backlog queued before the workers start (default 500)")
-    parser.add_argument("--submit-jobs", type=int, default=200, help="POSTs per bare-DRF round and per 1-client round (default 200)")
+    parser.add_argument("--submit-jobs", type=int, default=200, help="POSTs per round of the floor's view and per 1-client round (default 200)")
     parser.add_argument("--clients", type=int, default=8, help="concurrent HTTP clients filling the backlog (default 8)")
     parser.add_argument("--latency-jobs", type=int, default=20, help="jobs run one at a time for the latency figure (default 20)")
     parser.add_argument("--steady-rate", type=float, default=10, help="jobs/s in the steady-rate scenario (default 10)")
@@ -53,35 +57,38 @@ def _configs(text: str) -> list[tuple[int, int]]:
 def run(args, stack: EmbeddedStack, run_dir) -> dict:
     # Imported here: bare_app reads the SQS endpoint from the environment at import.
     from devstack import bench_scenarios as sc
+    from devstack.bench_stack import Bench, prepare_baselines, start_baseline_web
 
-    bench = sc.Bench(stack=stack, token=stack.manage("batchlab_token", "demo").strip(),
-                     bare_url=sc.start_bare_web(stack, _free_port(), run_dir / "meter" / "bare"),
-                     meter_dirs={"batchlab": run_dir / "meter" / "batchlab", "bare": run_dir / "meter" / "bare",
-                                 "scheduler": run_dir / "meter" / "scheduler"})
+    meter = {s: run_dir / "meter" / s for s in ("batchlab", "bare", "peer", "scheduler")}
+    prepare_baselines(stack)
+    bench = Bench(stack=stack, token=stack.manage("batchlab_token", "demo").strip(), meter_dirs=meter, urls={
+        "batchlab": f"{stack.web_url}/jobs",
+        "bare-validate": start_baseline_web(stack, "bare-web", _free_port(), "devstack.bare_settings", meter["bare"]) + "/bare/validate",
+        "peer": start_baseline_web(stack, "peer-web", _free_port(), "devstack.peer_settings", meter["peer"]) + "/peer/jobs",
+    })
     payload = json.loads(args.payload)
-    # Warm up both servers' threads and the AWS connections (not counted), then submit
+    # Warm up the servers' threads and the AWS connections (not counted), then submit
     # from one client with no worker running: the jobs wait in the queue, and the
-    # warm-up drain runs them all.
-    result = {"drains": [], "submits": [], "steady": [], "latency": None, "idle": None}
-    meter_before_queued = bench.meter("batchlab")  # the first round's BatchLab drain counts from here
-    for target in ("batchlab", "bare-validate", "bare-store") if args.warmup else ():
+    # first drain runs them all.
+    result = {"drains": [], "submits": [], "steady": [], "latency": [], "batch": [], "idle": None}
+    meter_before_queued = {s: bench.meter(s) for s in sc.SUBMITTED_BY}  # the first round's drains count from here
+    for target in ("batchlab", "peer", "bare-validate") if args.warmup else ():
         sc.submit(bench, target, n=args.warmup, clients=args.clients, payload=payload)
-    for target in ("bare-validate", "batchlab", "bare-store"):
+    for target in ("bare-validate", "peer", "batchlab"):
         result["submits"].append(sc.submit(bench, target, n=args.submit_jobs, clients=1, payload=payload))
-    # Those jobs are queued already: the first round's backlog is that much larger, for both systems.
+    # Those jobs are queued already: the first round's backlog is that much larger, for every system.
     queued = args.warmup + args.submit_jobs
 
     configs = _configs(args.configs)
     for round_no, (workers, concurrency) in enumerate(configs):
         last = round_no == len(configs) - 1
-        # A, B, A, B...: each system's next backlog is queued while the other one drains,
-        # after its stopped workers' last long polls have run out (see bench_scenarios).
-        for system in ("bare", "batchlab"):
-            if system == "bare":  # the bare DRF rounds at the same client count, in turn with BatchLab's fill
-                for target in ("bare-validate", "bare-store"):
-                    result["submits"].append(sc.submit(bench, target, n=args.submit_jobs, clients=args.clients, payload=payload))
+        # A, B, C, A, B, C...: each system's next backlog is queued while the others drain,
+        # after its stopped workers' last long polls have run out (see bench_stack).
+        for system in SYSTEMS:
+            if system == "bare":  # the floor's view at the same client count, in turn with the others' fill
+                result["submits"].append(sc.submit(bench, "bare-validate", n=args.submit_jobs, clients=args.clients, payload=payload))
             extra = queued if round_no == 0 else 0
-            meter0 = meter_before_queued if system == "batchlab" and extra else bench.meter(system)
+            meter0 = meter_before_queued[system] if system in meter_before_queued and extra else bench.meter(system)
             if system == "bare" and extra:
                 sc.fill(bench, system, extra, args.clients, payload)
             submitted = sc.fill(bench, system, args.drain_jobs, args.clients, payload)
@@ -91,16 +98,23 @@ def run(args, stack: EmbeddedStack, run_dir) -> dict:
             result["drains"].append(figures)
             sc.log(f"drain {system} {workers}x{concurrency}: {figures['per_second']}/s, "
                    f"worker CPU {figures['worker_cpu_ms_per_job']} ms/job")
-    # The last configuration's workers are up (both systems): steady rate, an item job, latency, idle.
-    for system in ("bare", "batchlab"):
+    # The last configuration's workers are up (every system): steady rate, item jobs, latency, idle.
+    for system in SYSTEMS:
         result["steady"].append(sc.steady(bench, system, rate=args.steady_rate, seconds=args.steady_seconds, payload=payload))
     if args.batch_items:
-        result["batch"] = sc.batch(bench, items=args.batch_items, chunk_size=args.chunk_size)
-        sc.log(f"batch: {result['batch']}")
-    result["latency"] = sc.low_load_latency(bench, jobs=args.latency_jobs, gap=0.2, payload=payload)
-    sc.log(f"latency: {result['latency']}")
+        workers, concurrency = configs[-1]
+        result["batch"].append(sc.batch(bench, items=args.batch_items, chunk_size=args.chunk_size, workers=workers))
+        sc.log(f"batch: {result['batch'][-1]}")
+        # As many workers again: does a second set of workers speed the item job up?
+        more = bench.start_workers("batchlab", workers, concurrency)
+        result["batch"].append(sc.batch(bench, items=args.batch_items, chunk_size=args.chunk_size, workers=2 * workers))
+        sc.log(f"batch: {result['batch'][-1]}")
+        bench.stop_workers(more)
+    for system in ("peer", "batchlab"):
+        result["latency"].append(sc.low_load_latency(bench, system, jobs=args.latency_jobs, gap=0.2, payload=payload))
+        sc.log(f"latency: {result['latency'][-1]}")
     if args.idle_seconds > 0:
-        result["idle"] = sc.idle(bench, seconds=args.idle_seconds, workers={"bare": configs[-1][0], "batchlab": configs[-1][0]})
+        result["idle"] = sc.idle(bench, seconds=args.idle_seconds, workers={s: configs[-1][0] for s in SYSTEMS})
     return result
 
 

@@ -1,4 +1,4 @@
-"""`make bench` with tiny counts: every scenario runs on the real stack and the table has every figure with its baseline."""
+"""`make bench` with tiny counts: every scenario runs on the real stack and the table has every figure with both baselines and the target lines."""
 
 import json
 import subprocess
@@ -20,12 +20,18 @@ def test_bench_runs_every_scenario_against_its_baseline():
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     out = run.stdout
-    for figure in ("drain 18, 1 workers x 2 (jobs/s)", "worker CPU per job, 1 x 2", "web CPU per POST, 4 clients",
-                   "web CPU per POST, 1 clients", "worker CPU per job at 4 jobs/s", "POST -> COMPLETED at low load"):
+    for figure in ("drain 18, 1 workers x 2 (jobs/s)", "worker CPU per job, 1 x 2", "DynamoDB write units per job, 1 x 2",
+                   "web CPU per POST, 4 clients", "web CPU per POST, 1 clients", "worker CPU per job at 4 jobs/s",
+                   "POST -> done at low load, p50"):
         assert f"| {figure}" in out, figure
+    for target in ("drain 1x2", "worker CPU per job 1x2", "DynamoDB write units per job", "web CPU per POST 4 clients",
+                   "web CPU per POST 1 clients", "POST -> COMPLETED p50 at low load", "item job throughput", "item job 2 workers vs 1"):
+        assert any(line.startswith(f"target {target}: ") and line.endswith((" — met", " — missed"))
+                   for line in out.splitlines()), target
     result = json.loads(Path(out.rsplit("Figures written to ", 1)[1].strip()).read_text())
     ours = next(d for d in result["drains"] if d["system"] == "batchlab")
     base = next(d for d in result["drains"] if d["system"] == "bare")
+    peer = next(d for d in result["drains"] if d["system"] == "peer")
     # Counted at the boundary: every job was sent, received, claimed, completed and deleted.
     # Each worker also records its heartbeat (one PutItem every 15 s): a little over 1.
     assert 1 <= ours["requests_per_job"]["dynamodb.PutItem"] < 1.5
@@ -41,9 +47,14 @@ def test_bench_runs_every_scenario_against_its_baseline():
     assert set(ours["read_units_per_job"]) == {"dynamodb.Query"}
     assert 0.5 <= ours["read_units_per_job"]["dynamodb.Query"] < 2.5
     assert base["requests_per_job"]["sqs.SendMessage"] == 1 and base["requests_per_job"]["sqs.DeleteMessage"] == 1
+    # The peer: its view sends, its worker stores the state at the start and at the end (Celery's
+    # DynamoDB backend reads the stored state before each write).
+    assert peer["requests_per_job"]["sqs.SendMessage"] == 1 and peer["requests_per_job"]["sqs.DeleteMessage"] == 1
+    assert peer["requests_per_job"]["dynamodb.PutItem"] == 2
+    assert peer["write_units_per_job"]["dynamodb.PutItem"] >= 2
     assert "USD per million jobs" in out
-    batch = result["batch"]
-    assert batch["status"] == "COMPLETED"
-    assert "item job, 20 checksum items in chunks of 5" in out and "per million items" in out
+    assert [b["status"] for b in result["batch"]] == ["COMPLETED", "COMPLETED"]
+    assert "item job, 20 checksum items in chunks of 5, 1 workers" in out and "per million items" in out
+    assert {x["system"] for x in result["latency"]} == {"peer", "batchlab"}
     # The scheduler's clock-driven queries are not counted per job: the Queries are the two reads above.
     assert 1 <= ours["requests_per_job"]["dynamodb.Query"] < 2.5
