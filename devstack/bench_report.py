@@ -157,6 +157,43 @@ def _item_targets(r: dict) -> list[str]:
     return lines
 
 
+SUSTAINED_JOBS_PER_SECOND = 100  # the seeds' model: 100 users x 1 job/s
+
+
+def _per_minute_cost(requests: dict, read_units: dict | None = None) -> float:
+    """USD per minute of clock-driven requests (SQS requests, DynamoDB writes taken as 1 unit each, reads as given)."""
+    sqs = sum(v for k, v in requests.items() if k.startswith("sqs."))
+    writes = sum(v for k, v in requests.items() if k in ("dynamodb.PutItem", "dynamodb.UpdateItem", "dynamodb.DeleteItem"))
+    reads = sum((read_units or {}).values())
+    return (sqs * PRICES["sqs_request"] + writes * PRICES["dynamodb_write_unit"] + reads * PRICES["dynamodb_read_unit"]) / 1e6
+
+
+def _bill_lines(r: dict) -> list[str]:
+    """The bill per million jobs of each system (mean over the drains) and per day at SUSTAINED_JOBS_PER_SECOND."""
+    per_system = {}
+    for d in r["drains"]:
+        per_system.setdefault(d["system"], []).append(
+            cost_per_million(d["requests_per_job"], d["write_units_per_job"], d["read_units_per_job"])["total"])
+    if not per_system:
+        return []
+    million = {s: mean(v) for s, v in per_system.items()}
+    per_day = SUSTAINED_JOBS_PER_SECOND * 86_400 / 1e6
+    names = {"bare": "no-op floor", "peer": "peer", "batchlab": "BatchLab"}
+    lines = ["", f"The bill: per million echo jobs (mean of the drains) "
+             + ", ".join(f"{names[s]} ${million[s]:.3f}" for s in names if s in million)
+             + (f" (BatchLab {_ratio(million['batchlab'], million['peer'])} the peer)" if {"batchlab", "peer"} <= million.keys() else "")
+             + f"; at {SUSTAINED_JOBS_PER_SECOND} jobs/s sustained ({per_day:g} M jobs a day): "
+             + ", ".join(f"{names[s]} ${million[s] * per_day:.2f}/day" for s in names if s in million)]
+    if r.get("idle"):
+        clock = {s: _per_minute_cost(r["idle"][s]["requests_per_minute"]) * 1440 for s in ("bare", "peer", "batchlab")}
+        sched = r["idle"].get("scheduler") or {}
+        scheduler_day = _per_minute_cost(sched.get("requests_per_minute", {}), sched.get("read_units_per_minute")) * 1440
+        lines.append("Clock-driven, whatever the load (the last configuration's workers, from the idle window): "
+                     + ", ".join(f"{names[s]} ${clock[s]:.4f}/day" for s in names)
+                     + f"; BatchLab's scheduler ${scheduler_day:.4f}/day.")
+    return lines
+
+
 def _requests_section(r: dict) -> list[str]:
     lines = ["", "AWS requests and billing units per job (submit + run, counted in our own processes):",
              "| configuration | system | requests per job | write units | read units | USD per million jobs |", "|---|---|---|---|---|---|"]
@@ -175,6 +212,7 @@ def _requests_section(r: dict) -> list[str]:
                      f"{cost['total']:.3f} per million items (SQS {cost['sqs']:.3f}, DynamoDB writes {cost['dynamodb_writes']:.3f}, "
                      f"reads {cost['dynamodb_reads']:.3f}); {b['items_per_second']} items/s from the POST "
                      f"({_g(b['own_items_per_second'])} by the job's own times), {b['status']}; includes the benchmark's status polls |")
+    lines += _bill_lines(r)
     lines.append(f"Prices ({PRICES_AS_OF}): SQS standard ${PRICES['sqs_request']}/M requests, DynamoDB on-demand "
                  f"${PRICES['dynamodb_write_unit']}/M write units, ${PRICES['dynamodb_read_unit']}/M read units; free tiers ignored.")
     return lines
