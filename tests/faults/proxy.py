@@ -15,7 +15,21 @@ hits decides the fault:
 - ``error``: an answer is made up and the request not forwarded: `status`
   and `body` (DynamoDB throttling, SQS 5xx);
 - ``stall``: the request is read and never answered; the connection stays open
-  (a black hole, no reset) until the proxy closes.
+  (a black hole, no reset) until the proxy closes;
+- ``conflict``: DynamoDB's answer to a write that meets a concurrent transaction
+  (a TransactWriteItems canceled with TransactionConflict, or a single-item
+  write's TransactionConflictException), made up from the request
+  (tests/faults/dynamodb_answers.py); the request is not forwarded, as
+  DynamoDB applies none of it;
+- ``throttle``: DynamoDB's answer for a throttled key (ThrottlingException; a
+  transaction canceled with ThrottlingError); not forwarded either.
+
+A rule with a `key` (a partial DynamoDB key, e.g. ``{"JobId": id, "SK": "JOB"}``)
+applies only to requests touching an item with those attributes, and a
+``conflict``/``throttle`` answer names those actions as the cause; without a
+key, one action drawn at random is. `repeat` bounds how many times a rule hits
+the same set of items (the retries of one write): ``repeat=1`` conflicts a write
+once, and its retry goes through.
 
 `stall_all(seconds)` black-holes every request for a while. Every draw comes
 from one `random.Random(seed)`: the seed is printed so that a run can be replayed
@@ -33,6 +47,10 @@ import time
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs
 
+from tests.faults.dynamodb_answers import Action, conflict_answer, request_actions, throttle_answer
+
+MADE_UP = ("conflict", "throttle")  # DynamoDB answers built from the request
+
 
 @dataclass
 class Rule:
@@ -44,12 +62,29 @@ class Rule:
     status: int = 500
     body: bytes = b""
     limit: int | None = None  # inject at most this many times
+    key: dict | None = None  # DynamoDB: only requests touching an item with these attribute values
+    repeat: int | None = None  # DynamoDB: at most this many times for the same set of items
     fired: int = field(default=0, compare=False)
+    seen: collections.Counter = field(default_factory=collections.Counter, compare=False)
 
-    def applies(self, op: str, body: bytes) -> bool:
+    @property
+    def reads_items(self) -> bool:
+        return bool(self.key or self.repeat or self.kind in MADE_UP)
+
+    def applies(self, op: str, body: bytes, actions: list[Action]) -> bool:
         if self.limit is not None and self.fired >= self.limit:
             return False
-        return (not self.ops or op in self.ops) and (not self.contains or self.contains in body)
+        if self.ops and op not in self.ops or self.contains and self.contains not in body:
+            return False
+        if self.key and not any(a.touches(self.key) for a in actions):
+            return False
+        return not (self.repeat is not None and self.seen[tuple(actions)] >= self.repeat)
+
+    def hot(self, actions: list[Action], rng: random.Random) -> set[int]:
+        """The actions a made-up answer names as the cause: those touching the key, else one at random."""
+        if self.key:
+            return {i for i, a in enumerate(actions) if a.touches(self.key)}
+        return {rng.randrange(len(actions))} if actions else set()
 
 
 def throttled_dynamodb() -> dict:
@@ -190,18 +225,24 @@ class FaultProxy:
             self._sockets.add(sock)
         return sock
 
-    def _choose(self, op: str, body: bytes) -> Rule | None:
+    def _choose(self, op: str, body: bytes) -> tuple[Rule | None, bytes]:
+        """The rule that decides this request (or None: forwarded as is), and a made-up answer's body if it has one."""
         with self._lock:
             self.requests[op] += 1
             if time.monotonic() < self.stalled_until:
                 self.injected["stall"] += 1
-                return Rule("stall")
+                return Rule("stall"), b""
+            actions = request_actions(op, body) if any(r.reads_items for r in self.rules) else []
             for rule in self.rules:
-                if rule.applies(op, body) and self.rng.random() < rule.probability:
+                if rule.applies(op, body, actions) and self.rng.random() < rule.probability:
                     rule.fired += 1
+                    rule.seen[tuple(actions)] += 1
                     self.injected[rule.kind] += 1
-                    return rule
-        return None
+                    if rule.kind in MADE_UP:
+                        answer = conflict_answer if rule.kind == "conflict" else throttle_answer
+                        return rule, answer(op, actions, rule.hot(actions, self.rng))
+                    return rule, rule.body
+        return None, b""
 
     def _accept(self) -> None:
         while not self._closing.is_set():
@@ -218,7 +259,7 @@ class FaultProxy:
             while not self._closing.is_set():
                 head, body, raw = read_message(client, cbuf)
                 op = operation(head, body)
-                rule = self._choose(op, body)
+                rule, made_up = self._choose(op, body)
                 kind = rule.kind if rule else "pass"
                 if kind == "stall":
                     self._closing.wait()  # never answered, never reset
@@ -229,8 +270,8 @@ class FaultProxy:
                 if kind == "reset":
                     _reset(client)
                     return
-                if kind == "error":
-                    client.sendall(self._made_up(rule))
+                if kind in ("error", *MADE_UP):
+                    client.sendall(self._made_up(400 if kind in MADE_UP else rule.status, made_up))
                     continue
                 if kind == "latency":
                     time.sleep(rule.seconds)
@@ -260,8 +301,8 @@ class FaultProxy:
                         self._sockets.discard(sock)
 
     @staticmethod
-    def _made_up(rule: Rule) -> bytes:
-        content_type = "application/x-amz-json-1.0" if rule.body.startswith(b"{") else "text/xml"
-        head = (f"HTTP/1.1 {rule.status} Error\r\nContent-Type: {content_type}\r\n"
-                f"Content-Length: {len(rule.body)}\r\nx-amzn-RequestId: fault-proxy\r\n\r\n")
-        return head.encode() + rule.body
+    def _made_up(status: int, body: bytes) -> bytes:
+        content_type = "application/x-amz-json-1.0" if body.startswith(b"{") else "text/xml"
+        head = (f"HTTP/1.1 {status} Error\r\nContent-Type: {content_type}\r\n"
+                f"Content-Length: {len(body)}\r\nx-amzn-RequestId: fault-proxy\r\n\r\n")
+        return head.encode() + body
