@@ -42,12 +42,17 @@ CANCEL_CHECK_SECONDS = 1.0
 
 
 class ItemContext:
-    """What an item handler gets besides its item: the job's options and where the item is."""
+    """What an item handler gets besides its item: the job's options, where the item is, and the chunk's claim.
 
-    def __init__(self, *, job: Job, chunk: int, payload: dict):
+    `claim_token` is the fencing token of this run's claim on the chunk: a sink can
+    refuse writes of a run that lost the chunk (as JobContext.claim_token for a job).
+    """
+
+    def __init__(self, *, job: Job, chunk: int, payload: dict, claim_token: str = ""):
         self.job_id = job.job_id
         self.chunk = chunk
         self.payload = payload
+        self.claim_token = claim_token
         self.line = 0
         self.attempt = 1
 
@@ -168,7 +173,7 @@ class ChunkWork(LeasedWork):
         if job.status == JobStatus.QUEUED:
             completion.job_items_start(job=job)
         spec = job_type_get(job.type).items
-        ctx = ItemContext(job=job, chunk=int(chunk.number), payload=dict(job.payload or {}))
+        ctx = ItemContext(job=job, chunk=int(chunk.number), payload=dict(job.payload or {}), claim_token=claim.token)
         try:
             values = chunk_items(chunk, job)
         except Exception as exc:  # S3 did not answer: nothing ran, try the chunk later
