@@ -22,7 +22,8 @@ import boto3
 from devstack.launcher import EmbeddedStack
 
 FINAL = ("COMPLETED", "FAILED", "CANCELED")
-TERMINAL_EVENTS = ("completed", "failed", "canceled")
+# A plain job's terminal timeline events, and an item job's (the transitions' names).
+TERMINAL_EVENTS = ("completed", "failed", "canceled", "finish_items", "fail_items", "stop_items")
 
 
 def _client(service: str, endpoint: str):
@@ -35,6 +36,19 @@ def _scan(client, table: str) -> list[dict]:
     for page in client.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
         items += page["Items"]
     return items
+
+
+def scan(stack: EmbeddedStack, table: str) -> list[dict]:
+    """Every item of `table` on the stack's DynamoDB (moto itself, not through a proxy), consistent."""
+    return _scan(_client("dynamodb", stack.dynamodb_endpoint), table)
+
+
+def render(title: str, rows: list[tuple[str, object]], examples: dict[str, list]) -> str:
+    """A checker's table: one figure a row, then up to 10 examples of each kind of finding."""
+    width = max(len(r[0]) for r in rows)
+    lines = [f"== history check: {title}"] + [f"  {name.ljust(width)}  {value}" for name, value in rows]
+    lines += [f"  {label}: {ids[:10]}" for label, ids in examples.items() if ids]
+    return "\n".join(lines)
 
 
 @dataclass
@@ -61,13 +75,8 @@ class Verdict:
                  ("effects committed", self.effects), ("jobs claimed more than once", len(self.reclaimed))]
         rows += [(f"messages left: {q}", n) for q, n in self.messages.items()]
         rows += [(k, v) for k, v in self.extra.items()]
-        width = max(len(r[0]) for r in rows)
-        lines = [f"== history check: {title}"] + [f"  {name.ljust(width)}  {value}" for name, value in rows]
-        for label in ("lost", "duplicated", "double_terminal", "missing_effect", "stuck"):
-            ids = getattr(self, label)
-            if ids:
-                lines.append(f"  {label}: {ids[:10]}")
-        return "\n".join(lines)
+        return render(title, rows, {label: getattr(self, label)
+                                    for label in ("lost", "duplicated", "double_terminal", "missing_effect", "stuck")})
 
     @property
     def ok(self) -> bool:
@@ -90,11 +99,14 @@ def history_jobs(stack: EmbeddedStack) -> dict[str, dict]:
     return jobs
 
 
-def history_effects(stack: EmbeddedStack) -> dict[str, int]:
+def history_effects(stack: EmbeddedStack, *, items: bool = False) -> dict[str, int]:
+    """Committed effects by sink id: jobs' (their id), or with `items` the items' (`<job id>#L<line>`)."""
     client = _client("dynamodb", stack.dynamodb_endpoint)
     counts: dict[str, int] = collections.Counter()
     for item in _scan(client, stack.extra_env.get("BATCHLAB_EFFECT_SINK_TABLE", "batchlab-test-effects")):
-        counts[item["JobId"]["S"]] += 1
+        sink_id = item["JobId"]["S"]
+        if ("#L" in sink_id) == items:
+            counts[sink_id] += 1
     return counts
 
 

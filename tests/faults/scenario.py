@@ -1,11 +1,13 @@
-"""What the fault scenarios share: submitting through the API, worker chores, and the closing check."""
+"""What the fault scenarios share: submitting through the API, worker chores, and the closing checks."""
 
 import concurrent.futures
+import json
 import time
 
 import requests
 
 from tests.faults.checker import Verdict, history_check, wait_terminal
+from tests.faults.checker_items import ItemVerdict, item_history_check
 
 
 def api_token(stack, user: str = "demo") -> str:
@@ -36,6 +38,50 @@ def submit_many(stack, count: int, *, type: str = "effect", payload: dict | None
     for code, _ in results:
         answers[code] = answers.get(code, 0) + 1
     return [job_id for _, job_id in results if job_id], answers
+
+
+def submit_items(stack, items: list, *, type: str = "effect", chunk_size: int | None = None, payload: dict | None = None,
+                 user: str = "demo", attempts: int = 5) -> str:
+    """One item job over `items`, inline (up to 1,000) or as an NDJSON file; returns its id.
+
+    Under faults the API may answer 503 (the store or the queue refused): the
+    client tries again, as a program would, with an Idempotency-Key so that a
+    retried POST never makes a second job.
+    """
+    headers = {"Authorization": f"Token {api_token(stack, user)}", "Idempotency-Key": f"items-{time.time_ns()}"}
+    fields = {"name": f"{type} items", "type": type, **({"chunk_size": chunk_size} if chunk_size else {}),
+              **({"payload": payload} if payload else {})}
+    for attempt in range(1, attempts + 1):
+        try:
+            if len(items) <= 1000:
+                response = requests.post(f"{stack.web_url}/jobs", json={**fields, "items": items}, headers=headers, timeout=60)
+            else:
+                content = "".join(json.dumps(item) + "\n" for item in items).encode()
+                form = {k: json.dumps(v) if isinstance(v, dict) else str(v) for k, v in fields.items()}
+                response = requests.post(f"{stack.web_url}/jobs/files", data=form,
+                                         files={"file": ("items.ndjson", content, "application/x-ndjson")},
+                                         headers=headers, timeout=120)
+        except requests.RequestException:
+            response = None
+        if response is not None and response.status_code in (200, 201):
+            return response.json()["id"]
+        if attempt == attempts or (response is not None and response.status_code < 500):
+            raise AssertionError(f"item job not accepted: {response.status_code if response is not None else 'no answer'} "
+                                 f"{response.text[:500] if response is not None else ''}")
+        time.sleep(1)
+    raise AssertionError("unreachable")
+
+
+def close_items_with_check(stack, acknowledged: list[str], title: str, *, timeout: float, extra: dict | None = None) -> ItemVerdict:
+    """As close_with_check, for item jobs: stop the faults, wait (bounded) for every job to end, judge, print the table."""
+    stack.clear_faults()
+    waited = wait_terminal(stack, acknowledged, timeout=timeout)
+    verdict = item_history_check(stack, acknowledged)
+    verdict.extra.update(extra or {})
+    verdict.extra.update({f"injected: {k}": v for k, v in stack.injected().items()})
+    verdict.extra["seconds to settle after faults stopped"] = round(waited, 1)
+    print("\n" + verdict.table(title), flush=True)
+    return verdict
 
 
 def close_with_check(stack, acknowledged: list[str], title: str, *, timeout: float, extra: dict | None = None) -> Verdict:
