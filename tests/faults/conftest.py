@@ -88,7 +88,7 @@ def strays():
 def fault_stack(tmp_path_factory, strays):
     made = []
 
-    def start(*, workers: int = 2, recovery: bool = True, web: bool = True, **env) -> ProxiedStack:
+    def start(*, workers: int = 2, recovery: bool = True, web: bool = True, schedulers: int = 1, **env) -> ProxiedStack:
         tmp = tmp_path_factory.mktemp("faults")
         extra = dict(TEST_ENV, BATCHLAB_EFFECT_SINK_TABLE="batchlab-test-effects", BATCHLAB_RECOVERY_INTERVAL="2",
                      BATCHLAB_HANDLER_MODULES="tests.faults.effect_sink")
@@ -98,7 +98,7 @@ def fault_stack(tmp_path_factory, strays):
         seed = fault_seed()
         stack = ProxiedStack(
             web_port=free_port(), sqs_port=sqs_port, dynamodb_port=dynamodb_port, workers=0,
-            recovery=False, web=web, log_dir=tmp / "log", extra_env=extra, quiet=True,
+            recovery=False, schedulers=schedulers, web=web, log_dir=tmp / "log", extra_env=extra, quiet=True,
             sqs_proxy=FaultProxy(sqs_port, seed=seed, name="sqs"),
             dynamodb_proxy=FaultProxy(dynamodb_port, seed=seed + 1, name="dynamodb"),
             spawner=concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="spawner"),

@@ -1,9 +1,10 @@
 """Many jobs under a seeded mix of faults on both endpoints while workers are killed (-9) and restarted.
 
 Both proxies add latency, reset connections, drop requests and (SQS) answer
-500s; DynamoDB also applies some writes and loses their answers. A chaos
-thread kills a random worker's whole process group every few seconds and starts
-a new one, as a supervisor would. Then the faults stop and the checker judges
+500s; DynamoDB also applies some writes and loses their answers, cancels
+transactions for TransactionConflict and throttles the job items (the fault mix
+of tests/faults/chaos.py). A chaos thread kills a random worker's whole process
+group every few seconds and starts a new one, as a supervisor would. Then the faults stop and the checker judges
 the history: lost 0, duplicated effects 0, stuck 0, one terminal event per job.
 The short run is in `make test`; the 1,000-job run in `make test-faults`.
 """
@@ -14,53 +15,11 @@ import time
 
 import pytest
 
-from tests.e2e.helpers import child_pids, live_workers, start_time
-from tests.faults.proxy import Rule
+from tests.faults.chaos import chaos_rules, kill_at_random
 from tests.faults.scenario import close_with_check, elapsed, submit_many
 
 ENV = {"BATCHLAB_VISIBILITY_TIMEOUT": 10, "BATCHLAB_MAX_JOB_SECONDS": 8, "BATCHLAB_LEASE_SECONDS": 4,
        "BATCHLAB_STALE_QUEUED_SECONDS": 5, "BATCHLAB_MAX_RECEIVE_COUNT": 10}
-WRITES = ("UpdateItem", "PutItem", "TransactWriteItems")
-
-
-def chaos_rules(scale: float) -> tuple[list[Rule], list[Rule]]:
-    sqs = [
-        Rule("latency", 0.05 * scale, seconds=0.2),
-        Rule("reset", 0.01 * scale),
-        Rule("drop", 0.01 * scale),
-        Rule("error", 0.01 * scale, ops=("ReceiveMessage", "SendMessage", "DeleteMessage"), status=500,
-             body=b'{"__type":"com.amazonaws.sqs#InternalError","message":"We encountered an internal error."}'),
-    ]
-    dynamodb = [
-        Rule("latency", 0.05 * scale, seconds=0.1),
-        Rule("apply_then_fail", 0.01 * scale, ops=WRITES),
-        Rule("reset", 0.01 * scale),
-        Rule("drop", 0.005 * scale),
-    ]
-    return sqs, dynamodb
-
-
-def supervise(stack, exits: list) -> None:
-    """As systemd's Restart=always: a worker that exited by itself is recorded and started again."""
-    for name, proc in list(stack.processes.items()):
-        if name.startswith("worker") and proc.poll() is not None:
-            exits.append((name, proc.returncode))
-            stack.processes.pop(name)
-            stack.restart_worker()
-
-
-def kill_workers_at_random(stack, strays, rng: random.Random, stop: threading.Event, every: tuple[float, float], kills: list, exits: list):
-    while not stop.wait(rng.uniform(*every)):
-        supervise(stack, exits)
-        workers = sorted(live_workers(stack))
-        if not workers:
-            continue
-        name = rng.choice(workers)
-        parent = stack.processes[name].pid
-        strays.extend((pid, start_time(pid)) for pid in [parent, *child_pids(parent)] if start_time(pid))
-        stack.kill_process(name)
-        kills.append(name)
-        stack.restart_worker()
 
 
 def run_mixed(fault_stack, strays, *, jobs: int, scale: float, every: tuple[float, float], title: str,
@@ -71,7 +30,7 @@ def run_mixed(fault_stack, strays, *, jobs: int, scale: float, every: tuple[floa
     stack.sqs_proxy.set_rules(*sqs_rules)
     stack.dynamodb_proxy.set_rules(*dynamodb_rules)
     stop, kills, exits = threading.Event(), [], []
-    chaos = threading.Thread(target=kill_workers_at_random, args=(stack, strays, rng, stop, every, kills, exits), daemon=True)
+    chaos = threading.Thread(target=kill_at_random, args=(stack, strays, rng, stop, every, kills, exits), daemon=True)
     started = time.monotonic()
     chaos.start()
     try:
