@@ -6,11 +6,14 @@ DynamoDB, and DynamoDB's own contention: transactions canceled for
 TransactionConflict, and the job items (the key every chunk finish and every
 claim writes) throttled as hot keys. `kill_at_random` plays a machine dying and
 its supervisor: every few seconds one process of a kind (workers, schedulers)
-is killed with its whole group and started again.
+is killed with its whole group and started again. `chaos` does both for the
+length of a `with` block.
 """
 
+import contextlib
 import random
 import threading
+from dataclasses import dataclass, field
 
 from tests.e2e.helpers import child_pids, start_time
 from tests.faults.proxy import Rule
@@ -67,3 +70,32 @@ def kill_at_random(stack, strays, rng: random.Random, stop: threading.Event, eve
         stack.kill_process(name)
         kills.append(name)
         _restart(stack, kind, name)
+
+
+@dataclass
+class Chaos:
+    """What a chaos run did: processes killed (-9) and restarted, processes that exited by themselves."""
+
+    kills: list = field(default_factory=list)
+    exits: list = field(default_factory=list)
+
+
+@contextlib.contextmanager
+def chaos(stack, strays, *, every: tuple[float, float], kind: str = "worker", scale: float = 1.0):
+    """The fault mix on both proxies and kills of `kind` every `every` seconds (seeded), while the block runs.
+
+    The rules stay set after the block (close_with_check clears them); the kills stop.
+    """
+    rng = random.Random(stack.sqs_proxy.seed)
+    sqs_rules, dynamodb_rules = chaos_rules(scale)
+    stack.sqs_proxy.set_rules(*sqs_rules)
+    stack.dynamodb_proxy.set_rules(*dynamodb_rules)
+    record, stop = Chaos(), threading.Event()
+    thread = threading.Thread(target=kill_at_random, args=(stack, strays, rng, stop, every, record.kills, record.exits),
+                              kwargs={"kind": kind}, daemon=True)
+    thread.start()
+    try:
+        yield record
+    finally:
+        stop.set()
+        thread.join(timeout=60)

@@ -72,11 +72,15 @@ def submit_items(stack, items: list, *, type: str = "effect", chunk_size: int | 
     raise AssertionError("unreachable")
 
 
-def close_items_with_check(stack, acknowledged: list[str], title: str, *, timeout: float, extra: dict | None = None) -> ItemVerdict:
-    """As close_with_check, for item jobs: stop the faults, wait (bounded) for every job to end, judge, print the table."""
+def close_with_check(stack, acknowledged: list[str], title: str, *, timeout: float, extra: dict | None = None,
+                     check=history_check) -> Verdict:
+    """Stop the faults, wait (bounded) for every job to end, then run the checker and print its table.
+
+    `check` is the checker: history_check (plain jobs) or item_history_check (item jobs).
+    """
     stack.clear_faults()
     waited = wait_terminal(stack, acknowledged, timeout=timeout)
-    verdict = item_history_check(stack, acknowledged)
+    verdict = check(stack, acknowledged)
     verdict.extra.update(extra or {})
     verdict.extra.update({f"injected: {k}": v for k, v in stack.injected().items()})
     verdict.extra["seconds to settle after faults stopped"] = round(waited, 1)
@@ -84,16 +88,9 @@ def close_items_with_check(stack, acknowledged: list[str], title: str, *, timeou
     return verdict
 
 
-def close_with_check(stack, acknowledged: list[str], title: str, *, timeout: float, extra: dict | None = None) -> Verdict:
-    """Stop the faults, wait (bounded) for every job to end, then run the checker and print its table."""
-    stack.clear_faults()
-    waited = wait_terminal(stack, acknowledged, timeout=timeout)
-    verdict = history_check(stack, acknowledged)
-    verdict.extra.update(extra or {})
-    verdict.extra.update({f"injected: {k}": v for k, v in stack.injected().items()})
-    verdict.extra["seconds to settle after faults stopped"] = round(waited, 1)
-    print("\n" + verdict.table(title), flush=True)
-    return verdict
+def close_items_with_check(stack, acknowledged: list[str], title: str, **kwargs) -> ItemVerdict:
+    """close_with_check for item jobs."""
+    return close_with_check(stack, acknowledged, title, check=item_history_check, **kwargs)
 
 
 def elapsed(started: float) -> float:

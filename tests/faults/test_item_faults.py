@@ -10,13 +10,11 @@ and its effect committed once, the counters exact, each job ended once.
 """
 
 import concurrent.futures
-import random
-import threading
 import time
 
 import pytest
 
-from tests.faults.chaos import chaos_rules, kill_at_random
+from tests.faults.chaos import chaos
 from tests.faults.checker import wait_terminal
 from tests.faults.scenario import close_items_with_check, elapsed, submit_items
 
@@ -28,32 +26,22 @@ def run_item_chaos(fault_stack, strays, *, jobs: int, items: int, chunk_size: in
                    faults_seconds: float, title: str, settle: float = 240):
     """Faults and kills go on until every job ended or `faults_seconds` passed; then the stack settles and is judged."""
     stack = fault_stack(workers=2, **ENV)
-    rng = random.Random(stack.sqs_proxy.seed)
-    sqs_rules, dynamodb_rules = chaos_rules(1.0)
-    stack.sqs_proxy.set_rules(*sqs_rules)
-    stack.dynamodb_proxy.set_rules(*dynamodb_rules)
-    stop, kills, exits = threading.Event(), [], []
-    chaos = threading.Thread(target=kill_at_random, args=(stack, strays, rng, stop, every, kills, exits), daemon=True)
     started = time.monotonic()
-    chaos.start()
-    try:
+    with chaos(stack, strays, every=every) as record:
         batch = [{"v": i, "seconds": 0.02} for i in range(items)]
         with concurrent.futures.ThreadPoolExecutor(4) as pool:
             ids = list(pool.map(lambda _: submit_items(stack, batch, chunk_size=chunk_size), range(jobs)))
         wait_terminal(stack, ids, timeout=max(0.0, faults_seconds - (time.monotonic() - started)))
-    finally:
-        stop.set()
-        chaos.join(timeout=60)
     verdict = close_items_with_check(stack, ids, title, timeout=settle, extra={
-        "workers killed (-9) and restarted": len(kills), "seconds under faults": elapsed(started),
-        "workers that exited by themselves": len(exits),
+        "workers killed (-9) and restarted": len(record.kills), "seconds under faults": elapsed(started),
+        "workers that exited by themselves": len(record.exits),
     })
-    assert not exits, f"workers exited by themselves (name, exit code): {exits}"
+    assert not record.exits, f"workers exited by themselves (name, exit code): {record.exits}"
     assert verdict.ok, verdict.table(title)
     assert verdict.by_status == {"COMPLETED": jobs} and verdict.items_total == jobs * items, verdict.table(title)
     succeeded = verdict.items_by_outcome.get("succeeded", 0)
     assert verdict.effects == succeeded, verdict.table(title)  # one effect per succeeded item, none for another
-    assert kills and verdict.reclaimed_chunks, "no chunk's worker was killed under it: the scenario proved nothing"
+    assert record.kills and verdict.reclaimed_chunks, "no chunk's worker was killed under it: the scenario proved nothing"
     return verdict
 
 

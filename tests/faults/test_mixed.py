@@ -9,13 +9,11 @@ the history: lost 0, duplicated effects 0, stuck 0, one terminal event per job.
 The short run is in `make test`; the 1,000-job run in `make test-faults`.
 """
 
-import random
-import threading
 import time
 
 import pytest
 
-from tests.faults.chaos import chaos_rules, kill_at_random
+from tests.faults.chaos import chaos
 from tests.faults.scenario import close_with_check, elapsed, submit_many
 
 ENV = {"BATCHLAB_VISIBILITY_TIMEOUT": 10, "BATCHLAB_MAX_JOB_SECONDS": 8, "BATCHLAB_LEASE_SECONDS": 4,
@@ -25,28 +23,17 @@ ENV = {"BATCHLAB_VISIBILITY_TIMEOUT": 10, "BATCHLAB_MAX_JOB_SECONDS": 8, "BATCHL
 def run_mixed(fault_stack, strays, *, jobs: int, scale: float, every: tuple[float, float], title: str,
               settle: float = 240, **env):
     stack = fault_stack(workers=2, **{**ENV, **env})
-    rng = random.Random(stack.sqs_proxy.seed)
-    sqs_rules, dynamodb_rules = chaos_rules(scale)
-    stack.sqs_proxy.set_rules(*sqs_rules)
-    stack.dynamodb_proxy.set_rules(*dynamodb_rules)
-    stop, kills, exits = threading.Event(), [], []
-    chaos = threading.Thread(target=kill_at_random, args=(stack, strays, rng, stop, every, kills, exits), daemon=True)
     started = time.monotonic()
-    chaos.start()
-    try:
-        payloads = {"seconds": 0.1}
-        ids, answers = submit_many(stack, jobs, payload=payloads, clients=8)
+    with chaos(stack, strays, every=every, scale=scale) as record:
+        ids, answers = submit_many(stack, jobs, payload={"seconds": 0.1}, clients=8)
         time.sleep(min(20, jobs / 20))  # faults and kills go on while the backlog is worked off
-    finally:
-        stop.set()
-        chaos.join(timeout=30)
     faults_seconds = elapsed(started)
     verdict = close_with_check(stack, ids, title, timeout=settle, extra={
         "POST /jobs answers": dict(sorted((str(k), v) for k, v in answers.items())),
-        "workers killed (-9) and restarted": len(kills), "seconds under faults": faults_seconds,
-        "workers that exited by themselves": len(exits),
+        "workers killed (-9) and restarted": len(record.kills), "seconds under faults": faults_seconds,
+        "workers that exited by themselves": len(record.exits),
     })
-    assert not exits, f"workers exited by themselves (name, exit code): {exits}"
+    assert not record.exits, f"workers exited by themselves (name, exit code): {record.exits}"
     assert len(ids) >= jobs * 0.8, answers
     assert verdict.ok, verdict.table(title)
     assert sum(verdict.by_status.values()) == len(ids)

