@@ -21,7 +21,7 @@ from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from devstack.launcher import ROOT, free_port, wait_for_port
-from jobs.services.store import is_condition_failure
+from jobs.services.store import Answer, refusal_of
 from tests.faults.proxy import FaultProxy, Rule
 
 TABLE = "proxy-test-jobs"
@@ -130,7 +130,8 @@ def test_pynamodb_reads_a_conflict_as_it_reads_moto_s_own_condition_failure(prox
     assert _as_our_code_reads(real.value) == ("TransactionCanceledException", ["ConditionalCheckFailed", None])
     assert _as_our_code_reads(conflict.value) == ("TransactionCanceledException", [None, "TransactionConflict"])
     assert conflict.value.cancellation_reasons[1].message == "Transaction is ongoing for the item"
-    assert is_condition_failure(real.value)
+    assert refusal_of(real.value).answer is Answer.REFUSED
+    assert refusal_of(conflict.value).answer is Answer.CONFLICT  # contention, never a refusal: tried again
     assert _done(moto_port) == ("0", "0")
 
 
@@ -157,7 +158,7 @@ def test_a_hot_key_is_throttled_and_other_keys_pass(proxy, moto_port):
     with pytest.raises(TransactWriteError) as transaction:
         _pynamo_finish(Item)
     assert _as_our_code_reads(transaction.value) == ("TransactionCanceledException", [None, "ThrottlingError"])
-    assert not is_condition_failure(transaction.value)  # a throttle is never a refusal
+    assert refusal_of(transaction.value).answer is Answer.THROTTLED  # a throttle is never a refusal
     assert _done(moto_port) == ("1", "0")
 
 
