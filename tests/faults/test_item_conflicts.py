@@ -14,6 +14,8 @@ item run once with one committed effect, the counters exact, the job ended once.
 
 import time
 
+import pytest
+
 from tests.faults.checker import wait_terminal
 from tests.faults.proxy import Rule
 from tests.faults.scenario import close_items_with_check, elapsed, submit_items
@@ -21,6 +23,8 @@ from tests.faults.scenario import close_items_with_check, elapsed, submit_items
 ITEMS = 10_000
 ENV = {"BATCHLAB_WORKER_CONCURRENCY": 2, "BATCHLAB_LEASE_SECONDS": 6, "BATCHLAB_VISIBILITY_TIMEOUT": 20,
        "BATCHLAB_STALE_QUEUED_SECONDS": 30}
+
+pytestmark = pytest.mark.timeout(900)  # a hard stop over the waits below (600 s + 60 s), whatever hangs
 
 
 def test_conflicts_on_20_percent_of_chunk_finishes_rerun_no_item(fault_stack):

@@ -4,8 +4,8 @@ The fault mix of tests/faults/chaos.py on both endpoints (DynamoDB's conflicts
 and hot-key throttles included) and a chaos thread that kills a random worker's
 process group every few seconds. Every item commits its effect to the fenced
 sink under its chunk's claim. A chunk whose worker died runs again under a new
-claim (its items run again: outcomes are saved at the chunk's finish), but then
-the checker must find: nothing lost or stuck, each item's outcome recorded once
+claim (the items it ran since its last checkpoint, a lease renewal, run again),
+but then the checker must find: nothing lost or stuck, each item's outcome recorded once
 and its effect committed once, the counters exact, each job ended once.
 """
 
