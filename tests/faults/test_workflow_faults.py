@@ -18,10 +18,11 @@ import uuid
 
 import requests
 
+from tests.faults.chaos import chaos_rules, kill_at_random
 from tests.faults.checker import history_effects, history_jobs
 from tests.faults.proxy import Rule
 from tests.faults.scenario import api_token, elapsed
-from tests.faults.test_mixed import ENV, chaos_rules, kill_workers_at_random
+from tests.faults.test_mixed import ENV
 
 FINAL = ("COMPLETED", "FAILED", "CANCELED")
 
@@ -147,7 +148,7 @@ def test_workflows_release_and_call_back_exactly_once_under_faults_and_kills(fau
     stack.sqs_proxy.set_rules(acks_lost, *sqs_rules)
     stack.dynamodb_proxy.set_rules(releasing, *dynamodb_rules)
     stop, kills, exits = threading.Event(), [], []
-    chaos = threading.Thread(target=kill_workers_at_random, args=(stack, strays, rng, stop, (5, 9), kills, exits),
+    chaos = threading.Thread(target=kill_at_random, args=(stack, strays, rng, stop, (5, 9), kills, exits),
                              daemon=True)
     started = time.monotonic()
     chaos.start()
