@@ -1,7 +1,6 @@
 """moto's server, one request at a time: the embedded DynamoDB with DynamoDB's per-request atomicity.
 
-`python -m devstack.moto_serial -H HOST -p PORT` takes moto.server's arguments
-(served with keep-alive: devstack.moto_keepalive).
+`python -m devstack.moto_serial -H HOST -p PORT` takes moto.server's arguments.
 
 moto serves each request on its own thread and takes no lock: a conditional
 write's check and its update are not atomic, and a TransactWriteItems that
@@ -17,9 +16,10 @@ whole tables (devstack.moto_dynamodb).
 
 import threading
 
+from moto import server
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
-from devstack import moto_dynamodb, moto_keepalive
+from devstack import moto_dynamodb
 
 _lock = threading.Lock()
 _dispatch = DomainDispatcherApplication.__call__
@@ -36,4 +36,4 @@ DomainDispatcherApplication.__call__ = _one_at_a_time
 moto_dynamodb.install()
 
 if __name__ == "__main__":
-    moto_keepalive.main()
+    server.main()

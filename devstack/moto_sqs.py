@@ -1,7 +1,6 @@
 """moto's server for the embedded SQS: a cheaper clock (several times faster), and deletes that cannot drop a message being sent.
 
-`python -m devstack.moto_sqs -H HOST -p PORT` takes moto.server's arguments
-(served with keep-alive: devstack.moto_keepalive).
+`python -m devstack.moto_sqs -H HOST -p PORT` takes moto.server's arguments.
 
 moto's SQS is O(messages in the queue) per request: every send, receive and
 delete walks the queue, asking each message whether it is visible or delayed,
@@ -23,10 +22,9 @@ purge) here take the same lock as the send.
 
 import time
 
+from moto import server
 from moto.core import utils
 from moto.sqs import models
-
-from devstack import moto_keepalive
 
 _unix_time = utils.unix_time
 
@@ -54,4 +52,4 @@ def delete_message(self, receipt_handle: str) -> None:
 models.Queue.delete_message = delete_message
 
 if __name__ == "__main__":
-    moto_keepalive.main()
+    server.main()
