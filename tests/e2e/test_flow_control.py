@@ -182,14 +182,17 @@ def test_at_most_two_run_at_once_and_a_killed_workers_slot_comes_back(stack, api
     assert jobs[ids.index(victim_id)]["attempts"] == 2  # the killed run, then the one that completed it
     handler = run_spans(stack, killed_at=killed_at)
     handler_runs = [(start, end) for _, start, end in handler]
-    assert len(handler_runs) == 21 and most_at_once(handler_runs) <= 2, handler_runs  # what ran, and when
+    # One handler run per attempt (the killed worker may have held both slots: then two runs were killed).
+    attempts = sum(j["attempts"] for j in jobs)
+    assert 21 <= attempts <= 22 and len(handler_runs) == attempts, (attempts, handler_runs)
+    assert most_at_once(handler_runs) <= 2, handler_runs  # what ran, and when
     # Each handler run lies inside a run of its job's timeline (claimed -> its end): the records tell what ran.
     by_job = {j["id"]: runs(j) for j in jobs}
-    assert sum(len(r) for r in by_job.values()) == 21
+    assert sum(len(r) for r in by_job.values()) == attempts
     assert all(any(a <= start and end <= b + 0.5 for a, b in by_job[job_id]) for job_id, start, end in handler)
     records = [span for spans in by_job.values() for span in spans]
     assert most_at_once(records) <= 2, over(records, 2)  # and the records never show more than 2 PROCESSING
-    print(f"\n20 jobs under concurrency_limit 2, a worker killed during {victim_id[:8]}: 21 runs, at most "
+    print(f"\n20 jobs under concurrency_limit 2, a worker killed during {victim_id[:8]}: {attempts} runs, at most "
           f"{most_at_once(handler_runs)} handlers at once, {most_at_once(records)} PROCESSING by the timelines; "
           f"{sum(any(e['event'] == 'waiting' for e in j['timeline']) for j in jobs)} jobs waited")
     limit(staff, "countrun", concurrency_limit=None)
