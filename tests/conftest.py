@@ -36,20 +36,6 @@ def published(monkeypatch):
 
 
 @pytest.fixture
-def chunk_messages(monkeypatch):
-    """Record chunk messages as (job id, chunk number) instead of sending them to SQS."""
-    sent = []
-    from jobs.services import publishing
-
-    def fake(*, job_id, numbers, delay_seconds=0, priority=None, flow=None):
-        sent.extend((job_id, n) for n in numbers)
-        return 0
-
-    monkeypatch.setattr(publishing, "chunks_publish", fake)
-    return sent
-
-
-@pytest.fixture
 def fresh_type_settings():
     """Each test reads the job types' settings afresh (the per-process cache emptied before and after)."""
     from jobs.selectors.flow import SETTINGS
