@@ -11,6 +11,7 @@ except where the issue asks that a state hold for 30 s, which they watch all alo
 """
 
 import time
+from collections import Counter
 from datetime import datetime
 
 import pytest
@@ -182,9 +183,17 @@ def test_at_most_two_run_at_once_and_a_killed_workers_slot_comes_back(stack, api
     assert jobs[ids.index(victim_id)]["attempts"] == 2  # the killed run, then the one that completed it
     handler = run_spans(stack, killed_at=killed_at)
     handler_runs = [(start, end) for _, start, end in handler]
-    # One handler run per attempt (the killed worker may have held both slots: then two runs were killed).
+    # The killed worker may have held both slots: then one more job has a killed attempt. A killed attempt may
+    # die between its claim and its handler's first line (seen on CI: 22 attempts, 21 handler runs), so such a
+    # job shows one or two handler runs; the victim shows two (its killed run was seen starting), the rest one.
     attempts = sum(j["attempts"] for j in jobs)
-    assert 21 <= attempts <= 22 and len(handler_runs) == attempts, (attempts, handler_runs)
+    twice = [j["id"] for j in jobs if j["attempts"] == 2 and j["id"] != victim_id]
+    assert 21 <= attempts <= 22 and len(twice) == attempts - 21, (attempts, [j["attempts"] for j in jobs])
+    assert all(j["attempts"] == 1 for j in jobs if j["id"] != victim_id and j["id"] not in twice)
+    ran = Counter(job_id for job_id, _, _ in handler)
+    assert ran[victim_id] == 2, (ran, victim_id)
+    assert all(ran[j] == 1 for j in ids if j != victim_id and j not in twice), ran
+    assert all(1 <= ran[j] <= 2 for j in twice), ran
     assert most_at_once(handler_runs) <= 2, handler_runs  # what ran, and when
     # Each handler run lies inside a run of its job's timeline (claimed -> its end): the records tell what ran.
     by_job = {j["id"]: runs(j) for j in jobs}
