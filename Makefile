@@ -32,7 +32,7 @@ lint-imports: $(STAMP)
 
 # The long fault scenarios (marker faults_full) stay out of `make test`: `make test-faults` runs them.
 test: $(STAMP) /usr/bin/chromium lint-imports
-	$(PY) -m pytest -m "not faults_full"
+	$(PY) -m pytest -m "not faults_full" --durations=40
 
 # Every fault scenario (tests/faults), printing each checker table; replay one with BATCHLAB_FAULT_SEED=<seed>.
 test-faults: $(STAMP)
