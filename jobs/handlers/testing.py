@@ -74,7 +74,10 @@ def probe(item, ctx) -> dict:
     cure = ctx.payload.get("cure_file")
     if item.get("fail") and not (cure and os.path.exists(cure)):
         raise PermanentError(f"probe item {ctx.line} was asked to fail")
-    return {"v": item.get("v"), "line": ctx.line}
+    out = {"v": item.get("v"), "line": ctx.line}
+    if item.get("parents"):  # a workflow's item step: what its parents ended with, as its items see them
+        out["parents"] = {name: seen["status"] for name, seen in ctx.parents.items()}
+    return out
 
 
 def _crashes(ctx) -> int:

@@ -82,6 +82,23 @@ def test_a_fan_out_of_100_into_one_collect_sees_100_results(api):
     assert {name: seen["result"]["i"] for name, seen in collected["parents"].items()} == {f"s{i:03d}": i for i in range(100)}
 
 
+def test_an_item_step_runs_its_chunks_on_both_workers_after_its_parent_and_hands_its_counts_down(api):
+    wf = submit(api, {"name": "scored", "steps": {
+        "extract": {"type": "echo", "payload": {"source": "lines"}},
+        "score": {"type": "checksum", "items": [f"line {i}" for i in range(200)], "chunk_size": 20, "needs": ["extract"]},
+        "report": {"type": "collect", "needs": ["extract", "score"]}}})
+    wf = settled(api, wf["id"])
+    assert wf["status"] == "COMPLETED", steps(wf)
+    by = steps(wf)
+    extract, score, report = (job(api, by[n]["job_id"]) for n in ("extract", "score", "report"))
+    assert score["items"]["succeeded"] == 200 and score["started_at"] >= extract["finished_at"]
+    assert report["started_at"] >= score["finished_at"]
+    seen = report["result"]["parents"]["score"]
+    assert seen["items"] == {"total": 200, "succeeded": 200, "failed": 0, "skipped": 0}
+    results = api.get(seen["results"])  # NDJSON, one line per item
+    assert results.status_code == 200 and len(results.text.splitlines()) == 200, results.text[:300]
+
+
 def test_a_failing_parent_cancels_its_subtree_and_runs_on_failure_once(api):
     wf = submit(api, {"name": "failing", "steps": {
         "a": {"type": "fail", "payload": {"message": "boom"}},

@@ -1,4 +1,4 @@
-"""Actions on an item job: retry re-runs only the chunks with failed items (or stopped by a cancel); a cancel before its chunks went out stops them."""
+"""Actions on an item job: retry re-runs only the chunks with failed items (or stopped by a cancel); a cancel before its chunks went out stops them; a workflow's retry resets a step's chunks."""
 
 from collections.abc import Iterator
 
@@ -109,11 +109,45 @@ def job_retry_items(*, job: Job, actor: str) -> Job:
     return job
 
 
-def _chunk_retry(chunk: Chunk, now):
+def _chunk_retry(chunk: Chunk, now, *, every_item: bool = False):
     actions = [*moves_to(CHUNK_RETRY), Chunk.available_at.set(int(now.timestamp())),
                Chunk.max_attempts.set(int(chunk.attempts or 0) + settings.BATCHLAB_MAX_ATTEMPTS),
-               Chunk.republished.remove(), Chunk.rerun_failed.set(True)]
+               Chunk.republished.remove()]
+    # Every item again: no outcome kept (the counts stay: its finish moves the job's by the difference).
+    actions += [Chunk.outcomes.remove(), Chunk.outcomes_object.remove(), Chunk.rerun_failed.remove()] if every_item \
+        else [Chunk.rerun_failed.set(True)]
     return lambda tx: tx.update(chunk, actions=actions, condition=allowed_by(CHUNK_RETRY, status=chunk.chunk_status))
+
+
+def chunks_rerun(*, job: Job, every_item: bool) -> int:
+    """Make a final item job's chunks run again before its workflow's retry queues it; returns the chunks reset.
+
+    The chunks with failed items and those stopped by a cancel (as job_retry_items
+    picks them), or, `every_item`, every final chunk with no outcome kept (a step
+    below a retried one: what its parents hand down changes). TransactWriteItems of
+    the job (ChunksDone down by as many; conditional on its status as read: final)
+    and 99 chunks; the job's status is its workflow's retry's to move. A chunk reset
+    already (a retry cut short, tried again) is not picked again.
+    """
+    final = Chunk.chunk_status.is_in(ChunkStatus.DONE, ChunkStatus.CANCELED)
+    picked = (Chunk.query(job.job_id, Chunk.sk.startswith(CHUNK_SK_PREFIX), filter_condition=final, consistent_read=True,
+                          attributes_to_get=_KEYS) if every_item else chunks_to_retry(job_id=job.job_id))
+    now, reset = utcnow(), 0
+    try:
+        for group in _groups(picked):
+            actions = [Job.chunks_done.add(-len(group)), Job.updated_at.set(now)]
+            ops = [_chunk_retry(chunk, now, every_item=every_item) for chunk in group]
+            try:
+                store_retry(lambda: transact_write(Job(job.job_id), actions, Job.status == job.status, ops),
+                            what=f"chunks of job {job.job_id} for its workflow's retry")
+            except Exception as exc:
+                if refusal_of(exc).answer is Answer.REFUSED:
+                    raise JobStateConflict(f"Job {job.job_id} changed meanwhile; try again.") from None
+                raise
+            reset += len(group)
+    except (TransactWriteError, PynamoDBConnectionError, PynamoDBException) as exc:
+        raise store_error(exc) from exc
+    return reset
 
 
 def chunks_cancel_unstarted(*, job: Job) -> int:

@@ -23,6 +23,7 @@ from jobs.chunk_content import chunk_items, chunk_outcomes
 from jobs.exceptions import QueueUnavailable
 from jobs.handlers.registry import PermanentError, TransientError, job_type_get
 from jobs.items import BadItem, split_item
+from jobs.selectors.workflows import step_parents
 from jobs.services import publishing, webhooks
 from jobs.services.flow.gate import flow_finished, gated_claim
 from jobs.services.items import chunks, completion
@@ -55,6 +56,15 @@ class ItemContext:
         self.claim_token = claim_token
         self.line = 0
         self.attempt = 1
+        self._job = job
+        self._parents = None
+
+    @property
+    def parents(self) -> dict:
+        """A workflow item step's parents by name, as JobContext.parents; read on first use, once per chunk run."""
+        if self._parents is None:
+            self._parents = step_parents(self._job) if self._job.workflow_id else {}
+        return self._parents
 
     def check_cancel(self) -> None:
         """Items are short: the runner checks between items; kept for handlers shared with payload jobs."""
@@ -153,8 +163,9 @@ class ChunkWork(LeasedWork):
     def exhausted(self, refused: Refused) -> None:
         chunk = refused.unit
         outcomes = chunk_outcomes(chunk) or [None] * int(chunk.item_count)
-        message = (f"The chunk stopped before this item ran on each of its {int(chunk.attempts)} attempts "
-                   f"(its worker died, or it reached the time limit of {settings.BATCHLAB_MAX_JOB_SECONDS} s).")
+        message = (f"No outcome of this item was kept in any of its chunk's {int(chunk.attempts)} attempts (its worker "
+                   f"died, or it reached the time limit of {settings.BATCHLAB_MAX_JOB_SECONDS} s); it may have run in"
+                   " one of them. Retry the job to run it again.")
         if chunks.chunk_give_up(chunk=chunk, outcomes=outcomes, code="chunk_attempts_exhausted", message=message):
             completion.job_items_finish_if_done(job_id=self.job_id)
 

@@ -124,6 +124,39 @@ def _chunks(job_id: str, source: ItemsSource, chunk_size: int, expires, availabl
     return chunks
 
 
+def item_job_build(
+    *, job_id: str, owner: str, name: str, type: str, payload: dict, source: ItemsSource, size: int, asked: int,
+    status: str, due: int | None = None, expires=None, message: str | None = None, max_failed_ratio: float | None = None,
+    schedule_id: str | None = None, due_at: int | None = None, priority: str | None = None,
+    concurrency_key: str | None = None,
+) -> tuple[Job, list[Chunk]]:
+    """A new item job and its chunks (not saved), in `status` (QUEUED, SCHEDULED, or a workflow step's WAITING)."""
+    now = utcnow()
+    available = max(int(now.timestamp()), due or 0)
+    expires = expires if expires is not None else expires_after(run_at=None, now=now)
+    chunks = _chunks(job_id, source, size, expires, available)
+    text = (message or f"Submitted by {owner or 'anonymous'}").rstrip(".")
+    text += f": {source.total} items in {len(chunks)} chunks"
+    if size != asked:
+        text += f" (chunk_size raised from {asked} to {size}: at most {settings.BATCHLAB_MAX_CHUNKS} chunks per job)"
+    text += f", {source.invalid_count} invalid items to be recorded as failed." if source.invalid_count else "."
+    if due is not None:
+        text += f" Due at {datetime.fromtimestamp(due, tz=timezone.utc).isoformat(timespec='seconds')}."
+    job = Job(
+        job_id=job_id, name=name, type=type, payload=payload, status=status, owner=owner,
+        created_at=now, updated_at=now, available_at=available, attempts=0,
+        max_attempts=settings.BATCHLAB_MAX_ATTEMPTS, expires_at=expires,
+        items_total=source.total, items_succeeded=0, items_failed=0, items_skipped=0,
+        chunks_total=len(chunks), chunks_done=0, chunk_size=size,
+        max_failed_ratio=1.0 if max_failed_ratio is None else float(max_failed_ratio),
+        items_object=source.object_key, progress_total=source.total,
+        due_at=due if due is not None else due_at, due_shard=DUE_SHARD if status == JobStatus.SCHEDULED else None, schedule_id=schedule_id,
+        timeline=[entry("submitted", status=status, message=text)],
+        priority=str(priority or type_limits(type=type).priority), concurrency_key=concurrency_key,
+    )
+    return job, chunks
+
+
 def items_body(*, name: str, type: str, payload: dict, source: ItemsSource, chunk_size: int | None,
                max_failed_ratio: float | None, run_at: datetime | None, priority: str | None = None,
                concurrency_key: str | None = None, webhook: dict | None = None) -> dict:
@@ -177,33 +210,16 @@ def job_submit_items(
             return seen, False  # a replay: nothing written, nothing queued again
     now = utcnow()
     due, status = due_plan(run_at=run_at, now=now)
-    available = max(int(now.timestamp()), due or 0)
-    expires = expires_after(run_at=run_at, now=now)
     derived, job_id = job_id is not None, job_id or str(uuid.uuid4())
-    chunks = _chunks(job_id, source, size, expires, available)
-    text = (message or f"Submitted by {owner or 'anonymous'}").rstrip(".")
-    text += f": {source.total} items in {len(chunks)} chunks"
-    if size != asked:
-        text += f" (chunk_size raised from {asked} to {size}: at most {settings.BATCHLAB_MAX_CHUNKS} chunks per job)"
-    text += f", {source.invalid_count} invalid items to be recorded as failed." if source.invalid_count else "."
-    if due is not None:
-        text += f" Due at {datetime.fromtimestamp(due, tz=timezone.utc).isoformat(timespec='seconds')}."
-    job = Job(
-        job_id=job_id, name=name, type=type, payload=payload, status=status, owner=owner,
-        created_at=now, updated_at=now, available_at=available, attempts=0,
-        max_attempts=settings.BATCHLAB_MAX_ATTEMPTS, expires_at=expires,
-        items_total=source.total, items_succeeded=0, items_failed=0, items_skipped=0,
-        chunks_total=len(chunks), chunks_done=0, chunk_size=size,
-        max_failed_ratio=1.0 if max_failed_ratio is None else float(max_failed_ratio),
-        items_object=source.object_key, progress_total=source.total,
-        due_at=due if due is not None else due_at, due_shard=DUE_SHARD if status == JobStatus.SCHEDULED else None, schedule_id=schedule_id,
-        timeline=[entry("submitted", status=status, message=text)],
-        priority=str(priority or type_limits(type=type).priority), concurrency_key=concurrency_key,
-    )
+    job, chunks = item_job_build(job_id=job_id, owner=owner, name=name, type=type, payload=payload, source=source,
+                                 size=size, asked=asked, status=status, due=due, expires=expires_after(run_at=run_at, now=now),
+                                 message=message, max_failed_ratio=max_failed_ratio, schedule_id=schedule_id, due_at=due_at,
+                                 priority=priority, concurrency_key=concurrency_key)
+    available = int(job.available_at)
     webhooks.hooks_apply(job, webhooks.job_hooks(owner=owner, callback=webhook, scheduled=schedule_id is not None))
     try:
         if derived:
-            _chunks_write_once(chunks)
+            chunks_write_once(chunks)
         else:
             with Chunk.batch_write() as batch:
                 for chunk in chunks:
@@ -228,7 +244,7 @@ def job_submit_items(
 TRANSACTION_ITEMS = 100  # TransactWriteItems takes at most 100 writes
 
 
-def _chunks_write_once(chunks: list[Chunk]) -> None:
+def chunks_write_once(chunks: list[Chunk]) -> None:
     """Write chunks that do not exist yet; leave the ones that do (a run's id is derived: another scheduler may be
     creating it too, and its workers may be running them already).
 
@@ -254,4 +270,5 @@ def _chunks_write_once(chunks: list[Chunk]) -> None:
                     raise
 
 
-__all__ = ["ON_INVALID", "BadItem", "ItemsSource", "item_check", "items_inline", "items_refuse", "job_submit_items"]
+__all__ = ["ON_INVALID", "BadItem", "ItemsSource", "chunk_size_for", "chunks_write_once", "item_check", "item_job_build", "items_inline",
+           "items_refuse", "job_submit_items"]

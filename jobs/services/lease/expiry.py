@@ -30,10 +30,14 @@ def backlog_waiting() -> bool:
     return waiting > 0
 
 
-def republish_due(unit, *, now: float, threshold: float, backlog: bool) -> bool:
-    """Whether a waiting unit has waited long enough (since it was due) to be published again."""
+def republish_due(unit, *, now: float, threshold: float, backlog: bool, since: int | None = None) -> bool:
+    """Whether a waiting unit has waited long enough (since it was due) to be published again.
+
+    `since`: a later time it became due than its own record says (a workflow's item step: its chunks were
+    written at the submission, its job released, and its chunks published, only when its parents ended).
+    """
     copies = int(unit.republished or 0) + (1 if backlog else 0)
-    return now - int(unit.available_at or 0) > threshold * 2 ** copies
+    return now - max(int(unit.available_at or 0), int(since or 0)) > threshold * 2 ** copies
 
 
 def _conditional(unit, actions: list, condition, what: str) -> bool:

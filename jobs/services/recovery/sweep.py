@@ -135,7 +135,8 @@ def _item_job(job: Job, *, now: float, threshold: int, backlog: bool, report: Re
     for chunk in Chunk.query(job.job_id, Chunk.sk.startswith(CHUNK_SK_PREFIX), filter_condition=unfinished):
         label = f"{job.job_id}#{int(chunk.number)}"
         _isolated(report, label, lambda chunk=chunk, label=label: _chunk(chunk, label, now=now, threshold=threshold,
-                                                                       backlog=backlog, report=report, requeue=requeue))
+                                                                       backlog=backlog, report=report, requeue=requeue,
+                                                                       since=int(job.available_at or 0)))
     if requeue:
         _publish(lambda: publishing.chunks_publish(job_id=job.job_id, numbers=requeue, **publishing.job_route(job)),
                  f"chunks of job {job.job_id}")
@@ -144,19 +145,21 @@ def _item_job(job: Job, *, now: float, threshold: int, backlog: bool, report: Re
             report.items_ended.append(job.job_id)
 
 
-def _chunk(chunk: Chunk, label: str, *, now: float, threshold: int, backlog: bool, report: RecoveryReport, requeue: list) -> None:
+def _chunk(chunk: Chunk, label: str, *, now: float, threshold: int, backlog: bool, report: RecoveryReport, requeue: list,
+           since: int = 0) -> None:
     if chunk.chunk_status == ChunkStatus.PROCESSING and lease_expired(chunk, now=now):
         limit = int(chunk.max_attempts if chunk.max_attempts is not None else settings.BATCHLAB_MAX_ATTEMPTS)
         if int(chunk.attempts or 0) >= limit:
             message = (f"The worker running attempt {int(chunk.attempts)} of this chunk stopped responding before "
-                       "this item ran; no attempts left.")
+                       "this item's outcome was kept (it may have run); no attempts left. Retry the job to run it again.")
             outcomes = chunk_outcomes(chunk) or [None] * int(chunk.item_count)
             if chunk_give_up(chunk=chunk, outcomes=outcomes, code="worker_lost", message=message):
                 report.chunks_ended.append(label)
         elif unit_requeue_expired(kind=CHUNK, unit=chunk, now=now):
             report.chunks_requeued.append(label)
             requeue.append(int(chunk.number))
-    elif chunk.chunk_status == ChunkStatus.PENDING and republish_due(chunk, now=now, threshold=threshold, backlog=backlog):
+    elif chunk.chunk_status == ChunkStatus.PENDING and republish_due(chunk, now=now, threshold=threshold, backlog=backlog,
+                                                                     since=since):
         if unit_mark_republished(kind=CHUNK, unit=chunk, now=now):
             report.chunks_republished.append(label)
             requeue.append(int(chunk.number))

@@ -2,12 +2,13 @@
 
 from pynamodb.exceptions import PynamoDBConnectionError
 
-from jobs.exceptions import WorkflowNotFound, WorkflowStateConflict
+from jobs.exceptions import JobStateConflict, WorkflowNotFound, WorkflowStateConflict
+from jobs.services.items.actions import chunks_rerun
 from jobs.services.store import entry, is_condition_failure, logger, store_error, utcnow
 from jobs.selectors.workflows import steps_read
 from jobs.services.workflows.graphs import graph_of, header_read, header_ref
 from jobs.services.workflows.plans import CANCEL, RETRY_PLAN, plan_actions, plan_run, retry_plan
-from jobs.states import FINAL_STATUSES, FINAL_WORKFLOW_STATUSES, WorkflowStatus
+from jobs.states import FINAL_STATUSES, FINAL_WORKFLOW_STATUSES, JobStatus, WorkflowStatus
 from jobs.tables import Workflow
 
 
@@ -77,11 +78,13 @@ def workflow_retry(*, workflow_id: str, owner: str | None, actor: str) -> Workfl
     if header.plan_kind is not None:
         raise WorkflowStateConflict(f"Workflow {workflow_id} is being {header.plan_kind}ed; try again shortly.")
     graph = graph_of(workflow_id)
-    statuses = {i: job.status for i, job in steps_read(workflow_id, range(len(graph.steps))).items()}
+    jobs = steps_read(workflow_id, range(len(graph.steps)))
+    statuses = {i: job.status for i, job in jobs.items()}
     running = [graph.steps[i].name for i, status in statuses.items() if status not in FINAL_STATUSES]
     if running:
         raise WorkflowStateConflict(f"Workflow {workflow_id} still runs {', '.join(running[:5])}; retry once they ended.")
     plan, sinks = retry_plan(graph, statuses)
+    _item_steps_reset(workflow_id, graph=graph, jobs=jobs, plan=plan)
     _begin(workflow_id, status=header.status, actions=[
         Workflow.status.set(WorkflowStatus.RUNNING), Workflow.sinks_pending.set(sinks), Workflow.upstream_failed.remove(),
         Workflow.upstream_canceled.remove(), Workflow.cancel_requested.remove(), Workflow.canceled_at.remove(),
@@ -93,3 +96,17 @@ def workflow_retry(*, workflow_id: str, owner: str | None, actor: str) -> Workfl
     plan_run(workflow_id)
     logger.info("workflow %s retried by %s: %s steps", workflow_id, actor, len(plan))
     return header_read(workflow_id)
+
+
+def _item_steps_reset(workflow_id: str, *, graph, jobs: dict, plan: list[int]) -> None:
+    """Before a retry's plan begins, the item steps in it get their chunks back: a failed or canceled one its failed
+    items and stopped chunks (as an item job's retry), one below them that completed every item (its parents change).
+    A step that never ran (its chunks still PENDING) has nothing to reset."""
+    for index in plan:
+        step, job = graph.steps[index], jobs.get(index)
+        if not step.chunks or step.is_callback or job is None or not int(job.chunks_done or 0):
+            continue
+        try:
+            chunks_rerun(job=job, every_item=job.status == JobStatus.COMPLETED)
+        except JobStateConflict:
+            raise WorkflowStateConflict(f"Workflow {workflow_id}: step {step.name} changed meanwhile; try again.") from None

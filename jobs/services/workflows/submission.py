@@ -18,49 +18,30 @@ from django.conf import settings
 from pynamodb.exceptions import PutError, PynamoDBConnectionError, PynamoDBException, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from jobs.dag import Graph, StepSpec, dag_build, step_job_id
-from jobs.exceptions import IdempotencyKeyReused, InvalidWorkflow, StoreUnavailable
-from jobs.selectors.flow import type_limits
+from jobs.dag import Graph, step_job_id
+from jobs.exceptions import IdempotencyKeyReused, StoreUnavailable
 from jobs.services import webhooks
-from jobs.services.jobs.submission import job_build
+from jobs.services.items.submission import chunks_write_once
 from jobs.services.store import canonical_json, entry, is_condition_failure, logger, store_error, utcnow
 from jobs.services.workflows.graphs import header_read
 from jobs.services.workflows.plans import START, SUBMIT, plan_actions, plan_run
-from jobs.states import JobStatus, WorkflowStatus
-from jobs.tables import ALL_SHARD, GRAPH_SK, JOB_SK, PLAN_SHARD, WORKFLOW_SK, IdempotencyRecord, Job, Workflow, WorkflowGraph
+from jobs.services.workflows.steps import item_steps, step_job, workflow_graph
+from jobs.states import WorkflowStatus
+from jobs.tables import (
+    ALL_SHARD,
+    GRAPH_SK,
+    JOB_SK,
+    PLAN_SHARD,
+    WORKFLOW_SK,
+    Chunk,
+    IdempotencyRecord,
+    Job,
+    Workflow,
+    WorkflowGraph,
+    chunk_sk,
+)
 
 STORE_ERRORS = (PutError, PynamoDBConnectionError, TransactWriteError, PynamoDBException)
-
-
-def workflow_graph(*, steps: list[dict], owner: str) -> Graph:
-    """The stored graph of validated steps: each with its job's priority (the type's, unless given) and key."""
-    specs = []
-    for step in steps:
-        priority = step.get("priority") or type_limits(type=step["type"]).priority
-        specs.append(StepSpec(name=step["step"], role=step["role"], needs=tuple(step.get("needs") or ()),
-                              on_parent_failure=step.get("on_parent_failure") or "fail", type=step["type"],
-                              priority=str(priority), key=step.get("concurrency_key")))
-    return dag_build(specs, owner=owner)
-
-
-def _step_job(*, workflow_id: str, workflow_name: str, graph: Graph, index: int, step: dict, owner: str, hooks: dict) -> Job:
-    node = graph.steps[index]
-    job = job_build(job_id=step_job_id(workflow_id, index), owner=owner, name=f"{workflow_name} · {node.name}"[:200],
-                    type=node.type, payload=step.get("payload") or {}, priority=node.priority,
-                    concurrency_key=step.get("concurrency_key"))
-    parents = [graph.steps[p].name for p in node.parents]
-    if node.is_callback:
-        waits = "the workflow's end"
-    else:
-        waits = ", ".join(parents) if parents else "the workflow's start"
-    job.status = JobStatus.WAITING
-    job.timeline = [entry("submitted", status=JobStatus.WAITING,
-                          message=f"Step {node.name} of workflow {workflow_name!r}, submitted by {owner}; waits for {waits}.")]
-    job.workflow_id, job.step_name, job.step_index = workflow_id, node.name, index
-    job.on_parent_failure = node.on_parent_failure
-    # A first step waits for the workflow's start, a callback for its end: one "parent" each.
-    job.pending_parents = len(node.parents) or 1
-    return webhooks.hooks_apply(job, hooks)
 
 
 def workflow_submit(
@@ -75,10 +56,8 @@ def workflow_submit(
     schedule's run) makes the creation happen once: an existing one comes back.
     """
     steps = definition["steps"]
-    if any(step.get("items") is not None for step in steps):
-        raise InvalidWorkflow({f"steps.{s['step']}.items": ["Item steps are not supported yet."] for s in steps
-                               if s.get("items") is not None})
-    graph = workflow_graph(steps=steps, owner=owner)
+    items = item_steps(steps)
+    graph = workflow_graph(steps=steps, owner=owner, items=items)
     derived = workflow_id is not None
     workflow_id = workflow_id or str(uuid.uuid4())
     now = utcnow()
@@ -94,22 +73,28 @@ def workflow_submit(
 
     hooks = webhooks.job_hooks(owner=owner)  # each step is a job: the owner's webhooks hear of it
 
-    def jobs_of(wid: str) -> list[Job]:
-        return [_step_job(workflow_id=wid, workflow_name=definition["name"], graph=graph, index=index, step=step,
-                          owner=owner, hooks=hooks) for index, step in enumerate(steps)]
+    def parts_of(wid: str) -> tuple[list[Job], list[Chunk]]:
+        chunks: list[Chunk] = []
+        jobs = [step_job(workflow_id=wid, workflow_name=definition["name"], graph=graph, index=index, step=step,
+                          owner=owner, hooks=hooks, items=items, chunks=chunks) for index, step in enumerate(steps)]
+        return jobs, chunks
 
     try:
         if idempotency_key is not None:
             seen = _header_idempotent(header=header, owner=owner, key=idempotency_key, body=definition["body"])
             if seen is not None:
-                return _resumed(seen, graph=graph, jobs=jobs_of(seen.workflow_id)), False
+                return _resumed(seen, graph=graph, parts=parts_of(seen.workflow_id)), False
         elif not _save_new(header):
             if derived:
-                return _resumed(header_read(workflow_id), graph=graph, jobs=jobs_of(workflow_id)), False
+                return _resumed(header_read(workflow_id), graph=graph, parts=parts_of(workflow_id)), False
             raise StoreUnavailable("A workflow with this id exists already; try again.")
         WorkflowGraph(workflow_id, GRAPH_SK, graph=graph.dumps(), expires_at=header.expires_at).save()
+        jobs, chunks = parts_of(workflow_id)
+        with Chunk.batch_write() as batch:  # an item step's chunks before its job: a job is never seen without them
+            for chunk in chunks:
+                batch.save(chunk)
         with Job.batch_write() as batch:
-            for job in jobs_of(workflow_id):
+            for job in jobs:
                 batch.save(job)
         workflow_start(workflow_id=workflow_id, graph=graph)
     except STORE_ERRORS as exc:
@@ -191,7 +176,7 @@ def _header_idempotent(*, header: Workflow, owner: str, key: str, body: dict) ->
     raise StoreUnavailable("Could not record the Idempotency-Key; try again.")
 
 
-def _resumed(header: Workflow, *, graph: Graph, jobs: list[Job]) -> Workflow:
+def _resumed(header: Workflow, *, graph: Graph, parts: tuple[list[Job], list[Chunk]]) -> Workflow:
     """A workflow seen again (same key and body, or a derived id): finish its submission if that was cut short."""
     if header.status != WorkflowStatus.SUBMITTING:
         if header.plan_kind is not None:
@@ -200,6 +185,8 @@ def _resumed(header: Workflow, *, graph: Graph, jobs: list[Job]) -> Workflow:
     if header.plan_kind != SUBMIT:
         raise StoreUnavailable("This workflow's submission was abandoned and is being deleted; submit it again shortly.")
     WorkflowGraph(header.workflow_id, GRAPH_SK, graph=graph.dumps(), expires_at=header.expires_at).save()
+    jobs, chunks = parts
+    chunks_write_once(chunks)  # the chunks the first try wrote stay as they are
     for job in jobs:
         try:
             job.save(condition=Job.job_id.does_not_exist())  # written by the first try: the same step
@@ -224,12 +211,16 @@ def workflow_rollback(workflow_id: str) -> bool:
             return False
         raise
     try:
-        count = len(Graph.loads(WorkflowGraph.get(workflow_id, GRAPH_SK, consistent_read=True).graph).steps)
+        stored = Graph.loads(WorkflowGraph.get(workflow_id, GRAPH_SK, consistent_read=True).graph).steps
     except WorkflowGraph.DoesNotExist:
-        count = 0  # the graph is written before any step: none was
+        stored = ()  # the graph is written before any step: none was
     with Job.batch_write() as batch:
-        for index in range(count):
-            batch.delete(Job(step_job_id(workflow_id, index), JOB_SK))
+        for step in stored:
+            batch.delete(Job(step_job_id(workflow_id, step.index), JOB_SK))
+    with Chunk.batch_write() as batch:
+        for step in stored:
+            for number in range(1, step.chunks + 1):
+                batch.delete(Chunk(step_job_id(workflow_id, step.index), chunk_sk(number)))
     WorkflowGraph(workflow_id, GRAPH_SK).delete()
     Workflow(workflow_id, WORKFLOW_SK).delete()
     logger.info("workflow %s: an abandoned submission was deleted", workflow_id)
