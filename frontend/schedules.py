@@ -85,6 +85,9 @@ def schedule_page(request, schedule_id: str):
         return _not_found(request)
     except JobError as exc:
         return render(request, "frontend/error.html", {"title": "Schedule unavailable", "detail": exc.detail}, status=503)
+    if request.method == "POST" and view.schedule.workflow_object:
+        messages.error(request, "This schedule fires a workflow: edit it with PATCH /schedules/{id} or the CLI.")
+        return redirect("ui-schedule", schedule_id=schedule_id)
     if request.method == "POST":
         changes, errors = schedule_form_read(request.POST, request.FILES, current=view.schedule)
         if not errors:
@@ -123,7 +126,8 @@ def schedule_action(request, schedule_id: str, action: str):
         messages.success(request, "Schedule deleted; its jobs stay until they expire.")
         return redirect("ui-schedules")
     done = {"pause": "Paused.", "resume": "Resumed: the next run is counted from now.",
-            "run": f"Started job {getattr(result, 'job_id', '')}."}
+            "run": f"Started job {result.job_id}." if hasattr(result, "job_id") else
+                   f"Started workflow {getattr(result, 'workflow_id', '')}."}
     messages.success(request, done[action])
     return redirect("ui-schedule", schedule_id=schedule_id)
 

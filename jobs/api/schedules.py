@@ -21,9 +21,11 @@ from jobs.serializers.schedules import (
     ScheduleListSerializer,
     ScheduleSerializer,
     ScheduleWriteSerializer,
+    WorkflowScheduleWriteSerializer,
     schedule_detail,
     schedule_summary,
 )
+from jobs.serializers.workflows import workflow_detail
 
 INVALID = {400: "`validation_error`: every bad field in `errors` (cron, interval out of range, timezone, type, payload.*,"
                 " items); `invalid_items`: bad items by line number in `errors.items`; `empty_file`.",
@@ -39,6 +41,13 @@ def _checked_schedule_id(schedule_id: str) -> str:
     except (ValueError, AttributeError):
         pass
     raise ScheduleNotFound(f"No schedule {schedule_id[:64]}.")
+
+
+def _write_serializer(data, *, owner: str, current=None):
+    """A schedule's create (current None) or edit: of a workflow (`workflow` given, or the schedule fires one) or of a type."""
+    fires_workflow = current.workflow_object if current is not None else isinstance(data, dict) and "workflow" in data
+    serializer_class = WorkflowScheduleWriteSerializer if fires_workflow else ScheduleWriteSerializer
+    return serializer_class(data=data, partial=current is not None, context={"current": current, "owner": owner})
 
 
 def _detail(request, schedule_id: str, status_code: int = 200) -> Response:
@@ -64,7 +73,7 @@ class ScheduleListCreateView(APIView):
     )
     def post(self, request):
         inline_items_size_check(request.data, upload=self.inline_items_upload)
-        serializer = ScheduleWriteSerializer(data=request.data)
+        serializer = _write_serializer(request.data, owner=request.user.username)
         serializer.is_valid(raise_exception=True)
         schedule = services.schedule_create(owner=request.user.username, **serializer.validated_data)
         return _created(request, schedule)
@@ -98,7 +107,7 @@ class ScheduleDetailView(APIView):
         inline_items_size_check(request.data, upload=self.inline_items_upload)
         owner = visible_owner(request)
         current = selectors.schedule_get(schedule_id=_checked_schedule_id(schedule_id), owner=owner, with_jobs=False)
-        serializer = ScheduleWriteSerializer(data=request.data, partial=True, context={"current": current.schedule})
+        serializer = _write_serializer(request.data, owner=current.schedule.owner, current=current.schedule)
         serializer.is_valid(raise_exception=True)
         services.schedule_update(schedule_id=schedule_id, owner=owner, actor=request.user.username,
                                  changes=dict(serializer.validated_data))
@@ -133,13 +142,18 @@ class SchedulePauseResumeView(APIView):
 class ScheduleRunNowView(APIView):
     @extend_schema(
         operation_id="schedules_run_now", summary="Run a schedule now (its due times are unchanged)", request=None,
-        responses={202: JobSerializer,
+        responses={202: OpenApiResponse(JobSerializer, description="The run's job; a schedule that fires a workflow "
+                                        "answers its workflow instead, as GET /workflows/{id} shows it."),
                    **problem_responses({**UNAUTHENTICATED, **NO_SCHEDULE, **SCHEDULE_CONFLICT, **QUEUE_DOWN})},
     )
     def post(self, request, schedule_id: str):
-        job = services.schedule_run_now(schedule_id=_checked_schedule_id(schedule_id), owner=visible_owner(request),
+        run = services.schedule_run_now(schedule_id=_checked_schedule_id(schedule_id), owner=visible_owner(request),
                                         actor=request.user.username)
-        return Response(job_detail(job), status=status.HTTP_202_ACCEPTED, headers={"Location": f"/jobs/{job.job_id}"})
+        if not hasattr(run, "job_id"):  # a schedule that fires a workflow: its workflow, as GET /workflows/{id}
+            view = selectors.workflow_get(workflow_id=run.workflow_id, owner=visible_owner(request))
+            return Response(workflow_detail(view), status=status.HTTP_202_ACCEPTED,
+                            headers={"Location": f"/workflows/{run.workflow_id}"})
+        return Response(job_detail(run), status=status.HTTP_202_ACCEPTED, headers={"Location": f"/jobs/{run.job_id}"})
 
 
 class JobRunNowView(APIView):
@@ -190,6 +204,8 @@ class ScheduleItemsView(APIView):
         serializer = ScheduleItemsFileSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
+        if current.schedule.workflow_object:
+            raise InvalidPayload({"file": ["This schedule fires a workflow: it has no items (give its item steps items)."]})
         if job_type_get(current.schedule.type).items is None:
             raise InvalidPayload({"file": [f"Job type {current.schedule.type!r} does not take items; this schedule runs a payload."]})
         upload = data.pop("file")

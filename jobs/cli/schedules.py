@@ -27,7 +27,10 @@ def register(sub, common: argparse.ArgumentParser) -> None:
         p = verbs.add_parser(verb, parents=[common], help=helptext)
         if verb == "edit":
             p.add_argument("schedule_id", type=whole_id)
-        p.add_argument("type", nargs=None if verb == "create" else "?", help="a job type (see `batchlab types`)")
+        p.add_argument("type", nargs="?", help="a job type (see `batchlab types`); not with --workflow")
+        p.add_argument("--workflow", default=None, metavar="FILE",
+                       help="every run is this workflow (a JSON file, the body of POST /workflows) instead of a job"
+                            + ("; it replaces the current one" if verb == "edit" else ""))
         p.add_argument("payload", nargs="?", default=None, help="the payload, a JSON object (default {})")
         p.add_argument("--name", default=None)
         p.add_argument("--every", type=int, default=None, metavar="SECONDS", help="an interval in seconds")
@@ -76,6 +79,16 @@ def _body(args) -> dict:
             args.parser.error("--items must be a JSON array, e.g. '[\"a\", \"b\"]'")
     if args.items_file and not os.path.isfile(args.items_file):
         args.parser.error(f"no such file: {args.items_file}")
+    if args.workflow is not None:
+        if args.type or args.payload is not None or args.items is not None or args.items_file:
+            args.parser.error("--workflow fires a workflow: give no job type, payload or items with it")
+        try:
+            with open(args.workflow, encoding="utf-8") as handle:
+                body["workflow"] = json.load(handle)
+        except OSError as exc:
+            args.parser.error(f"cannot read {args.workflow}: {exc.strerror}")
+        except ValueError as exc:
+            args.parser.error(f"{args.workflow} is not JSON: {exc}")
     body = {k: v for k, v in body.items() if v is not None}
     if getattr(args, "no_items", False):
         body["items"] = None
@@ -105,7 +118,8 @@ def _every(s: dict) -> str:
 
 def _print(s: dict) -> None:
     console = stdout()
-    console.print(f"[bold]{s['id']}[/]  {s['name']}  ({s['type']})  {_every(s)}  overlap={s['overlap']}")
+    what = f"workflow {s['workflow']['name']}, {s['workflow']['steps']} steps" if s.get("workflow") else s["type"]
+    console.print(f"[bold]{s['id']}[/]  {s['name']}  ({what})  {_every(s)}  overlap={s['overlap']}")
     if s.get("items"):
         console.print(f"  items     {items_text(s)}; on_invalid={s['items']['on_invalid']},"
                       f" max_failed_ratio={s['items']['max_failed_ratio']:g}")
@@ -122,7 +136,7 @@ def list_schedules(args, client: Client) -> int:
     if args.json:
         print_json(listing)
         return Exit.OK
-    rows = [[short_id(s["id"]), s["name"], s["type"], _every(s), items_text(s), "paused" if s["paused"] else time_text(s["next_run_at"]),
+    rows = [[short_id(s["id"]), s["name"], f"workflow {s['workflow']['name']}" if s.get("workflow") else s["type"], _every(s), items_text(s), "paused" if s["paused"] else time_text(s["next_run_at"]),
              status_text(s["last_run"]["status"]) if s.get("last_run") and s["last_run"]["status"] else "",
              s["fired_count"], s["skipped_count"]] for s in listing["results"]]
     print_table(f"schedules ({SHORT_IDS})", ["id", "name", "type", "every", "items", "next run", "last run", "fired", "skipped"], rows)
@@ -136,8 +150,11 @@ def show(args, client: Client) -> int:
 
 
 def create(args, client: Client) -> int:
+    if not args.type and args.workflow is None:
+        args.parser.error("give a job type, or --workflow FILE")
     body = _body(args)
-    body.setdefault("name", f"{args.type} {_every({'cron': args.cron, 'timezone': args.timezone or 'UTC', 'interval_seconds': args.every})}")
+    what = f"workflow {body['workflow'].get('name', '')}" if args.workflow is not None else args.type
+    body.setdefault("name", f"{what} {_every({'cron': args.cron, 'timezone': args.timezone or 'UTC', 'interval_seconds': args.every})}")
     if args.items_file:
         fields = {**body, "chunk_size": args.chunk_size, "on_invalid": args.on_invalid}
         schedule = _upload(client, "POST", "/schedules/files", {k: v for k, v in fields.items() if v is not None},
@@ -166,7 +183,8 @@ def action(args, client: Client) -> int:
     if args.json:
         print_json(result)
     elif args.verb == "run":
-        stdout().print(f"started job {result['id']} {status_text(result['status'])}")
+        kind = "workflow" if "steps" in result else "job"
+        stdout().print(f"started {kind} {result['id']} {status_text(result['status'])}")
     elif args.verb == "delete":
         stdout().print(f"deleted {args.schedule_id}")
     else:

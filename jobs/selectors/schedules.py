@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from pynamodb.exceptions import PynamoDBConnectionError, QueryError
 
 from jobs.exceptions import ScheduleNotFound, StoreUnavailable
-from jobs.tables import ALL_SHARD, JOB_SK, Job
+from jobs.tables import ALL_SHARD, JOB_SK, WORKFLOW_SK, Job, Workflow
 from jobs.tables.schedules import ACTIVE_SHARD, EDIT_PREFIX, RUN_PREFIX, Schedule, ScheduleLogEntry
 
 MAX_LISTED = 200
@@ -47,10 +47,19 @@ def schedule_get(*, schedule_id: str, owner: str | None, with_jobs: bool = True)
     try:
         runs, history = _log(schedule_id, RUN_PREFIX, RUNS_SHOWN), _log(schedule_id, EDIT_PREFIX, EDITS_SHOWN)
         ids = list(dict.fromkeys(r.job_id for r in runs if r.job_id))
-        jobs = {job.job_id: job for job in Job.batch_get([(i, JOB_SK) for i in ids])} if ids else {}
+        jobs = _runs_read(schedule, ids)
     except (QueryError, PynamoDBConnectionError) as exc:
         raise StoreUnavailable() from exc
     return ScheduleView(schedule=schedule, jobs=jobs, runs=runs, history=history)
+
+
+def _runs_read(schedule: Schedule, ids: list[str]) -> dict:
+    """The runs' jobs by id (one BatchGetItem per 100); a schedule that fires a workflow: its runs' workflow headers."""
+    if not ids:
+        return {}
+    if schedule.workflow_object:
+        return {w.workflow_id: w for w in Workflow.batch_get([(i, WORKFLOW_SK) for i in ids])}
+    return {job.job_id: job for job in Job.batch_get([(i, JOB_SK) for i in ids])}
 
 
 def schedule_list(*, owner: str | None, limit: int = MAX_LISTED) -> list[ScheduleView]:
@@ -58,8 +67,10 @@ def schedule_list(*, owner: str | None, limit: int = MAX_LISTED) -> list[Schedul
     index, key = (Schedule.owner_index, owner) if owner is not None else (Schedule.all_index, ALL_SHARD)
     try:
         schedules = list(index.query(key, scan_index_forward=False, limit=limit))
-        last_ids = list(dict.fromkeys(s.last_job_id for s in schedules if s.last_job_id))
+        last_ids = list(dict.fromkeys(s.last_job_id for s in schedules if s.last_job_id and not s.workflow_object))
         jobs = {job.job_id: job for job in Job.batch_get([(i, JOB_SK) for i in last_ids])} if last_ids else {}
+        flows = list(dict.fromkeys(s.last_job_id for s in schedules if s.last_job_id and s.workflow_object))
+        jobs.update({w.workflow_id: w for w in Workflow.batch_get([(i, WORKFLOW_SK) for i in flows])} if flows else {})
     except (QueryError, PynamoDBConnectionError) as exc:
         raise StoreUnavailable() from exc
     return [ScheduleView(schedule=s, jobs={s.last_job_id: jobs[s.last_job_id]} if s.last_job_id in jobs else {})

@@ -1,29 +1,28 @@
-"""Schedules: request validation (every bad field listed) and the response shapes of /schedules."""
+"""Schedules: request validation of /schedules (every bad field listed); the responses are in schedule_responses."""
 
-import time
 from collections.abc import Mapping
 
 from django.conf import settings
 from rest_framework import serializers
 
 from jobs import timing
-from jobs.exceptions import InvalidPayload, UnknownJobType
+from jobs.exceptions import InvalidPayload, InvalidWorkflow, UnknownJobType
 from jobs.flow import PRIORITIES
 from jobs.handlers.registry import job_type_get
 from jobs.handlers.fields import StrictCharField
 from jobs.items import ON_INVALID
 from jobs.serializers.items import MAX_CHUNK_SIZE, ItemsField, form_fields
 from jobs.serializers.request import CONTROL_CHARS, MAX_NAME_LENGTH
+from jobs.serializers.workflow_request import workflow_definition_read
 
-OVERLAP_POLICIES = ("skip", "allow", "queue_one")
-
-
-def _iso(value):
-    return value.isoformat().replace("+00:00", "Z") if value else None
-
-
-def _epoch_iso(epoch):
-    return _iso(timing.to_datetime(epoch))
+from jobs.serializers.schedule_responses import (  # noqa: F401 (the names callers import from here)
+    OVERLAP_POLICIES,
+    ScheduleItemsSerializer,
+    ScheduleListSerializer,
+    ScheduleSerializer,
+    schedule_detail,
+    schedule_summary,
+)
 
 
 class ScheduleWriteSerializer(serializers.Serializer):
@@ -178,115 +177,43 @@ class ScheduleItemsFileSerializer(serializers.Serializer):
     on_invalid = serializers.ChoiceField(choices=ON_INVALID, required=False)
 
 
-class ScheduleItemsSerializer(serializers.Serializer):
-    total = serializers.IntegerField()
-    invalid = serializers.IntegerField(help_text="Lines refused and kept as failed items (on_invalid=skip).")
-    chunk_size = serializers.IntegerField()
-    max_failed_ratio = serializers.FloatField()
-    on_invalid = serializers.ChoiceField(choices=ON_INVALID)
+class WorkflowScheduleWriteSerializer(ScheduleWriteSerializer):
+    """Create or edit a schedule that fires a workflow: `workflow` (the body of POST /workflows) instead of a type.
 
+    The definition is checked as POST /workflows checks it (its errors under
+    `workflow.<field>`); the body is held to the payload limit (a bigger workflow: POST /workflows).
+    """
 
-class ScheduleRunSerializer(serializers.Serializer):
-    due_at = serializers.DateTimeField()
-    at = serializers.DateTimeField(help_text="When a scheduler acted on this due time.")
-    outcome = serializers.ChoiceField(choices=["fired", "skipped", "held", "manual", "failed"],
-                                      help_text="failed: its job could not be made (see message); the schedule went on.")
-    missed = serializers.IntegerField(help_text="Due times missed while no scheduler ran, folded into this one.")
-    message = serializers.CharField(allow_null=True)
-    job_id = serializers.UUIDField(allow_null=True)
-    job_url = serializers.CharField(allow_null=True)
-    status = serializers.CharField(allow_null=True, help_text="The job's status now (null once it expired).")
-    duration_seconds = serializers.FloatField(allow_null=True)
+    type = None
+    payload = None
+    priority = None
+    items = None
+    chunk_size = None
+    max_failed_ratio = None
+    on_invalid = None
+    workflow = serializers.JSONField(help_text="A workflow definition, as the body of POST /workflows.")
 
+    def to_internal_value(self, data):
+        if not isinstance(data, Mapping):
+            raise serializers.ValidationError({"non_field_errors": ["The body must be a JSON object."]})
+        try:
+            values, errors = serializers.Serializer.to_internal_value(self, data), {}
+        except serializers.ValidationError as exc:
+            values, errors = None, dict(exc.detail)
+        known = ", ".join(self.fields)
+        errors.update({f: [f"Unknown field; this schedule fires a workflow: the fields are {known}."]
+                       for f in data if f not in self.fields})
+        if "workflow" in data and "workflow" not in errors:
+            try:
+                definition = workflow_definition_read(data["workflow"], owner=self.context.get("owner", ""))
+            except InvalidWorkflow as exc:
+                errors.update({f"workflow.{field}": messages for field, messages in exc.errors.items()})
+            else:
+                if values is not None:
+                    values["workflow"] = definition
+        if errors:
+            raise serializers.ValidationError(errors)
+        return values
 
-class ScheduleEditSerializer(serializers.Serializer):
-    at = serializers.DateTimeField()
-    actor = serializers.CharField()
-    action = serializers.CharField()
-    changes = serializers.JSONField(allow_null=True, help_text="{field: [old, new]} for an edit.")
-
-
-class ScheduleSummarySerializer(serializers.Serializer):
-    id = serializers.UUIDField()
-    url = serializers.CharField()
-    name = serializers.CharField()
-    type = serializers.CharField()
-    owner = serializers.CharField()
-    interval_seconds = serializers.IntegerField(allow_null=True)
-    cron = serializers.CharField(allow_null=True)
-    timezone = serializers.CharField()
-    overlap = serializers.ChoiceField(choices=OVERLAP_POLICIES)
-    paused = serializers.BooleanField()
-    priority = serializers.CharField(allow_null=True, help_text="Its runs' priority (null: the type's default).")
-    next_run_at = serializers.DateTimeField(allow_null=True)
-    next_run_in_seconds = serializers.IntegerField(allow_null=True)
-    last_run = ScheduleRunSerializer(allow_null=True)
-    items = ScheduleItemsSerializer(allow_null=True, help_text="A schedule of an item type: its items (null: a payload job).")
-    fired_count = serializers.IntegerField()
-    skipped_count = serializers.IntegerField()
-    missed_count = serializers.IntegerField()
-    created_at = serializers.DateTimeField()
-    updated_at = serializers.DateTimeField()
-    version = serializers.IntegerField()
-
-
-class ScheduleSerializer(ScheduleSummarySerializer):
-    payload = serializers.JSONField()
-    runs = ScheduleRunSerializer(many=True, help_text="The last 50 runs, newest first.")
-    success_rate = serializers.FloatField(allow_null=True, help_text="COMPLETED among the final runs listed.")
-    history = ScheduleEditSerializer(many=True, help_text="The last 100 changes, newest first.")
-
-
-class ScheduleListSerializer(serializers.Serializer):
-    results = ScheduleSummarySerializer(many=True)
-
-
-def _duration(job):
-    if job is not None and job.started_at and job.finished_at:
-        return round((job.finished_at - job.started_at).total_seconds(), 3)
-    return None
-
-
-def _run(run, jobs: dict) -> dict:
-    job = jobs.get(run.job_id) if run.job_id else None
-    return {
-        "due_at": _epoch_iso(run.due_at), "at": _iso(run.at), "outcome": run.outcome, "missed": int(run.missed or 0),
-        "message": run.message, "job_id": run.job_id, "job_url": f"/jobs/{run.job_id}" if run.job_id else None,
-        "status": job.status if job is not None else None, "duration_seconds": _duration(job),
-    }
-
-
-def schedule_summary(view, *, now: float | None = None) -> dict:
-    """A schedule in a listing: timing, policy, next run (and in how many seconds), last run, counters."""
-    s, now = view.schedule, time.time() if now is None else now
-    last = s.last_run
-    return {
-        "id": s.schedule_id, "url": f"/schedules/{s.schedule_id}", "name": s.name, "type": s.type, "owner": s.owner,
-        "interval_seconds": int(s.interval_seconds) if s.interval_seconds else None, "cron": s.cron,
-        "timezone": s.timezone, "overlap": s.overlap, "paused": bool(s.paused), "priority": s.priority,
-        "next_run_at": None if s.paused else _epoch_iso(s.next_run_at),
-        "next_run_in_seconds": None if s.paused or s.next_run_at is None else max(0, int(s.next_run_at - now)),
-        "last_run": _run(last, view.jobs) if last else None,
-        "items": None if not s.items_object else {
-            "total": int(s.items_total or 0), "invalid": int(s.items_invalid or 0), "chunk_size": int(s.chunk_size or 0),
-            "max_failed_ratio": float(1.0 if s.max_failed_ratio is None else s.max_failed_ratio),
-            "on_invalid": s.on_invalid or "reject"},
-        "fired_count": int(s.fired_count or 0), "skipped_count": int(s.skipped_count or 0),
-        "missed_count": int(s.missed_count or 0),
-        "created_at": _iso(s.created_at), "updated_at": _iso(s.updated_at), "version": int(s.version or 0),
-    }
-
-
-def schedule_detail(view, *, now: float | None = None) -> dict:
-    """Every field: payload, the last 50 runs (newest first, with their jobs' status), success rate, history."""
-    data = schedule_summary(view, now=now)
-    runs = [_run(r, view.jobs) for r in view.runs]
-    final = [r for r in runs if r["status"] in ("COMPLETED", "FAILED", "CANCELED")]
-    data.update(
-        payload=view.schedule.payload,
-        runs=runs,
-        success_rate=round(sum(r["status"] == "COMPLETED" for r in final) / len(final), 3) if final else None,
-        history=[{"at": _iso(e.at), "actor": e.actor, "action": e.action, "changes": e.changes}
-                 for e in view.history],
-    )
-    return data
+    def _items_errors(self, attrs) -> dict:
+        return {}

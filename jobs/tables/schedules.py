@@ -92,6 +92,11 @@ class Schedule(Model):
     chunk_size = NumberAttribute(attr_name="ChunkSize", null=True)
     max_failed_ratio = NumberAttribute(attr_name="MaxFailedRatio", null=True)
     on_invalid = UnicodeAttribute(attr_name="OnInvalid", null=True)
+    # A schedule that fires a workflow (Type "(workflow)"): its definition in S3
+    # (jobs.services.schedules.workflows), its name and its number of steps.
+    workflow_object = UnicodeAttribute(attr_name="WorkflowObject", null=True)
+    workflow_name = UnicodeAttribute(attr_name="WorkflowName", null=True)
+    workflow_steps = NumberAttribute(attr_name="WorkflowSteps", null=True)
     # Exactly one of: an interval in seconds, or a cron expression read in `timezone`.
     interval_seconds = NumberAttribute(attr_name="IntervalSeconds", null=True)
     cron = UnicodeAttribute(attr_name="Cron", null=True)

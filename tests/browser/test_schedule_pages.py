@@ -115,3 +115,22 @@ def test_run_later_with_both_minutes_and_a_time_is_refused_on_the_page(open_page
     page.locator("#job-run-at").fill("2030-01-01T09:00")
     page.get_by_role("button", name="Submit job").click()
     expect(page.locator("#delay_seconds-error")).to_contain_text("not both")
+
+
+def test_a_workflow_schedule_shows_its_workflow_and_its_run_now_opens_the_workflow(open_page, demo_api):
+    name = f"nightly {uuid.uuid4().hex[:6]}"
+    made = demo_api.post("/schedules", json={"name": name, "interval_seconds": 3600, "workflow": {
+        "name": "two steps", "steps": {"a": {"type": "echo"}, "b": {"type": "collect", "needs": ["a"]}}}})
+    assert made.status_code == 201, made.text
+    page = open_page("demo")
+    page.goto(f"/ui/schedules/{made.json()['id']}")
+    expect(page.locator("#schedule-workflow")).to_contain_text("two steps")
+    expect(page.locator("#schedule-workflow")).to_contain_text("2 steps")
+    expect(page.locator("#workflow-edit-hint")).to_be_visible()
+    expect(page.locator("#schedule-form")).to_have_count(0)
+    page.get_by_role("button", name="Run now").click()
+    run = page.locator('#run-table tr[data-outcome="manual"]')
+    expect(run).to_have_count(1)
+    run.get_by_role("link").click()
+    expect(page).to_have_url(re.compile(r"/ui/workflows/[0-9a-f-]{36}$"))
+    expect(page.locator("#workflow-name")).to_have_text("two steps")

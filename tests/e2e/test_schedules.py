@@ -206,6 +206,35 @@ def test_a_schedule_of_items_fires_item_jobs_over_its_items_and_takes_new_items_
     assert api.get(f"/jobs/{first['id']}/results").status_code == 200  # a run keeps its own copy of the items
 
 
+def test_a_schedule_fires_a_workflow_each_due_time_and_each_run_completes(api, capsys, tmp_path):
+    import json
+
+    from jobs.cli import main
+
+    flow = tmp_path / "nightly.json"
+    flow.write_text(json.dumps({"name": "nightly", "steps": {
+        "extract": {"type": "echo", "payload": {"n": 1}},
+        "score": {"type": "checksum", "items": ["a", "b", "c"], "chunk_size": 2, "needs": ["extract"]},
+        "report": {"type": "collect", "needs": ["extract", "score"]}}}))
+    assert main(["--base-url", api.base, "--json", "schedules", "create", "--workflow", str(flow), "--every", "2"]) == 0
+    schedule = json.loads(capsys.readouterr().out)
+    assert schedule["workflow"] == {"name": "nightly", "steps": 3} and schedule["type"] is None
+
+    def two_runs_done():
+        runs = [r for r in fired(detail(api, schedule["id"])) if r["status"] in ("COMPLETED", "FAILED", "CANCELED")]
+        return runs if len(runs) >= 2 else None
+
+    runs = wait_until(two_runs_done, timeout=90, what="two workflow runs of the schedule ended")
+    assert all(r["status"] == "COMPLETED" and r["job_url"] == f"/workflows/{r['job_id']}" for r in runs), runs
+    workflow = api.get(runs[0]["job_url"]).json()
+    assert workflow["schedule_id"] == schedule["id"] and workflow["status"] == "COMPLETED"
+    report = api.get(f"/jobs/{next(s['job_id'] for s in workflow['steps'] if s['name'] == 'report')}").json()
+    assert report["result"]["parents"]["score"]["items"]["succeeded"] == 3
+    due = [ts(r["due_at"]) for r in fired(detail(api, schedule["id"]))]
+    assert len(due) == len(set(due))  # one workflow per due time
+    assert api.session.delete(api.url(f"/schedules/{schedule['id']}"), timeout=30).status_code == 204
+
+
 def test_a_few_seconds_delay_rides_on_the_sqs_message(api):
     job = api.post("/jobs", json={"name": "in 3 s", "type": "echo", "payload": {}, "delay_seconds": 3}).json()
     assert job["status"] == "QUEUED"

@@ -272,3 +272,27 @@ def test_a_short_id_is_a_usage_error_that_says_where_the_whole_id_is(recorder, c
         main(["--base-url", recorder.url, *argv])
     assert exc.value.code == Exit.USAGE and recorder.requests == []
     assert "not a whole id" in capsys.readouterr().err
+
+
+def test_schedules_create_with_a_workflow_file_posts_the_definition_and_names_it(recorder, tmp_path, capsys):
+    flow = tmp_path / "nightly.json"
+    flow.write_text(json.dumps({"name": "nightly", "steps": {"a": {"type": "echo"}}}))
+    recorder.answer = {**SCHEDULE, "type": None, "workflow": {"name": "nightly", "steps": 1}}
+    assert main(["--base-url", recorder.url, "schedules", "create", "--workflow", str(flow), "--every", "3600"]) == 0
+    [(method, path, content_type, body)] = recorder.requests
+    sent = json.loads(body)
+    assert (method, path) == ("POST", "/schedules") and "type" not in sent
+    assert sent["workflow"]["steps"] == {"a": {"type": "echo"}} and sent["name"] == "workflow nightly every 3600 s"
+    assert "(workflow nightly, 1 steps)" in capsys.readouterr().out
+
+
+def test_schedules_create_refuses_a_type_and_a_workflow_together_and_neither(recorder, tmp_path, capsys):
+    flow = tmp_path / "f.json"
+    flow.write_text("{}")
+    with pytest.raises(SystemExit) as both:
+        main(["--base-url", recorder.url, "schedules", "create", "echo", "--workflow", str(flow), "--every", "60"])
+    with pytest.raises(SystemExit) as neither:
+        main(["--base-url", recorder.url, "schedules", "create", "--every", "60"])
+    assert both.value.code == neither.value.code != 0 and recorder.requests == []
+    err = capsys.readouterr().err
+    assert "give no job type" in err and "give a job type, or --workflow FILE" in err

@@ -13,7 +13,8 @@ from jobs.services.store import is_condition_failure, logger, store_error, utcno
 from jobs.services.schedules.items import StoredItems, items_stream, schedule_items_delete, schedule_items_store
 from jobs.services.schedules.log import edit_entry, last_run, run_entry, schedule_log_delete, schedule_write
 from jobs.services.schedules.scheduler import previous_run_running, schedule_job_create
-from jobs.tables import Job
+from jobs.services.schedules.workflows import WORKFLOW_TYPE, schedule_workflow_delete, schedule_workflow_store
+from jobs.tables import Job, Workflow
 from jobs.tables.schedules import ACTIVE_SHARD, Schedule, ScheduleLogEntry
 
 EDITABLE = ("name", "type", "payload", "interval_seconds", "cron", "timezone", "overlap", "max_failed_ratio", "priority")
@@ -61,12 +62,17 @@ def _items_fields(stored: StoredItems | None, *, max_failed_ratio: float | None,
 
 
 def schedule_create(
-    *, owner: str, name: str, type: str, payload: dict, interval_seconds: int | None = None, cron: str | None = None,
+    *, owner: str, name: str, type: str = "", payload: dict | None = None, interval_seconds: int | None = None,
+    cron: str | None = None,
     timezone: str = "UTC", overlap: str = "skip", paused: bool = False, items: list | None = None, items_file=None,
     chunk_size: int | None = None, max_failed_ratio: float | None = None, on_invalid: str = "reject",
-    priority: str | None = None,
+    priority: str | None = None, workflow: dict | None = None,
 ) -> Schedule:
     """Store a new schedule; its first due time is one interval (or the next cron time) from now.
+
+    `workflow` (a definition as jobs.serializers' workflow_definition_read validated
+    it, instead of a type and payload): every run is that workflow, its definition
+    stored in S3 first (jobs.services.schedules.workflows).
 
     The caller validated the timing (interval bounds, cron, timezone); the payload
     is validated here by its job type. One PutItem. A type that runs item by item
@@ -74,8 +80,13 @@ def schedule_create(
     item is checked, then they are stored in S3 (jobs.services.schedules.items)
     and every run is an item job over them.
     """
-    payload = job_type_get(type).validate_for(payload, with_items=items is not None or items_file is not None)
     schedule_id = str(uuid.uuid4())
+    fires = {}
+    if workflow is not None:
+        type, payload, priority = WORKFLOW_TYPE, {}, None
+        fires = schedule_workflow_store(schedule_id=schedule_id, definition=workflow)
+    else:
+        payload = job_type_get(type).validate_for(payload or {}, with_items=items is not None or items_file is not None)
     stored = None
     if items is not None or items_file is not None:
         stream = items_file if items_file is not None else items_stream(items)
@@ -87,7 +98,7 @@ def schedule_create(
         interval_seconds=interval_seconds if not cron else None, cron=cron or None, timezone=timezone or "UTC",
         overlap=overlap, paused=paused, active_shard=None if paused else ACTIVE_SHARD,
         created_at=now, updated_at=now, priority=priority,
-        **_items_fields(stored, max_failed_ratio=max_failed_ratio, on_invalid=on_invalid),
+        **_items_fields(stored, max_failed_ratio=max_failed_ratio, on_invalid=on_invalid), **fires,
     )
     schedule.next_run_at = None if paused else timing.next_after(_timing(schedule), after=now.timestamp())
     try:
@@ -100,6 +111,7 @@ def schedule_create(
         if exists is not True:
             if exists is False:  # not written: its items are no one's (unknown: they stay, an orphan at worst)
                 schedule_items_delete(items_object=stored.items_object if stored else None)
+                schedule_workflow_delete(workflow_object=fires.get("workflow_object"))
             raise store_error(exc) from exc
     logger.info("schedule %s created by %s: %s", schedule.schedule_id, owner, name)
     return schedule
@@ -123,6 +135,8 @@ def schedule_update(*, schedule_id: str, owner: str | None, actor: str, changes:
     Takes effect at the schedulers' next tick: they read the schedule every time.
     """
     schedule = schedule_get_visible(schedule_id=schedule_id, owner=owner)
+    if changes.get("workflow") is not None and schedule.workflow_object:
+        return _workflow_replace(schedule, actor=actor, definition=changes.pop("workflow"), changes=changes)
     replaced, stored = _items_replace(schedule, changes)
     changes = {k: v for k, v in changes.items() if k in EDITABLE}
     if "cron" in changes and changes["cron"]:
@@ -160,6 +174,26 @@ def schedule_update(*, schedule_id: str, owner: str | None, actor: str, changes:
     if stored is not None and old_items != schedule.pending_items:
         # Runs already created have their own copies; a run claimed but not created yet copies the old ones.
         schedule_items_delete(items_object=old_items)
+    return schedule
+
+
+def _workflow_replace(schedule: Schedule, *, actor: str, definition: dict, changes: dict) -> Schedule:
+    """An edit that gives a workflow schedule a new definition (stored first; the old one deleted once it is written;
+    a run claimed but not created yet takes the new one). Its other changes are written after it."""
+    fires = schedule_workflow_store(schedule_id=schedule.schedule_id, definition=definition)
+    old = schedule.workflow_object
+    diff = {"workflow": [f"{schedule.workflow_name} ({int(schedule.workflow_steps or 0)} steps)",
+                         f"{fires['workflow_name']} ({fires['workflow_steps']} steps)"]}
+    actions = [getattr(Schedule, k).set(v) for k, v in fires.items()]
+    try:
+        schedule = _update(schedule, actions, edit=_edit(schedule, actor, "edited", diff))
+    except ScheduleStateConflict:
+        schedule_workflow_delete(workflow_object=fires["workflow_object"])
+        raise
+    schedule_workflow_delete(workflow_object=old)
+    rest = {k: v for k, v in changes.items() if k in EDITABLE}
+    if rest:
+        schedule = schedule_update(schedule_id=schedule.schedule_id, owner=None, actor=actor, changes=rest)
     return schedule
 
 
@@ -209,14 +243,15 @@ def schedule_delete(*, schedule_id: str, owner: str | None, actor: str) -> None:
             return
         raise store_error(exc) from exc
     schedule_items_delete(items_object=schedule.items_object)
+    schedule_workflow_delete(workflow_object=schedule.workflow_object)
     if schedule.pending_items and schedule.pending_items != schedule.items_object:
         schedule_items_delete(items_object=schedule.pending_items)
     schedule_log_delete(schedule_id=schedule_id)
     logger.info("schedule %s deleted by %s", schedule_id, actor)
 
 
-def schedule_run_now(*, schedule_id: str, owner: str | None, actor: str) -> Job:
-    """Create and publish a job of the schedule now; its due times are unchanged.
+def schedule_run_now(*, schedule_id: str, owner: str | None, actor: str) -> Job | Workflow:
+    """Create and publish a job of the schedule now (a workflow schedule: its workflow); its due times are unchanged.
 
     Under the `skip` and `queue_one` policies a run still going refuses it (ScheduleStateConflict).
     """

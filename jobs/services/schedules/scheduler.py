@@ -22,9 +22,10 @@ from jobs.services.store import is_condition_failure, logger, store_error, utcno
 from jobs.services.schedules.delayed import jobs_release_due
 from jobs.services.schedules.items import schedule_items_job_create
 from jobs.services.schedules.log import last_run, run_entry, schedule_write
+from jobs.services.schedules.workflows import schedule_workflow_create, workflow_run_going
 from jobs.services.jobs.submission import job_build, save_new
 from jobs.states import JobStatus, is_final
-from jobs.tables import JOB_SK, Job
+from jobs.tables import JOB_SK, Job, Workflow
 from jobs.tables.schedules import ACTIVE_SHARD, PENDING_SHARD, Schedule, ScheduleLogEntry
 
 
@@ -40,9 +41,11 @@ class TickReport:
 
 
 def previous_run_running(schedule: Schedule) -> bool:
-    """Whether the schedule's last job exists and is not final (one GetItem)."""
+    """Whether the schedule's last job (or workflow) exists and is not final (one GetItem)."""
     if not schedule.last_job_id:
         return False
+    if schedule.workflow_object:
+        return workflow_run_going(schedule)
     try:
         return not is_final(Job.get(schedule.last_job_id, JOB_SK, consistent_read=True).status)
     except Job.DoesNotExist:
@@ -53,11 +56,14 @@ def previous_run_running(schedule: Schedule) -> bool:
 
 def schedule_job_create(
     *, schedule: Schedule, job_id: str, due_at: int, message: str | None = None, items_object: str | None = None,
-) -> Job:
+) -> Job | Workflow:
     """Create (once: the id is derived) and publish the job of one run of the schedule (an item job if it has items).
 
     `items_object`: the items fixed when the run was claimed (default: the schedule's own).
+    A schedule that fires a workflow makes the run's workflow under that id instead (its header is returned).
     """
+    if schedule.workflow_object:
+        return schedule_workflow_create(schedule=schedule, workflow_id=job_id)
     if schedule.items_object or items_object:
         return schedule_items_job_create(schedule=schedule, job_id=job_id, due_at=due_at, items_object=items_object,
                                          message=message or f"Fired by schedule {schedule.name!r}.")
