@@ -85,8 +85,9 @@ class BackendCollector:
             for type, count in sorted(snap["flow"]["running"].items()):
                 running.add_metric([type], count)
             yield running
-            waiting = GaugeMetricFamily("batchlab_jobs_waiting", "QUEUED jobs held back by flow control, by type and"
-                                        " why (paused, concurrency_limit, rate_limit)", labels=["type", "reason"])
+            waiting = GaugeMetricFamily("batchlab_jobs_waiting", "Units held back by flow control (QUEUED jobs, PENDING"
+                                        " chunks), by type and why (paused, concurrency_limit, rate_limit)",
+                                        labels=["type", "reason"])
             for (type, reason), count in sorted(snap["flow"]["waiting"].items()):
                 waiting.add_metric([type, reason], count)
             yield waiting

@@ -14,7 +14,7 @@ from jobs.flow import Limits
 from jobs.handlers.registry import JobType, job_type_get, job_types
 from jobs.flow import WaitReason
 from jobs.states import JobStatus
-from jobs.tables import EDITS_PREFIX, SETTINGS_PK, Job, Limiter, TypeSettings, TypeSettingsEdit
+from jobs.tables import CHUNK_SK_PREFIX, EDITS_PREFIX, SETTINGS_PK, Job, Limiter, TypeSettings, TypeSettingsEdit
 from jobs.tables.flow import LIMITER_SK
 
 logger = logging.getLogger("jobs.selectors")
@@ -172,8 +172,9 @@ def flow_unit_counts() -> dict:
 
     Running: the PROCESSING jobs of the status index (as many as the workers' slots,
     an item job counting once). Waiting: the sparse WaitingForCreatedAt index, one
-    Query per reason, reading only the jobs that wait (a job canceled while it
-    waited may keep its WaitingFor: only QUEUED ones count). Chunks are not counted.
+    Query per reason, reading only the units that wait: QUEUED jobs (a job canceled
+    while it waited may keep its WaitingFor: only QUEUED ones count) and PENDING
+    chunks (their claim removes it), each counted under its job's type.
     """
     running: dict[str, int] = {}
     waiting: dict[tuple[str, str], int] = {}
@@ -181,9 +182,10 @@ def flow_unit_counts() -> dict:
         for job in Job.status_index.query(JobStatus.PROCESSING.value, attributes_to_get=["Type"]):
             running[job.type] = running.get(job.type, 0) + 1
         for reason in WaitReason:
-            for job in Job.waiting_index.query(str(reason), attributes_to_get=["Type", "Status"]):
-                if job.status == JobStatus.QUEUED:
-                    waiting[(job.type, str(reason))] = waiting.get((job.type, str(reason)), 0) + 1
+            for unit in Job.waiting_index.query(str(reason), attributes_to_get=["Type", "Status", "SK"]):
+                chunk = unit.sk.startswith(CHUNK_SK_PREFIX)
+                if (chunk or unit.status == JobStatus.QUEUED) and unit.type:
+                    waiting[(unit.type, str(reason))] = waiting.get((unit.type, str(reason)), 0) + 1
     except PynamoDBException as exc:
         raise StoreUnavailable() from exc
     return {"running": running, "waiting": waiting}

@@ -220,6 +220,10 @@ class Chunk(Model):
     limiters = ListAttribute(of=UnicodeAttribute, attr_name="Limiters", null=True)
     slot = UnicodeAttribute(attr_name="Slot", null=True)
     waiting_for = UnicodeAttribute(attr_name="WaitingFor", null=True)
+    # While it waits, the WaitingForCreatedAt index's other key and projection, so that the metrics count waiting
+    # chunks by type as they count jobs: its job's type, and when it began to wait. Removed with WaitingFor.
+    waiting_type = UnicodeAttribute(attr_name="Type", null=True)
+    waiting_since = UTCDateTimeAttribute(attr_name="CreatedAt", null=True)
 
 
 class IdempotencyRecord(Model):

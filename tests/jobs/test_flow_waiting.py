@@ -98,3 +98,27 @@ def test_a_waiting_job_canceled_no_longer_waits_nor_counts_as_waiting(sent):
     assert list(Job.waiting_index.query("paused")) == [] and selectors.flow_unit_counts()["waiting"] == {}
     services.job_retry(job_id=job.job_id, owner="alice", actor="alice")  # queued again: not shown as waiting
     assert Job.get(job.job_id, JOB_SK).waiting_for is None
+
+
+def test_waiting_chunks_count_in_the_metrics_by_their_jobs_type_until_they_are_claimed(monkeypatch):
+    from jobs.services import publishing
+    from jobs.services.items.submission import items_inline
+    from jobs.tables import Chunk, chunk_sk
+
+    chunks = []
+    monkeypatch.setattr(publishing, "chunks_publish", lambda *, job_id, numbers, flow=None, **kw:
+                        chunks.extend((job_id, n, flow) for n in numbers) or 0)
+    job, _ = services.job_submit_items(owner="alice", name="n", type="checksum", payload={}, chunk_size=2,
+                                       source=items_inline(type="checksum", values=["a", "b", "c", "d", "e"]))
+    first = list(chunks)
+    assert [n for _, n, _ in first] == [1, 2, 3]
+    services.type_pause(type="checksum", actor="root")
+    for job_id, number, flow in first:
+        assert services.chunk_execute(job_id=job_id, number=number, worker="w", flow=flow) == "waiting"
+    assert selectors.flow_unit_counts()["waiting"] == {("checksum", "paused"): 3}
+    services.type_resume(type="checksum", actor="root")
+    again = chunks[len(first):]
+    latest = {n: flow for _, n, flow in again}
+    assert services.chunk_execute(job_id=job.job_id, number=1, worker="w", flow=latest[1]) == "completed"
+    assert Chunk.get(job.job_id, chunk_sk(1)).waiting_since is None
+    assert selectors.flow_unit_counts()["waiting"] == {("checksum", "paused"): 2}  # the claimed one left the index

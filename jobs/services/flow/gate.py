@@ -77,7 +77,9 @@ def _hints(job_id: str, flow: dict | None) -> dict:
 
 
 def _clear_waiting(model, flow: dict) -> list:
-    return [model.waiting_for.remove()] + ([model.waiting_since.remove()] if model is Job else []) if flow.get("reason") else []
+    if not flow.get("reason"):
+        return []
+    return [model.waiting_for.remove(), model.waiting_since.remove(), *([] if model is Job else [model.waiting_type.remove()])]
 
 
 def flow_gate(*, job_id: str, number: int | None, flow: dict | None) -> Gate:

@@ -38,11 +38,12 @@ def _why(reason: WaitReason, detail: str) -> str:
 
 
 def waiting_record(*, job_id: str, number: int | None, reason: WaitReason, detail: str = "", back_at: float,
-                   first: bool = True) -> bool:
+                   first: bool = True, type: str | None = None) -> bool:
     """Record why a QUEUED job (a PENDING chunk) waits, and when its message is back (AvailableAt, so that the
     recovery pass does not publish it again meanwhile): one conditional UpdateItem; False once it no longer waits.
 
     `first`: the first wait for this reason (WaitingFor, WaitingSince and a timeline line); else AvailableAt alone.
+    A chunk's first wait also records its job's `type` and the time, which put it on the metrics' index.
     """
     now = utcnow()
     try:
@@ -54,7 +55,9 @@ def waiting_record(*, job_id: str, number: int | None, reason: WaitReason, detai
             Job(job_id, JOB_SK).update(actions=actions, condition=Job.status == JobStatus.QUEUED)
         else:
             Chunk(job_id, chunk_sk(number)).update(
-                actions=[Chunk.available_at.set(int(back_at)), *([Chunk.waiting_for.set(str(reason))] if first else [])],
+                actions=[Chunk.available_at.set(int(back_at)),
+                         *([Chunk.waiting_for.set(str(reason)), Chunk.waiting_since.set(now),
+                            *([Chunk.waiting_type.set(type)] if type else [])] if first else [])],
                 condition=Chunk.chunk_status == ChunkStatus.PENDING)
     except UpdateError as exc:
         if is_condition_failure(exc):
@@ -142,7 +145,8 @@ def unit_wait(
     first = flow.get("reason") != str(reason)
     recorded = flow.get("recorded", 0)
     if first or now - recorded > settings.BATCHLAB_STALE_QUEUED_SECONDS / 3:
-        if not waiting_record(job_id=job_id, number=number, reason=reason, detail=detail, back_at=now + delay, first=first):
+        if not waiting_record(job_id=job_id, number=number, reason=reason, detail=detail, back_at=now + delay, first=first,
+                              type=flow.get("type")):
             return None
         recorded = now
     flow = {**flow, "reason": str(reason), "waits": waits + 1, "turn": turn, "recorded": recorded}
