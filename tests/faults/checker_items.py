@@ -45,6 +45,10 @@ class ItemVerdict:
     missing_outcomes: list = field(default_factory=list)  # job#Lline of a finished chunk
     duplicated_effects: list = field(default_factory=list)  # job#Lline
     missing_effects: list = field(default_factory=list)
+    # Failed because no outcome of theirs was kept in any attempt of a chunk given up (its workers died), while one of
+    # those attempts committed their effect: at-least-once's known limit, counted, not a violation.
+    given_up_with_effect: list = field(default_factory=list)
+    failed_with_effect: list = field(default_factory=list)  # failed for any other reason, yet an effect: a violation
     reclaimed_chunks: list = field(default_factory=list)  # job#n with attempts > 1
     extra_claims: int = 0
     rerun_items: list = field(default_factory=list)  # job#Lline run under more than one claim of its chunk
@@ -67,6 +71,8 @@ class ItemVerdict:
                  ("item effects committed", self.effects),
                  ("items with more than one effect", len(self.duplicated_effects)),
                  ("items succeeded without their effect", len(self.missing_effects)),
+                 ("items failed with their chunk given up, their effect committed", len(self.given_up_with_effect)),
+                 ("items failed otherwise, an effect committed", len(self.failed_with_effect)),
                  ("chunks claimed more than once", len(self.reclaimed_chunks)),
                  ("chunk claims not ended by their own finish", self.extra_claims),
                  ("item runs", self.item_runs), ("item runs tried again under the same claim", self.item_retries),
@@ -77,7 +83,7 @@ class ItemVerdict:
             "lost": self.lost, "stuck": self.stuck, "double_terminal": self.double_terminal,
             "wrong_counters": self.wrong_counters, "stuck_chunks": self.stuck_chunks,
             "missing_outcomes": self.missing_outcomes, "duplicated_effects": self.duplicated_effects,
-            "missing_effects": self.missing_effects, "reclaimed_chunks": self.reclaimed_chunks,
+            "missing_effects": self.missing_effects, "failed_with_effect": self.failed_with_effect, "reclaimed_chunks": self.reclaimed_chunks,
             "rerun_items": self.rerun_items,
         })
 
@@ -85,7 +91,7 @@ class ItemVerdict:
     def ok(self) -> bool:
         """Nothing lost, doubled or left behind (items run again after a kill are not a fault)."""
         return not (self.lost or self.stuck or self.double_terminal or self.wrong_counters or self.stuck_chunks
-                    or self.missing_outcomes or self.duplicated_effects or self.missing_effects)
+                    or self.missing_outcomes or self.duplicated_effects or self.missing_effects or self.failed_with_effect)
 
 
 def _number(item: dict, name: str) -> int:
@@ -114,6 +120,10 @@ def item_runs(stack: EmbeddedStack) -> dict[str, list[str]]:
 
 def _counts(outcomes: list) -> tuple[int, int, int]:
     return tuple(sum(1 for o in outcomes if o and key in o) for key in ("r", "e", "s"))
+
+
+# The codes of the items of a chunk given up with no outcome kept for them (jobs.services.items.runner, recovery).
+GIVEN_UP_CODES = ("chunk_attempts_exhausted", "worker_lost")
 
 
 def _check_job(verdict: ItemVerdict, stack, job_id: str, job: dict, chunks: list[dict], effects: dict, runs: dict) -> None:
@@ -150,6 +160,9 @@ def _check_job(verdict: ItemVerdict, stack, job_id: str, job: dict, chunks: list
                 verdict.missing_outcomes.append(item)
             if sinks and outcome and "r" in outcome and not effects.get(item):
                 verdict.missing_effects.append(item)
+            if sinks and outcome and "e" in outcome and effects.get(item):
+                given_up = outcome["e"].get("code") in GIVEN_UP_CODES
+                (verdict.given_up_with_effect if given_up else verdict.failed_with_effect).append(item)
         for i, value in enumerate((_number(chunk, "Succeeded"), _number(chunk, "Failed"), _number(chunk, "Skipped"))):
             chunk_sum[i] += value
         for i, value in enumerate(_counts(outcomes)):

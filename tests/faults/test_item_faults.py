@@ -40,7 +40,11 @@ def run_item_chaos(fault_stack, strays, *, jobs: int, items: int, chunk_size: in
     assert verdict.ok, verdict.table(title)
     assert verdict.by_status == {"COMPLETED": jobs} and verdict.items_total == jobs * items, verdict.table(title)
     succeeded = verdict.items_by_outcome.get("succeeded", 0)
-    assert verdict.effects == succeeded, verdict.table(title)  # one effect per succeeded item, none for another
+    # One effect per succeeded item, none for another, except an item of a chunk given up after its workers died in
+    # each attempt: the last one may have committed its effect and died before its outcome was kept (seen in the
+    # long scenario: 8 items of one such chunk). Those are counted in the table; any other failed item with an
+    # effect fails the check (verdict.ok).
+    assert verdict.effects == succeeded + len(verdict.given_up_with_effect), verdict.table(title)
     assert record.kills and verdict.reclaimed_chunks, "no chunk's worker was killed under it: the scenario proved nothing"
     return verdict
 
