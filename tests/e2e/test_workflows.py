@@ -200,3 +200,28 @@ def test_the_cli_submits_a_file_and_waits_for_every_step(stack, tmp_path):
     listed = subprocess.run([sys.executable, "-m", "jobs.cli", "workflows", "list", "--json"], env=env, capture_output=True,
                             text=True, timeout=60)
     assert wf["id"] in [w["id"] for w in json.loads(listed.stdout)["results"]]
+
+
+def test_the_cli_shows_cancels_and_retries_a_workflow(api, stack):
+    env = {**os.environ, "BATCHLAB_URL": stack.web_url, "BATCHLAB_USER": "demo", "BATCHLAB_PASSWORD": "demo"}
+
+    def cli(*args) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "jobs.cli", "workflows", *args], env=env, capture_output=True,
+                              text=True, timeout=60)
+
+    wf = submit(api, {"name": "long", "steps": {"slow": {"type": "sleep", "payload": {"seconds": 30}},
+                                                "after": {"type": "echo", "needs": ["slow"]}}})
+    wait_until(lambda: steps(api.get(f"/workflows/{wf['id']}").json())["slow"]["status"] == "PROCESSING", timeout=60,
+               what="the slow step running")
+    shown = cli("show", wf["id"])
+    assert shown.returncode == 0 and "slow" in shown.stdout and "after" in shown.stdout, shown.stdout + shown.stderr
+    canceled = cli("cancel", wf["id"], "--json")
+    assert canceled.returncode == 0, canceled.stderr
+    wf = settled(api, wf["id"], timeout=60)
+    assert wf["status"] == "CANCELED" and {s["status"] for s in wf["steps"]} == {"CANCELED"}
+    again = cli("retry", wf["id"], "--json")
+    assert again.returncode == 0 and json.loads(again.stdout)["status"] == "RUNNING", again.stdout + again.stderr
+    refused = cli("retry", wf["id"])  # running again: a retry is refused, and the CLI says why
+    assert refused.returncode != 0 and "FAILED or CANCELED" in refused.stderr, refused.stderr
+    assert cli("cancel", wf["id"]).returncode == 0
+    assert settled(api, wf["id"], timeout=60)["status"] == "CANCELED"

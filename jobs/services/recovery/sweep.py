@@ -136,13 +136,18 @@ def _item_job(job: Job, *, now: float, threshold: int, backlog: bool, report: Re
         label = f"{job.job_id}#{int(chunk.number)}"
         _isolated(report, label, lambda chunk=chunk, label=label: _chunk(chunk, label, now=now, threshold=threshold,
                                                                        backlog=backlog, report=report, requeue=requeue,
-                                                                       since=int(job.available_at or 0)))
+                                                                       since=_released_at(job)))
     if requeue:
         _publish(lambda: publishing.chunks_publish(job_id=job.job_id, numbers=requeue, **publishing.job_route(job)),
                  f"chunks of job {job.job_id}")
     if any(label.startswith(job.job_id) for label in report.chunks_ended):
         if job_items_finish_if_done(job_id=job.job_id):
             report.items_ended.append(job.job_id)
+
+
+def _released_at(job: Job) -> int:
+    """A workflow's item step: when its release made its chunks due (its chunks were written long before); else 0."""
+    return int(job.available_at or 0) if job.workflow_id else 0
 
 
 def _chunk(chunk: Chunk, label: str, *, now: float, threshold: int, backlog: bool, report: RecoveryReport, requeue: list,
