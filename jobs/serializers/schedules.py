@@ -81,17 +81,21 @@ class ScheduleWriteSerializer(serializers.Serializer):
             raise serializers.ValidationError(f"Unknown timezone {value[:64]!r} (use an IANA name such as Europe/Paris).")
         return value
 
-    def to_internal_value(self, data):
-        # DRF stops at the field errors; go on to unknown fields and to the payload as
-        # its job type reads it, so that one answer names every bad field.
+    def _fields_read(self, data, *, unknown: str = "Unknown field") -> tuple[dict | None, dict]:
+        """(values, errors) of the declared fields, and every unknown field named (DRF stops at the field errors)."""
         if not isinstance(data, Mapping):
             raise serializers.ValidationError({"non_field_errors": ["The body must be a JSON object."]})
         try:
-            values, errors = super().to_internal_value(data), {}
+            values, errors = serializers.Serializer.to_internal_value(self, data), {}
         except serializers.ValidationError as exc:
             values, errors = None, dict(exc.detail)
         known = ", ".join(self.fields)
-        errors.update({f: [f"Unknown field; the fields are {known}."] for f in data if f not in self.fields})
+        errors.update({f: [f"{unknown}; the fields are {known}."] for f in data if f not in self.fields})
+        return values, errors
+
+    def to_internal_value(self, data):
+        # Go on to unknown fields and to the payload as its job type reads it, so that one answer names every bad field.
+        values, errors = self._fields_read(data)
         current = self.context.get("current")
         payload_read = "type" in data or "payload" in data or "items" in data or "file" in data or not self.partial
         if not errors.keys() & {"type", "payload"} and payload_read:
@@ -194,15 +198,7 @@ class WorkflowScheduleWriteSerializer(ScheduleWriteSerializer):
     workflow = serializers.JSONField(help_text="A workflow definition, as the body of POST /workflows.")
 
     def to_internal_value(self, data):
-        if not isinstance(data, Mapping):
-            raise serializers.ValidationError({"non_field_errors": ["The body must be a JSON object."]})
-        try:
-            values, errors = serializers.Serializer.to_internal_value(self, data), {}
-        except serializers.ValidationError as exc:
-            values, errors = None, dict(exc.detail)
-        known = ", ".join(self.fields)
-        errors.update({f: [f"Unknown field; this schedule fires a workflow: the fields are {known}."]
-                       for f in data if f not in self.fields})
+        values, errors = self._fields_read(data, unknown="Unknown field; this schedule fires a workflow")
         if "workflow" in data and "workflow" not in errors:
             try:
                 definition = workflow_definition_read(data["workflow"], owner=self.context.get("owner", ""))
