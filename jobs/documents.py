@@ -125,3 +125,13 @@ def schedule_run_data(*, job: dict | None = None, schedule_id: str | None = None
         "due_at": iso(datetime.fromtimestamp(float(due_at), tz=timezone.utc)) if due_at else None, "reason": "not_fired",
         "message": message, "job": None,
     }
+
+
+def workflow_event_data(header, *, status: str, finished_at) -> dict:
+    """workflow.*'s `data`: the workflow as GET /workflows lists it, with the status and end its last write gives it."""
+    return {
+        "id": header.workflow_id, "url": f"/workflows/{header.workflow_id}", "name": header.name, "status": str(status),
+        "owner": header.owner or header.submitter or "", "steps_total": int(header.steps_total or 0),
+        "runs": int(header.runs or 1), "created_at": iso(header.created_at), "finished_at": iso(finished_at),
+        "schedule_id": header.schedule_id,
+    }

@@ -12,12 +12,17 @@ JOB_CANCELED = "job.canceled"
 JOB_PROGRESS = "job.progress"
 # A run of a schedule failed: its job ended FAILED, or the job could not be made at all.
 SCHEDULE_RUN_FAILED = "schedule.run_failed"
+# A workflow ended: every step completed, one failed for good, or it was canceled.
+WORKFLOW_COMPLETED = "workflow.completed"
+WORKFLOW_FAILED = "workflow.failed"
+WORKFLOW_CANCELED = "workflow.canceled"
 PING = "ping"  # POST /webhooks/{id}/test: to one endpoint, never subscribed to
 
 # What a job's own callback may subscribe to.
 JOB_EVENT_TYPES = (JOB_STARTED, JOB_COMPLETED, JOB_FAILED, JOB_CANCELED, JOB_PROGRESS)
 # What an endpoint may subscribe to.
-EVENT_TYPES = (*JOB_EVENT_TYPES, SCHEDULE_RUN_FAILED)
+WORKFLOW_EVENT_TYPES = (WORKFLOW_COMPLETED, WORKFLOW_FAILED, WORKFLOW_CANCELED)
+EVENT_TYPES = (*JOB_EVENT_TYPES, *WORKFLOW_EVENT_TYPES, SCHEDULE_RUN_FAILED)
 # The events only a schedule's jobs raise (a job not made by a schedule never records them as wanted).
 SCHEDULE_EVENT_TYPES = (SCHEDULE_RUN_FAILED,)
 # A job's callback without "events" gets its end, whatever it is.
@@ -31,6 +36,11 @@ _BY_STATUS = {
     JobStatus.FAILED: JOB_FAILED,
     JobStatus.CANCELED: JOB_CANCELED,
 }
+
+
+def workflow_event_for(status: str) -> str | None:
+    """The event of a workflow ending in `status` (None for a status that is not an end)."""
+    return {"COMPLETED": WORKFLOW_COMPLETED, "FAILED": WORKFLOW_FAILED, "CANCELED": WORKFLOW_CANCELED}.get(str(status))
 
 
 def events_for_status(status: str, *, scheduled: bool = False) -> list[str]:

@@ -47,6 +47,7 @@ def job_hooks(*, owner: str, callback: dict | None = None, records: list | None 
     for record in records:
         if record.kind == ENDPOINT and record.state == ENABLED:
             wanted.update(record.events or [])
+    wanted.difference_update(events.WORKFLOW_EVENT_TYPES)  # a workflow's end raises them, never a job's outbox
     if not scheduled:
         wanted.difference_update(events.SCHEDULE_EVENT_TYPES)
     hooks = {}

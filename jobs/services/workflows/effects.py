@@ -30,7 +30,7 @@ def step_end(*, job, transition: Transition, inline: int = INLINE) -> Effects | 
                              upstream_canceled=job.upstream_canceled))
     rest = len(targets) > inline
     later = [job.job_id] if rest else []
-    workflow_id, released, ended = job.workflow_id, list(told.released), list(told.ended)
+    workflow_id, released, ended, committed = job.workflow_id, list(told.released), list(told.ended), list(told.committed)
 
     def publish():
         steps_publish(workflow_id=workflow_id, graph=graph, indices=released)
@@ -39,7 +39,7 @@ def step_end(*, job, transition: Transition, inline: int = INLINE) -> Effects | 
         steps_tell_rest(later + ended)
 
     return Effects(actions=marker_actions(start=inline) if rest else [], also=told.ops,
-                   after_commit=[publish, *([tell_rest] if later or ended else [])])
+                   after_commit=[publish, *committed, *([tell_rest] if later or ended else [])])
 
 
 def step_effects(*, job_id: str, job, transition: Transition, contended: bool = False) -> Effects | None:

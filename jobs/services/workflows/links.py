@@ -103,4 +103,6 @@ def step_tell_rest(job_id: str) -> list[str]:
             raise
         attempt = 0
         steps_publish(workflow_id=job.workflow_id, graph=graph, indices=told.released)
+        for call in told.committed:  # the workflow event's sends (a lost one: the due sweep releases it)
+            call()
         ended += told.ended

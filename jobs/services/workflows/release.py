@@ -28,6 +28,8 @@ QUEUED: recovery publishes it).
 from dataclasses import dataclass, field
 
 from jobs.dag import Graph, Step
+from jobs.documents import workflow_event_data
+from jobs.services import webhooks
 from jobs.services.store import append, entry, utcnow
 from jobs.selectors.workflows import steps_read
 from jobs.services.workflows.graphs import header_read, header_ref
@@ -64,6 +66,7 @@ class Told:
     released: list[int] = field(default_factory=list)  # steps it releases (to publish after the commit)
     ended: list[str] = field(default_factory=list)  # job ids of steps it ends that have targets of their own
     finished: str | None = None  # the workflow's final status, when this tells its end last
+    committed: list = field(default_factory=list)  # calls once the transaction applied (the workflow event's sends)
 
 
 def targets_of(graph: Graph, step: Step) -> list[int]:
@@ -183,6 +186,11 @@ def _tell_end(told: Told, *, workflow_id: str, graph: Graph, bits: Bits) -> None
     ], (Workflow.status == WorkflowStatus.RUNNING) & (Workflow.sinks_pending == 1)
         & _cancel_flag_is(Workflow, bool(header.cancel_requested))))
     told.finished = status
+    # workflow.<status>: its deliveries in this same transaction (none unless it applies), sent after it.
+    event = webhooks.workflow_ended_event(owner=graph.owner or header.submitter, status=status,
+                                          data=workflow_event_data(header, status=status, finished_at=now))
+    told.ops += event.ops()
+    told.committed.append(event.committed)
     _callbacks_decide(told, workflow_id=workflow_id, graph=graph, status=status)
 
 
