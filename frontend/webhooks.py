@@ -2,7 +2,13 @@
 
 Every write goes through the same services as /webhooks; a secret appears only
 in the answer of the POST that made it (rendered, never redirected to or stored).
+So that a refresh of that answer (the browser sends the POST again) makes no
+second endpoint, each create form carries a one-time id: the session remembers
+the ids it made endpoints for (never their secrets), and a form sent again is
+answered with the endpoint it made.
 """
+
+import uuid
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -14,6 +20,10 @@ from jobs.events import EVENT_TYPES, FINAL_EVENTS
 from jobs.exceptions import InvalidWebhook, JobError, WebhookNotFound
 from jobs.serializers.webhooks import delivery_shape, webhook_shape
 from jobs.services import webhooks as services
+
+
+SENT_FORMS = "webhook_forms_sent"  # session key: form id -> the endpoint it made
+KEPT_FORMS = 20
 
 
 def _owner(request) -> str | None:
@@ -30,6 +40,12 @@ def _not_found(request):
 def webhooks_page(request):
     """My endpoints (staff: all) and the create form; a created endpoint's secret is shown in this answer only."""
     errors, values, created, status = {}, {"events": list(FINAL_EVENTS)}, None, 200
+    sent = request.session.get(SENT_FORMS, {})
+    form_id = request.POST.get("form_id", "") if request.method == "POST" else ""
+    if form_id in sent:  # this form made an endpoint already (a refresh, a double click): not a second one
+        messages.info(request, f"This form was sent already: it made endpoint {sent[form_id]} (its secret was shown "
+                               "once; rotate it on the endpoint's page for a new one).")
+        return redirect("ui-webhook", hook_id=sent[form_id])
     if request.method == "POST":
         values = {"url": request.POST.get("url", "").strip(), "events": request.POST.getlist("events"),
                   "description": request.POST.get("description", "").strip()}
@@ -42,12 +58,15 @@ def webhooks_page(request):
             errors, status = {"non_field_errors": [exc.detail]}, 400
         else:
             created, values = webhook_shape(endpoint, secret=secret, with_secret=True), {"events": list(FINAL_EVENTS)}
+            if form_id:
+                request.session[SENT_FORMS] = {**dict(list(sent.items())[-(KEPT_FORMS - 1):]), form_id: endpoint.hook_id}
     try:
         endpoints = [webhook_shape(e) for e in selectors.webhooks_list(owner=_owner(request))]
     except JobError as exc:
         return render(request, "frontend/error.html", {"title": "Webhooks unavailable", "detail": exc.detail}, status=503)
     return render(request, "frontend/webhooks.html", {"endpoints": endpoints, "event_types": EVENT_TYPES, "errors": errors,
-                                                      "values": values, "created": created}, status=status)
+                                                      "values": values, "created": created,
+                                                      "form_id": form_id if errors else uuid.uuid4().hex}, status=status)
 
 
 @login_required

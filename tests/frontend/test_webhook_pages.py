@@ -42,3 +42,17 @@ def test_the_job_page_shows_its_deliveries(client, alice, receiver, hook_message
     webhooks.event_dispatch_run(job_id=job_id, event_id=event_id, worker="d")
     page = client.get(f"/ui/jobs/{job.job_id}").content.decode()
     assert "Webhook deliveries" in page and event_id in page and "delivered" in page
+
+
+def test_a_create_form_sent_again_by_a_refresh_makes_no_second_endpoint(client, alice, receiver):
+    form = client.get("/ui/webhooks").content.decode()
+    form_id = form.split('name="form_id" value="')[1].split('"')[0]
+    body = {"url": receiver.url, "events": ["job.completed"], "form_id": form_id}
+    first = client.post("/ui/webhooks", body)
+    assert first.status_code == 200 and "whsec_" in first.content.decode()
+    again = client.post("/ui/webhooks", body)  # the browser's "resend" of the answer above
+    [endpoint] = webhooks.owner_endpoints(owner="alice")
+    assert again.status_code == 302 and again["Location"] == f"/ui/webhooks/{endpoint.hook_id}"
+    assert "whsec_" not in client.get(again["Location"]).content.decode()
+    other = client.post("/ui/webhooks", {**body, "form_id": "another form"})
+    assert other.status_code == 200 and len(webhooks.owner_endpoints(owner="alice")) == 2
