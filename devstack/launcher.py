@@ -11,6 +11,7 @@ cores. moto keeps everything in memory: stopping it loses every job.
 
 import ctypes
 import os
+import re
 import shutil
 import signal
 import socket
@@ -67,6 +68,11 @@ def wait_for_port(host: str, port: int, *, timeout: float, proc: subprocess.Pope
     raise TimeoutError(f"{name} did not listen on {host}:{port} within {timeout:.0f} s")
 
 
+# Every started stack's demo tokens by its web URL: what the tests' clients authenticate with (an API token costs
+# the web server no password hash; HTTP Basic costs ~0.2 s of CPU per request, PBKDF2).
+TOKENS_BY_URL: dict[str, dict[str, str]] = {}
+
+
 @dataclass
 class EmbeddedStack:
     host: str = "127.0.0.1"
@@ -83,6 +89,8 @@ class EmbeddedStack:
     quiet: bool = False
     processes: dict = field(default_factory=dict)
     worker_metrics_ports: dict = field(default_factory=dict)
+    # The demo accounts' API tokens (user -> key), once started with demo_users.
+    tokens: dict = field(default_factory=dict)
 
     # -- environment ----------------------------------------------------------
 
@@ -219,6 +227,10 @@ class EmbeddedStack:
             if self.demo_users:
                 for line in self.manage("batchlab_demo_users").splitlines():
                     self.say(f"accounts      {line}")
+                    found = re.search(r"(\S+)/\S+, API token (\w+)", line)
+                    if found:
+                        self.tokens[found.group(1)] = found.group(2)
+                TOKENS_BY_URL[self.web_url] = self.tokens
             for _ in range(self.workers):
                 proc = self.start_worker()
                 port = list(self.worker_metrics_ports.values())[-1]

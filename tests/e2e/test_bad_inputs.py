@@ -239,7 +239,7 @@ def post_paced(api, data: bytes):
     url = urlsplit(api.base)
     conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
     conn.blocksize = 64 * 1024
-    token = base64.b64encode(":".join(api.session.auth).encode()).decode()
+    token = base64.b64encode(":".join(api.basic).encode()).decode()
     try:
         conn.request("POST", "/jobs", body=PacedBody(data), headers={
             "Content-Type": "application/json", "Content-Length": str(len(data)), "Authorization": f"Basic {token}",
@@ -269,7 +269,7 @@ def test_a_body_far_over_the_byte_limit_always_gets_the_413_and_never_a_reset(ap
         assert (status, problem["code"]) == (413, "payload_too_large"), (status, problem)
         assert content_type.startswith("application/problem+json"), content_type
         tried.append(f"{case}, at once, {attempt}")
-        response = requests.post(api.url("/jobs"), data=data, headers=JSON, auth=api.session.auth, timeout=30)
+        response = requests.post(api.url("/jobs"), data=data, headers=JSON, auth=api.basic, timeout=30)
         assert_problem(response, 413, "payload_too_large")
 
 

@@ -20,11 +20,7 @@ def stack(make_stack):
 
 @pytest.fixture(scope="module")
 def api(stack) -> Api:
-    # Token auth: Basic auth hashes the password (~0.2 CPU s) on each of the many polls here.
-    api = Api(stack.web_url, "demo")
-    api.session.auth = None
-    api.session.headers["Authorization"] = f"Token {stack.manage('batchlab_token', 'demo').strip()}"
-    return api
+    return Api(stack.web_url, "demo")  # the demo account's API token (tests/e2e/conftest.py)
 
 
 def submit_items(api, type, items, **extra):
