@@ -31,7 +31,7 @@ INVALID = {400: "`validation_error`: every bad field in `errors` (cron, interval
                 " items); `invalid_items`: bad items by line number in `errors.items`; `empty_file`.",
            413: "`payload_too_large` (inline items over their byte limit), `file_too_large`, `too_many_lines`."}
 NO_SCHEDULE = {404: "`schedule_not_found`: no such schedule among those this user may see."}
-SCHEDULE_CONFLICT = {409: "`schedule_state_conflict`: changed meanwhile (try again), or the previous run is still going."}
+SCHEDULE_CONFLICT = {409: "`schedule_state_conflict`: changed meanwhile five times in a row (try again), or the previous run is still going."}
 
 
 def _checked_schedule_id(schedule_id: str) -> str:

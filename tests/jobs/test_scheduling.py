@@ -218,3 +218,39 @@ def test_bulk_jobs_far_ahead_are_scheduled_and_near_ones_ride_an_sqs_delay(monke
     assert [first.status, soon.status, later.status] == ["QUEUED", "QUEUED", "SCHEDULED"]
     assert batched == [first.job_id] and sent[0][0] == soon.job_id and 55 <= sent[0][1] <= 60
     assert services.jobs_release_due(now=(now + timedelta(hours=3, seconds=1)).timestamp()) == [later.job_id]
+
+
+@pytest.mark.parametrize("edit", ["update", "items", "pause", "resume", "run_now"])
+def test_an_edit_is_not_refused_because_a_scheduler_fired_between_its_read_and_its_write(published, monkeypatch, edit):
+    """A schedule firing every few seconds moves its version at each run; an edit reads it again (CI saw the 409)."""
+    from jobs.services.schedules import actions
+
+    schedule = make(paused=True) if edit == "resume" else make(overlap="allow")
+    read = actions.schedule_get_visible
+    ticks = []
+
+    def read_then_a_tick(**kw):
+        found = read(**kw)
+        if not ticks:  # the first read only: a run fired (its claim moves the version) before this edit writes
+            ticks.append(Schedule(schedule.schedule_id).update(actions=[Schedule.version.add(1), Schedule.fired_count.add(1)]))
+        return found
+
+    monkeypatch.setattr(actions, "schedule_get_visible", read_then_a_tick)
+    if edit == "update":
+        done = services.schedule_update(schedule_id=schedule.schedule_id, owner="alice", actor="alice", changes={"name": "renamed"})
+        assert fresh(schedule).name == "renamed" and done.name == "renamed"
+    elif edit == "items":
+        done = services.schedule_update(schedule_id=schedule.schedule_id, owner="alice", actor="alice",
+                                        changes={"type": "checksum", "payload": {}, "items": ["a", "b"]})
+        assert fresh(schedule).items_total == 2
+    elif edit == "pause":
+        services.schedule_pause(schedule_id=schedule.schedule_id, owner="alice", actor="alice")
+        assert fresh(schedule).paused
+    elif edit == "resume":
+        services.schedule_resume(schedule_id=schedule.schedule_id, owner="alice", actor="alice")
+        assert not fresh(schedule).paused
+    else:
+        job = services.schedule_run_now(schedule_id=schedule.schedule_id, owner="alice", actor="alice")
+        assert fresh(schedule).last_job_id == job.job_id
+    assert ticks and fresh(schedule).fired_count >= 1  # the tick did land in between
+    assert [e.action for e in history(schedule)][-1] == {"update": "edited", "items": "edited", "pause": "paused", "resume": "resumed"}.get(edit, edit)

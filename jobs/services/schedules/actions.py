@@ -10,7 +10,9 @@ from jobs import timing
 from jobs.exceptions import ScheduleNotFound, ScheduleStateConflict
 from jobs.handlers.registry import job_type_get
 from jobs.services.store import is_condition_failure, logger, store_error, utcnow
-from jobs.services.schedules.items import StoredItems, items_stream, schedule_items_delete, schedule_items_store
+from jobs.services.schedules.items import (
+    StoredItems, items_stream, schedule_items_delete, schedule_items_replace, schedule_items_store,
+)
 from jobs.services.schedules.log import edit_entry, last_run, run_entry, schedule_log_delete, schedule_write
 from jobs.services.schedules.scheduler import previous_run_running, schedule_job_create
 from jobs.services.schedules.workflows import WORKFLOW_TYPE, schedule_workflow_delete, schedule_workflow_store
@@ -129,6 +131,23 @@ def _update(schedule: Schedule, actions: list, *, edit: ScheduleLogEntry, entrie
     return schedule
 
 
+class RunStillGoing(Exception):
+    """Run now refused by the overlap policy: not a moved version, so never tried again."""
+
+
+EDIT_ATTEMPTS = 5  # a scheduler's tick moves the version at every run: an edit reads again rather than answer 409
+
+
+def _on_fresh_read(schedule_id: str, owner: str | None, edit, schedule: Schedule | None = None):
+    """`edit(schedule)` on a fresh read until its conditional write lands (EDIT_ATTEMPTS at most; then 409)."""
+    for _ in range(EDIT_ATTEMPTS - 1):
+        try:
+            return edit(schedule if schedule is not None else schedule_get_visible(schedule_id=schedule_id, owner=owner))
+        except ScheduleStateConflict:
+            schedule = None
+    return edit(schedule if schedule is not None else schedule_get_visible(schedule_id=schedule_id, owner=owner))
+
+
 def schedule_update(*, schedule_id: str, owner: str | None, actor: str, changes: dict) -> Schedule:
     """Edit fields (already validated); a timing change moves the next due time, counted from now.
 
@@ -137,8 +156,21 @@ def schedule_update(*, schedule_id: str, owner: str | None, actor: str, changes:
     schedule = schedule_get_visible(schedule_id=schedule_id, owner=owner)
     if changes.get("workflow") is not None and schedule.workflow_object:
         return _workflow_replace(schedule, actor=actor, definition=changes.pop("workflow"), changes=changes)
-    replaced, stored = _items_replace(schedule, changes)
+    replaced, stored = schedule_items_replace(schedule, changes)  # stored once, whatever the attempts
     changes = {k: v for k, v in changes.items() if k in EDITABLE}
+    try:
+        return _on_fresh_read(schedule_id, owner, lambda read: _fields_write(read, actor, dict(changes), replaced, stored),
+                              schedule)
+    except ScheduleStateConflict:
+        # Refused: nothing was written, the new items are no one's. (After any other error the
+        # write may have applied: the items stay, an orphan at worst.)
+        if stored is not None:
+            schedule_items_delete(items_object=stored.items_object)
+        raise
+
+
+def _fields_write(schedule: Schedule, actor: str, changes: dict, replaced: dict, stored: StoredItems | None) -> Schedule:
+    """The edit's one conditional write on the schedule as read (ScheduleStateConflict if it moved meanwhile)."""
     if "cron" in changes and changes["cron"]:
         changes["interval_seconds"] = None
     elif changes.get("interval_seconds"):
@@ -162,15 +194,8 @@ def schedule_update(*, schedule_id: str, owner: str | None, actor: str, changes:
     if any(k in diff for k in TIMING_FIELDS) and not schedule.paused:
         schedule.next_run_at = timing.next_after(_timing(schedule), after=time.time())
         actions.append(Schedule.next_run_at.set(schedule.next_run_at))
-    logger.info("schedule %s edited by %s: %s", schedule_id, actor, sorted(diff))
-    try:
-        schedule = _update(schedule, actions, edit=_edit(schedule, actor, "edited", diff))
-    except ScheduleStateConflict:
-        # Refused: nothing was written, the new items are no one's. (After any other error the
-        # write may have applied: the items stay, an orphan at worst.)
-        if stored is not None:
-            schedule_items_delete(items_object=stored.items_object)
-        raise
+    schedule = _update(schedule, actions, edit=_edit(schedule, actor, "edited", diff))
+    logger.info("schedule %s edited by %s: %s", schedule.schedule_id, actor, sorted(diff))
     if stored is not None and old_items != schedule.pending_items:
         # Runs already created have their own copies; a run claimed but not created yet copies the old ones.
         schedule_items_delete(items_object=old_items)
@@ -197,40 +222,30 @@ def _workflow_replace(schedule: Schedule, *, actor: str, definition: dict, chang
     return schedule
 
 
-def _items_replace(schedule: Schedule, changes: dict) -> tuple[dict, StoredItems | None]:
-    """An edit's new items (`items`, `items_file`; `items: None` drops them): stored before the write; else (.., None)."""
-    if "items" not in changes and changes.get("items_file") is None:
-        return {}, None
-    if changes.get("items") is None and changes.get("items_file") is None and not schedule.items_object:
-        return {}, None  # items: null on a schedule without items changes nothing
-    options = {"max_failed_ratio": changes.get("max_failed_ratio", schedule.max_failed_ratio),
-               "on_invalid": changes.get("on_invalid") or schedule.on_invalid or "reject"}
-    if changes.get("items_file") is None and changes.get("items") is None:
-        return options, StoredItems(items_object=None, items_total=0, items_invalid=0, chunk_size=0)
-    stream = changes["items_file"] if changes.get("items_file") is not None else items_stream(changes["items"])
-    stored = schedule_items_store(schedule_id=schedule.schedule_id, type=changes.get("type", schedule.type), stream=stream,
-                                  chunk_size=changes.get("chunk_size") or schedule.chunk_size, on_invalid=options["on_invalid"])
-    return options, stored
-
-
 def schedule_pause(*, schedule_id: str, owner: str | None, actor: str) -> Schedule:
     """Stop firing: the schedule leaves the schedulers' due index. Idempotent."""
-    schedule = schedule_get_visible(schedule_id=schedule_id, owner=owner)
-    if schedule.paused:
-        return schedule
-    schedule.paused, schedule.active_shard = True, None
-    return _update(schedule, [Schedule.paused.set(True), Schedule.active_shard.remove()], edit=_edit(schedule, actor, "paused"))
+
+    def pause(schedule: Schedule) -> Schedule:
+        if schedule.paused:
+            return schedule
+        schedule.paused, schedule.active_shard = True, None
+        return _update(schedule, [Schedule.paused.set(True), Schedule.active_shard.remove()], edit=_edit(schedule, actor, "paused"))
+
+    return _on_fresh_read(schedule_id, owner, pause)
 
 
 def schedule_resume(*, schedule_id: str, owner: str | None, actor: str) -> Schedule:
     """Fire again; the next due time is computed from now (runs missed while paused are not made up)."""
-    schedule = schedule_get_visible(schedule_id=schedule_id, owner=owner)
-    if not schedule.paused:
-        return schedule
-    schedule.paused, schedule.active_shard = False, ACTIVE_SHARD
-    schedule.next_run_at = timing.next_after(_timing(schedule), after=time.time())
-    actions = [Schedule.paused.set(False), Schedule.active_shard.set(ACTIVE_SHARD), Schedule.next_run_at.set(schedule.next_run_at)]
-    return _update(schedule, actions, edit=_edit(schedule, actor, "resumed"))
+
+    def resume(schedule: Schedule) -> Schedule:
+        if not schedule.paused:
+            return schedule
+        schedule.paused, schedule.active_shard = False, ACTIVE_SHARD
+        schedule.next_run_at = timing.next_after(_timing(schedule), after=time.time())
+        actions = [Schedule.paused.set(False), Schedule.active_shard.set(ACTIVE_SHARD), Schedule.next_run_at.set(schedule.next_run_at)]
+        return _update(schedule, actions, edit=_edit(schedule, actor, "resumed"))
+
+    return _on_fresh_read(schedule_id, owner, resume)
 
 
 def schedule_delete(*, schedule_id: str, owner: str | None, actor: str) -> None:
@@ -255,15 +270,22 @@ def schedule_run_now(*, schedule_id: str, owner: str | None, actor: str) -> Job 
 
     Under the `skip` and `queue_one` policies a run still going refuses it (ScheduleStateConflict).
     """
-    schedule = schedule_get_visible(schedule_id=schedule_id, owner=owner)
-    if schedule.overlap != "allow" and previous_run_running(schedule):
-        raise ScheduleStateConflict(
-            f"The previous run of schedule {schedule_id} ({schedule.last_job_id}) is still going "
-            f"and its overlap policy is {schedule.overlap}."
-        )
-    at = utcnow()
-    job_id = timing.manual_job_id(schedule_id=schedule_id, at=at)
-    run = run_entry(schedule_id, due_at=int(at.timestamp()), outcome="manual", job_id=job_id, message=f"Run now by {actor}.")
-    _update(schedule, [Schedule.last_run.set(last_run(run)), Schedule.last_job_id.set(job_id), Schedule.fired_count.add(1)],
-            edit=_edit(schedule, actor, "run_now", {"job_id": job_id}), entries=(run,))
-    return schedule_job_create(schedule=schedule, job_id=job_id, due_at=int(at.timestamp()), message=f"Run now by {actor}.")
+
+    def claim(schedule: Schedule) -> tuple[Schedule, str, int]:
+        if schedule.overlap != "allow" and previous_run_running(schedule):
+            raise RunStillGoing(
+                f"The previous run of schedule {schedule_id} ({schedule.last_job_id}) is still going "
+                f"and its overlap policy is {schedule.overlap}."
+            )
+        at = utcnow()
+        job_id = timing.manual_job_id(schedule_id=schedule_id, at=at)
+        run = run_entry(schedule_id, due_at=int(at.timestamp()), outcome="manual", job_id=job_id, message=f"Run now by {actor}.")
+        _update(schedule, [Schedule.last_run.set(last_run(run)), Schedule.last_job_id.set(job_id), Schedule.fired_count.add(1)],
+                edit=_edit(schedule, actor, "run_now", {"job_id": job_id}), entries=(run,))
+        return schedule, job_id, int(at.timestamp())
+
+    try:
+        schedule, job_id, due_at = _on_fresh_read(schedule_id, owner, claim)
+    except RunStillGoing as exc:
+        raise ScheduleStateConflict(str(exc)) from None
+    return schedule_job_create(schedule=schedule, job_id=job_id, due_at=due_at, message=f"Run now by {actor}.")

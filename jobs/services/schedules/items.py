@@ -149,3 +149,19 @@ def schedule_items_job_create(
         except QueueUnavailable:
             pass  # stored QUEUED: the recovery pass queues its chunks
     return job
+
+
+def schedule_items_replace(schedule: Schedule, changes: dict) -> tuple[dict, StoredItems | None]:
+    """An edit's new items (`items`, `items_file`; `items: None` drops them): stored before the write; else (.., None)."""
+    if "items" not in changes and changes.get("items_file") is None:
+        return {}, None
+    if changes.get("items") is None and changes.get("items_file") is None and not schedule.items_object:
+        return {}, None  # items: null on a schedule without items changes nothing
+    options = {"max_failed_ratio": changes.get("max_failed_ratio", schedule.max_failed_ratio),
+               "on_invalid": changes.get("on_invalid") or schedule.on_invalid or "reject"}
+    if changes.get("items_file") is None and changes.get("items") is None:
+        return options, StoredItems(items_object=None, items_total=0, items_invalid=0, chunk_size=0)
+    stream = changes["items_file"] if changes.get("items_file") is not None else items_stream(changes["items"])
+    stored = schedule_items_store(schedule_id=schedule.schedule_id, type=changes.get("type", schedule.type), stream=stream,
+                                  chunk_size=changes.get("chunk_size") or schedule.chunk_size, on_invalid=options["on_invalid"])
+    return options, stored
