@@ -6,8 +6,13 @@
    difference: what one subscribed event adds.
 2. latency: jobs one at a time; from the job's final write (its finished_at) to
    the receiver's answer, p50 and p95.
-3. throughput: M jobs drained by one worker with no endpoint, then with an
-   endpoint that sleeps S seconds per request: jobs/s of each.
+3. throughput: M jobs drained by one worker with no endpoint and with an endpoint
+   that sleeps S seconds per request, in turn (A, B, A, B; a round starts once the
+   last round's deliveries are done), then with one that answers at once: jobs/s
+   and CPU per job of each process. "None" against "sleeping" is what a slow
+   receiver costs the jobs (nothing, if it never holds a job worker); against
+   "answering at once", what the deliveries themselves cost on this stack (their
+   AWS requests on the same single-threaded moto servers and two cores).
 """
 
 import argparse
@@ -19,7 +24,7 @@ from pathlib import Path
 
 import requests
 
-from devstack.bench_measure import percentile
+from devstack.bench_measure import cpu_sample, cpu_seconds, percentile
 from devstack.launcher import ROOT, EmbeddedStack, free_port
 
 
@@ -71,9 +76,9 @@ def delta(after: dict, before: dict) -> dict:
 
 
 class Api:
-    def __init__(self, base: str):
+    def __init__(self, base: str, token: str):
         self.base, self.session = base, requests.Session()
-        self.session.auth = ("demo", "demo")
+        self.session.headers["Authorization"] = f"Token {token}"  # not Basic: PBKDF2 costs the web ~0.2 s of CPU a request
 
     def bulk(self, n: int, payload: dict) -> list[str]:
         ids = []
@@ -100,6 +105,17 @@ class Api:
         response.raise_for_status()
         return response.json()["id"]
 
+    def wait_deliveries_done(self, web_url: str, timeout: float = 300) -> float:
+        """Seconds until the web's /metrics counts no unfinished delivery (so the next round does not pay for them)."""
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            text = requests.get(web_url + "/metrics", timeout=30).text
+            line = next((x for x in text.splitlines() if x.startswith('batchlab_webhook_backlog{what="unfinished_deliveries"}')), "")
+            if line and float(line.split()[-1]) == 0:
+                break
+            time.sleep(1)
+        return round(time.monotonic() - started, 1)
+
     def delete(self, hook_id: str) -> None:
         self.session.delete(self.base + f"/webhooks/{hook_id}", timeout=30)
 
@@ -115,6 +131,7 @@ def main(argv=None) -> int:
     parser.add_argument("--latency-jobs", type=int, default=40)
     parser.add_argument("--throughput-jobs", type=int, default=1000)
     parser.add_argument("--receiver-sleep", type=float, default=5.0)
+    parser.add_argument("--throughput-rounds", type=int, default=2, help="rounds of (no endpoint, sleeping endpoint)")
     args = parser.parse_args(argv)
     run_dir = ROOT / "var" / "bench-webhooks" / time.strftime("%Y%m%d-%H%M%S")
     meter_dir = run_dir / "meter"
@@ -122,10 +139,10 @@ def main(argv=None) -> int:
     stack = EmbeddedStack(web_port=free_port(), sqs_port=free_port(), dynamodb_port=free_port(), workers=1, recovery=False,
                           schedulers=0, log_dir=run_dir / "log", quiet=True,
                           extra_env={"BATCHLAB_AWS_METER_DIR": str(meter_dir), "BATCHLAB_SQLITE_PATH": str(run_dir / "db.sqlite3"),
-                                     "BATCHLAB_WORKER_CONCURRENCY": "4"})
+                                     "BATCHLAB_WORKER_CONCURRENCY": "4", "BATCHLAB_METRICS_CACHE_SECONDS": "1"})
     out: dict = {}
     with stack:
-        api = Api(stack.web_url)
+        api = Api(stack.web_url, stack.tokens.get("demo") or stack.manage("batchlab_token", "demo").strip())
         api.wait_final(api.bulk(20, {"warm": True}))  # warm-up, not counted
         # 1. cost per job, with and without one subscribed event
         before = settle(meter_dir)
@@ -161,20 +178,29 @@ def main(argv=None) -> int:
         out["latency_seconds"] = {"jobs": len(lags), "p50": percentile(lags, 50), "p95": percentile(lags, 95), "max": max(lags)}
         api.delete(hook)
         receiver.stop()
-        # 3. throughput with a receiver that sleeps, against none
-        rates = {}
-        for label, sleep in (("no endpoint", None), (f"endpoint sleeping {args.receiver_sleep:g} s", args.receiver_sleep)):
+        # 3. throughput: no endpoint and a sleeping one in turn (A, B, A, B), then one answering at once
+        rates: dict = {}
+        sleeping = f"endpoint sleeping {args.receiver_sleep:g} s"
+        for label, sleep in (("none", None), (sleeping, args.receiver_sleep)) * args.throughput_rounds + (("answering at once", 0.0),):
             hook_id = slow = None
             if sleep is not None:
                 slow = Receiver(delay=sleep)
                 hook_id = api.endpoint(slow.url)
-            started = time.monotonic()
+            groups = {name: [proc.pid] for name, proc in stack.processes.items()}  # a worker's tree holds its delivery worker
+            cpu0, started = cpu_sample(groups), time.monotonic()
             api.wait_final(api.bulk(args.throughput_jobs, {"n": 3}))
-            rates[label] = args.throughput_jobs / (time.monotonic() - started)
+            run = {"jobs_per_second": round(args.throughput_jobs / (time.monotonic() - started), 2),
+                   "cpu_ms_per_job": {name: round(1000 * seconds / args.throughput_jobs, 1)
+                                      for name, seconds in cpu_seconds(cpu0, cpu_sample(groups)).items()}}
             if slow is not None:
-                rates["deliveries done when the jobs were"] = len(slow.arrivals)
-                api.delete(hook_id)
+                run["deliveries_done_when_the_jobs_were"] = len(slow.arrivals)
+                api.delete(hook_id)  # its deliveries left fail at once ("its endpoint was deleted")
                 slow.stop()
+                run["seconds_until_no_delivery_was_left"] = api.wait_deliveries_done(stack.web_url)
+            rates.setdefault(label, []).append(run)
+        pairs = [b["jobs_per_second"] / a["jobs_per_second"] for a, b in zip(rates["none"], rates[sleeping])]
+        rates[f"ratio {sleeping} / none, per round"] = [round(r, 3) for r in pairs]
+        rates[f"ratio {sleeping} / none, mean"] = round(sum(pairs) / len(pairs), 3)
         out["throughput_jobs_per_second"] = rates
     (run_dir / "bench-webhooks.json").write_text(json.dumps(out, indent=2))
     print(json.dumps(out, indent=2))
