@@ -36,7 +36,8 @@ def parse_args(argv=None):
     parser.add_argument("--configs", default=",".join(f"{w}x{c}" for w, c in DRAIN_CONFIGS),
                         help="drain configurations WORKERSxCONCURRENCY, the last one stays up (default 2x1,2x4,1x1,1x4)")
     parser.add_argument("--warmup", type=int, default=32, help="POSTs per server first, not counted (default 32)")
-    parser.add_argument("--batch-items", type=int, default=1000, help="items of the item job (checksum) measured per item; 0 skips (default 1000)")
+    parser.add_argument("--batch-items", type=int, default=10_000,
+                        help="items of the item job (checksum, an NDJSON file) measured per item; 0 skips (default 10,000)")
     parser.add_argument("--chunk-size", type=int, default=100, help="chunk size of that item job (default 100)")
     parser.add_argument("--polling-interval", type=float,
                         help="BATCHLAB_SQS_POLLING_INTERVAL for both systems' workers (default: the setting's default)")

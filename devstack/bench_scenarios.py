@@ -5,6 +5,7 @@ group, AWS requests and units from batchlab.awsmeter's files (one directory per
 system). The systems and their processes are devstack.bench_stack's.
 """
 
+import json
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -146,11 +147,15 @@ def low_load_latency(bench: Bench, system: str, *, jobs: int, gap: float, payloa
 
 
 def batch(bench: Bench, *, items: int, chunk_size: int, workers: int) -> dict:
-    """One item job of `items` checksum items with the workers running: items/s, requests and units per item."""
+    """One item job of `items` checksum items with the workers running: items/s, requests and units per item.
+
+    The items go up as an NDJSON file (`POST /jobs/files`), as a user with 10,000 of them
+    sends them (inline `items` stop at BATCHLAB_MAX_INLINE_ITEMS, 1,000).
+    """
+    body = "".join(json.dumps(f"item {i:07d}") + "\n" for i in range(items)).encode()
     meter0, began = bench.meter("batchlab"), time.perf_counter()
-    response = bench.session.post(bench.urls["batchlab"], json={
-        "name": "bench batch", "type": "checksum", "items": [f"item {i}" for i in range(items)], "chunk_size": chunk_size,
-    }, timeout=60)
+    response = bench.session.post(bench.urls["batchlab"] + "/files", data={
+        "name": "bench batch", "type": "checksum", "chunk_size": str(chunk_size)}, files={"file": ("items.ndjson", body)}, timeout=300)
     if response.status_code != 201:
         raise SystemExit(f"the item job was refused: {response.status_code} {response.text[:300]}")
     job_id, job = response.json()["id"], {}
