@@ -126,3 +126,29 @@ def test_an_edit_replaces_the_definition_for_the_next_run_and_a_delete_removes_i
     assert client.delete(f"/schedules/{schedule.schedule_id}").status_code == 204
     with pytest.raises(Exception):
         objects.json_get(key=stored.workflow_object)
+
+
+def test_a_new_definition_is_not_refused_because_a_scheduler_fired_between_the_read_and_the_write(client, monkeypatch):
+    from jobs.services.schedules import actions
+
+    schedule = Schedule.get(create(client).json()["id"])
+    old, reads = schedule.workflow_object, []
+    read = actions.schedule_get_visible
+
+    def read_then_a_tick(**kw):
+        found = read(**kw)
+        if not reads:  # a run fired (its claim moves the version) between this edit's read and its write
+            Schedule(schedule.schedule_id).update(actions=[Schedule.version.add(1), Schedule.fired_count.add(1)])
+        reads.append(found.version)
+        return found
+
+    monkeypatch.setattr(actions, "schedule_get_visible", read_then_a_tick)
+    edited = client.patch(f"/schedules/{schedule.schedule_id}", {"workflow": {"name": "smaller", "steps": {"only": {"type": "echo"}}}},
+                          format="json")
+    assert edited.status_code == 200, edited.content[:400]
+    stored = Schedule.get(schedule.schedule_id, consistent_read=True)
+    assert stored.workflow_name == "smaller" and stored.fired_count == 1 and stored.version == schedule.version + 2
+    assert len(reads) == 2  # the first read lost to the tick; the second was written
+    with pytest.raises(Exception):
+        objects.json_get(key=old)  # the definition it replaced is gone, the new one kept
+    assert objects.json_get(key=stored.workflow_object)["name"] == "smaller"

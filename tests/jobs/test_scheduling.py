@@ -227,12 +227,13 @@ def test_an_edit_is_not_refused_because_a_scheduler_fired_between_its_read_and_i
 
     schedule = make(paused=True) if edit == "resume" else make(overlap="allow")
     read = actions.schedule_get_visible
-    ticks = []
+    reads = []
 
     def read_then_a_tick(**kw):
         found = read(**kw)
-        if not ticks:  # the first read only: a run fired (its claim moves the version) before this edit writes
-            ticks.append(Schedule(schedule.schedule_id).update(actions=[Schedule.version.add(1), Schedule.fired_count.add(1)]))
+        if not reads:  # the first read only: a run fired (its claim moves the version) before this edit writes
+            Schedule(schedule.schedule_id).update(actions=[Schedule.version.add(1), Schedule.fired_count.add(1)])
+        reads.append(found.version)
         return found
 
     monkeypatch.setattr(actions, "schedule_get_visible", read_then_a_tick)
@@ -252,5 +253,39 @@ def test_an_edit_is_not_refused_because_a_scheduler_fired_between_its_read_and_i
     else:
         job = services.schedule_run_now(schedule_id=schedule.schedule_id, owner="alice", actor="alice")
         assert fresh(schedule).last_job_id == job.job_id
-    assert ticks and fresh(schedule).fired_count >= 1  # the tick did land in between
+    stored = fresh(schedule)
+    assert reads == [schedule.version, schedule.version + 1]  # the first read lost to the tick, the second was written
+    assert stored.version == schedule.version + 2 and stored.fired_count == (2 if edit == "run_now" else 1)
     assert [e.action for e in history(schedule)][-1] == {"update": "edited", "items": "edited", "pause": "paused", "resume": "resumed"}.get(edit, edit)
+
+
+def test_an_edit_that_loses_every_attempt_is_a_409_and_its_new_items_are_deleted(published, monkeypatch):
+    from jobs.services.schedules import actions, items
+
+    schedule = make()
+    read = actions.schedule_get_visible
+    stored_keys = []
+    store = items.schedule_items_store
+
+    def read_then_a_tick(**kw):
+        found = read(**kw)
+        Schedule(schedule.schedule_id).update(actions=[Schedule.version.add(1)])  # a tick before every write
+        return found
+
+    def store_and_remember(**kw):
+        out = store(**kw)
+        stored_keys.append(out.items_object)
+        return out
+
+    monkeypatch.setattr(actions, "schedule_get_visible", read_then_a_tick)
+    monkeypatch.setattr(items, "schedule_items_store", store_and_remember)
+    with pytest.raises(ScheduleStateConflict):
+        services.schedule_update(schedule_id=schedule.schedule_id, owner="alice", actor="alice",
+                                 changes={"type": "checksum", "payload": {}, "items": ["a", "b"]})
+    assert len(stored_keys) == 1  # uploaded once for all five attempts
+    assert fresh(schedule).items_object is None and fresh(schedule).version == schedule.version + actions.EDIT_ATTEMPTS
+    from botocore.exceptions import ClientError
+
+    from jobs import objects
+    with pytest.raises(ClientError, match="NoSuchKey|404|Not Found"):
+        objects.object_read_range(key=stored_keys[0], offset=0, length=1)  # the items no write took are deleted

@@ -161,9 +161,9 @@ def schedule_update(*, schedule_id: str, owner: str | None, actor: str, changes:
     try:
         return _on_fresh_read(schedule_id, owner, lambda read: _fields_write(read, actor, dict(changes), replaced, stored),
                               schedule)
-    except ScheduleStateConflict:
-        # Refused: nothing was written, the new items are no one's. (After any other error the
-        # write may have applied: the items stay, an orphan at worst.)
+    except (ScheduleStateConflict, ScheduleNotFound):
+        # Refused, or deleted meanwhile: nothing was written, the new items are no one's. (After
+        # any other error the write may have applied: the items stay, an orphan at worst.)
         if stored is not None:
             schedule_items_delete(items_object=stored.items_object)
         raise
@@ -205,17 +205,22 @@ def _fields_write(schedule: Schedule, actor: str, changes: dict, replaced: dict,
 def _workflow_replace(schedule: Schedule, *, actor: str, definition: dict, changes: dict) -> Schedule:
     """An edit that gives a workflow schedule a new definition (stored first; the old one deleted once it is written;
     a run claimed but not created yet takes the new one). Its other changes are written after it."""
-    fires = schedule_workflow_store(schedule_id=schedule.schedule_id, definition=definition)
-    old = schedule.workflow_object
-    diff = {"workflow": [f"{schedule.workflow_name} ({int(schedule.workflow_steps or 0)} steps)",
-                         f"{fires['workflow_name']} ({fires['workflow_steps']} steps)"]}
+    fires = schedule_workflow_store(schedule_id=schedule.schedule_id, definition=definition)  # stored once
     actions = [getattr(Schedule, k).set(v) for k, v in fires.items()]
+    replaced = []
+
+    def write(read: Schedule) -> Schedule:
+        diff = {"workflow": [f"{read.workflow_name} ({int(read.workflow_steps or 0)} steps)",
+                             f"{fires['workflow_name']} ({fires['workflow_steps']} steps)"]}
+        replaced[:] = [read.workflow_object]
+        return _update(read, actions, edit=_edit(read, actor, "edited", diff))
+
     try:
-        schedule = _update(schedule, actions, edit=_edit(schedule, actor, "edited", diff))
-    except ScheduleStateConflict:
+        schedule = _on_fresh_read(schedule.schedule_id, None, write, schedule)
+    except (ScheduleStateConflict, ScheduleNotFound):
         schedule_workflow_delete(workflow_object=fires["workflow_object"])
         raise
-    schedule_workflow_delete(workflow_object=old)
+    schedule_workflow_delete(workflow_object=replaced[0])
     rest = {k: v for k, v in changes.items() if k in EDITABLE}
     if rest:
         schedule = schedule_update(schedule_id=schedule.schedule_id, owner=None, actor=actor, changes=rest)
