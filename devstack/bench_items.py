@@ -17,10 +17,11 @@ from pathlib import Path
 import requests
 
 from batchlab.awsmeter import totals_read
+from devstack.bench_measure import peak_rss_mb
 from devstack.launcher import EmbeddedStack, free_port
 
 
-def _wait(session, url: str, job_id: str, timeout: float = 900) -> dict:
+def _wait(session, url: str, job_id: str, timeout: float = 3600) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         job = session.get(f"{url}/jobs/{job_id}", timeout=30).json()
@@ -59,6 +60,9 @@ def measure(*, workers: int, items: int, bulk: bool) -> dict:
         per_item = {k: round(v / items, 4) for k, v in _delta(before, _requests(meter)).items()}
         out = {"workers": workers, "items": items, "status": job["status"], "items_per_second": job["items"]["items_per_second"],
                "wall_seconds_from_upload": round(wall, 2), "requests_per_item": per_item,
+               "file_mb": round(len(body) / 1e6, 1),
+               # The peak resident set (VmHWM) of each process tree, to compare across file sizes (moto keeps the file in memory).
+               "peak_rss_mb": {name: peak_rss_mb([proc.pid]) for name, proc in stack.processes.items()},
                "chunk_workers": len({c["worker"] for c in session.get(f"{stack.web_url}/jobs/{job['id']}/chunks?limit=1000").json()["results"]})}
         if bulk:
             before = _requests(meter)
@@ -74,9 +78,10 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devstack.bench_items", description=__doc__.split("\n\n")[0])
     parser.add_argument("--items", type=int, default=10_000)
     parser.add_argument("--workers", default="1,2")
+    parser.add_argument("--no-bulk", action="store_true", help="skip the 100 bulk-submitted jobs")
     args = parser.parse_args(argv)
     for n, workers in enumerate(int(w) for w in args.workers.split(",")):
-        print(json.dumps(measure(workers=workers, items=args.items, bulk=n == 0), indent=1), flush=True)
+        print(json.dumps(measure(workers=workers, items=args.items, bulk=n == 0 and not args.no_bulk), indent=1), flush=True)
     return 0
 
 

@@ -70,3 +70,16 @@ def cpu_seconds(before: dict, after: dict) -> dict[str, float]:
         ticks = sum(cpu - before[name].get(key, 0) for key, cpu in now.items())
         used[name] = ticks / CLK_TCK
     return used
+
+
+def peak_rss_mb(roots: list[int]) -> float:
+    """The largest peak resident set (VmHWM) of any live process in the trees under `roots`, in MB."""
+    peak = 0
+    for pid, _ in group_cpu_ticks(process_table(), roots):
+        try:
+            with open(f"/proc/{pid}/status") as status:
+                line = next((x for x in status if x.startswith("VmHWM:")), "VmHWM: 0 kB")
+        except OSError:
+            continue
+        peak = max(peak, int(line.split()[1]))
+    return round(peak / 1024, 1)

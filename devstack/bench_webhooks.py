@@ -112,9 +112,9 @@ class Api:
             text = requests.get(web_url + "/metrics", timeout=30).text
             line = next((x for x in text.splitlines() if x.startswith('batchlab_webhook_backlog{what="unfinished_deliveries"}')), "")
             if line and float(line.split()[-1]) == 0:
-                break
+                return round(time.monotonic() - started, 1)
             time.sleep(1)
-        return round(time.monotonic() - started, 1)
+        raise TimeoutError(f"deliveries still unfinished after {timeout:g} s")
 
     def delete(self, hook_id: str) -> None:
         self.session.delete(self.base + f"/webhooks/{hook_id}", timeout=30)
@@ -131,7 +131,8 @@ def main(argv=None) -> int:
     parser.add_argument("--latency-jobs", type=int, default=40)
     parser.add_argument("--throughput-jobs", type=int, default=1000)
     parser.add_argument("--receiver-sleep", type=float, default=5.0)
-    parser.add_argument("--throughput-rounds", type=int, default=2, help="rounds of (no endpoint, sleeping endpoint)")
+    parser.add_argument("--throughput-rounds", type=int, default=2, choices=range(1, 11), metavar="1..10",
+                        help="rounds of (no endpoint, sleeping endpoint); the answering-at-once round runs last, on the biggest table")
     args = parser.parse_args(argv)
     run_dir = ROOT / "var" / "bench-webhooks" / time.strftime("%Y%m%d-%H%M%S")
     meter_dir = run_dir / "meter"
