@@ -25,7 +25,12 @@ from django.conf import settings
 
 from jobs.services import PROCESS_CHUNK_TASK, PROCESS_JOB_TASK, RetryLater, chunk_execute, job_execute, worker_id
 from jobs.services.webhooks import DELIVER_TASK, DISPATCH_TASK, delivery_run, event_dispatch_run
-from jobs.worker import deliveries, heartbeat, metrics, visibility, watchdog  # noqa: F401  (connect the worker's heartbeats, receive watchdog, metrics endpoint and delivery worker to Celery's signals)
+# Connect the worker's heartbeats, receive watchdog, metrics endpoint and delivery worker to
+# Celery's signals. The heartbeat first: receivers run in the order they were connected, and at
+# shutdown the worker's record is removed before the delivery worker's sends in flight are
+# waited for (up to the webhook timeout), not after, so a stopped worker leaves the list at once.
+from jobs.worker import heartbeat  # noqa: F401
+from jobs.worker import deliveries, metrics, visibility, watchdog  # noqa: F401
 
 logger = logging.getLogger(__name__)
 

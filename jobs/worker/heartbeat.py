@@ -65,6 +65,10 @@ class Heartbeat:
 
     def _run(self) -> None:
         while True:
+            # Beats start every interval, however long the write takes: a reader
+            # judges a worker alive for two intervals after its last beat, and a
+            # slow write (a busy DynamoDB) must not use that margin up.
+            started = time.monotonic()
             try:
                 self.beat_now()
                 if self._failing_since is not None:
@@ -74,7 +78,7 @@ class Heartbeat:
                 if self._failing_since is None:
                     logger.warning("heartbeat of %s not recorded (%s); retrying every %s s", self.worker_id, exc, self.interval)
                     self._failing_since = time.monotonic()
-            if self._stop.wait(self.interval):
+            if self._stop.wait(max(0.0, self.interval - (time.monotonic() - started))):
                 return
 
     def start(self) -> None:
