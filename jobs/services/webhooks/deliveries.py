@@ -26,9 +26,7 @@ from jobs.services.store import is_condition_failure, logger, store_error, store
 from jobs.services.webhooks.messages import deliver_publish
 from jobs.states import (
     DELIVERY_CLAIM,
-    DELIVERY_FAIL,
     DELIVERY_RETRY_LATER,
-    DELIVERY_SUCCEED,
     DeliveryStatus,
     Transition,
     is_delivery_final,
