@@ -23,6 +23,10 @@ class JobStateConflict(JobError):
     default_detail = "The job is not in a state that allows this."
 
 
+class JobMovedMeanwhile(JobStateConflict):
+    """The job changed between the read and the conditional write (a claim, a finish): read it again and decide again."""
+
+
 class UnknownJobType(JobError):
     code = "unknown_job_type"
     default_detail = "Unknown job type."

@@ -1,7 +1,7 @@
 """Actions of users and staff on any job: cancel, retry, requeue; an item job's reach its chunks too."""
 
 from jobs import metrics
-from jobs.exceptions import JobStateConflict, StoreUnavailable
+from jobs.exceptions import JobMovedMeanwhile, JobStateConflict, StoreUnavailable
 from jobs.services.items.actions import chunks_cancel_unstarted, job_retry_items
 from jobs.services.jobs.actions import job_cancel_record, job_get_visible, job_requeue, job_requeue_final
 from jobs.services.store import logger
@@ -10,17 +10,30 @@ from jobs.tables import Job
 
 __all__ = ["job_cancel", "job_requeue", "job_retry"]
 
+# A job moves at most QUEUED -> PROCESSING -> final under a cancel: a few fresh reads always settle it.
+CANCEL_ATTEMPTS = 5
+
 
 def job_cancel(*, job_id: str, owner: str | None, actor: str) -> Job:
     """Cancel: SCHEDULED or QUEUED -> CANCELED at once; PROCESSING gets CancelRequested for its handler.
 
     `owner` limits the action to that user's jobs (None: staff). A final job raises
     JobStateConflict. One GetItem and one conditional UpdateItem; a SCHEDULED item
-    job's chunks (never queued) are stopped in the store as well.
+    job's chunks (never queued) are stopped in the store as well. A job that moves
+    between the read and the write (a worker claims it, a retry's claim) is read
+    again and the cancel decided again, up to CANCEL_ATTEMPTS times: the caller
+    gets a 409 only when the job is final, not because a worker was quick.
     """
-    job = job_get_visible(job_id=job_id, owner=owner)
-    was = job.status
-    transition = job_cancel_record(job=job, actor=actor)
+    for attempt in range(1, CANCEL_ATTEMPTS + 1):
+        job = job_get_visible(job_id=job_id, owner=owner)
+        was = job.status
+        try:
+            transition = job_cancel_record(job=job, actor=actor)
+            break
+        except JobMovedMeanwhile:
+            if attempt == CANCEL_ATTEMPTS:
+                raise
+            logger.info("job %s moved while being canceled (was %s); reading it again", job_id, was)
     if transition is CANCEL:
         metrics.JOBS_CANCELED.labels(type=job.type).inc()
         if was == JobStatus.SCHEDULED and job.chunks_total is not None:

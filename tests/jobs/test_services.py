@@ -101,6 +101,39 @@ def test_cancel_processing_job_sets_the_request_and_final_job_conflicts(publishe
         services.job_cancel(job_id=job.job_id, owner=None, actor="staff")
 
 
+@pytest.mark.parametrize("moved_to", ["PROCESSING", "QUEUED"])
+def test_a_cancel_whose_job_moves_between_its_read_and_its_write_reads_it_again(published, monkeypatch, moved_to):
+    """A worker claims the job after the cancel read it QUEUED, or a claimed job goes back to QUEUED for a
+    retry after the cancel read it PROCESSING: the write is refused, and the cancel is decided again on a
+    fresh read instead of answering 409 job_state_conflict (seen on fresh-clone runs of the e2e tests)."""
+    import jobs.services.actions as actions
+
+    job = submit(published)
+    claim = None
+    if moved_to == "QUEUED":
+        claim = services.job_claim(job_id=job.job_id, worker="w")
+    stale = Job.get(job.job_id, JOB_SK, consistent_read=True)  # what the cancel reads first
+    if moved_to == "PROCESSING":
+        services.job_claim(job_id=job.job_id, worker="w")  # ... then a worker claims it
+    else:
+        services.job_retry_later(claim=claim, code="transient_error", message="again", delay=0)  # ... then goes back to QUEUED
+    reads = []
+
+    def read(**kw):
+        reads.append(kw["job_id"])
+        return stale if len(reads) == 1 else real(**kw)
+
+    real = actions.job_get_visible
+    monkeypatch.setattr(actions, "job_get_visible", read)
+    services.job_cancel(job_id=job.job_id, owner="alice", actor="alice")
+    stored = Job.get(job.job_id, JOB_SK, consistent_read=True)
+    assert len(reads) == 2
+    if moved_to == "PROCESSING":
+        assert stored.status == "PROCESSING" and stored.cancel_requested is True
+    else:
+        assert stored.status == "CANCELED"
+
+
 def test_other_users_job_is_not_found(published):
     job = submit(published, owner="alice")
     with pytest.raises(JobNotFound):

@@ -10,7 +10,7 @@ from datetime import timedelta
 from django.conf import settings
 from pynamodb.exceptions import PynamoDBConnectionError
 
-from jobs.exceptions import JobNotFound, JobStateConflict, StoreUnavailable
+from jobs.exceptions import JobMovedMeanwhile, JobNotFound, JobStateConflict, StoreUnavailable
 from jobs.services import publishing
 from jobs.services.jobs.transitions import job_write
 from jobs.services.store import allowed_by, append, entry, logger, moves_to, store_error, timeline_add, utcnow
@@ -43,7 +43,8 @@ def _write(job: Job, transition: Transition, actions: list, condition) -> bool:
 def job_cancel_record(*, job: Job, actor: str) -> Transition:
     """Cancel the job as read: SCHEDULED or QUEUED -> CANCELED at once; PROCESSING gets CancelRequested.
 
-    Returns the transition written; JobStateConflict when the job is final or moved meanwhile.
+    Returns the transition written; JobStateConflict when the job is final, JobMovedMeanwhile
+    (a JobStateConflict) when it moved between the read and the write.
     """
     if not can_cancel(job.status):
         raise JobStateConflict(f"Job {job.job_id} is {job.status} and cannot be canceled.", extra={"job_status": job.status})
@@ -65,7 +66,7 @@ def job_cancel_record(*, job: Job, actor: str) -> Transition:
     actions = [*moves_to(transition), *actions, Job.updated_at.set(now), Job.version.add(1)]
     if not _write(job, transition, actions, allowed_by(transition, status=job.status)):
         # It moved between our read and write (claimed or finished): the caller may try again.
-        raise JobStateConflict(f"Job {job.job_id} changed state while being canceled; try again.")
+        raise JobMovedMeanwhile(f"Job {job.job_id} changed state while being canceled; try again.")
     logger.info("job %s cancel by %s (was %s)", job.job_id, actor, job.status)
     return transition
 
