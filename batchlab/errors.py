@@ -125,7 +125,8 @@ def problem_exception_handler(exc, context):
     if context and context.get("request") is not None:
         drain_unread_body(context["request"])
     if isinstance(exc, domain.JobError):
-        status = STATUS_BY_EXCEPTION.get(type(exc), 400)
+        # The nearest class in the table: a subclass (JobMovedMeanwhile) answers as its base does.
+        status = next((STATUS_BY_EXCEPTION[c] for c in type(exc).__mro__ if c in STATUS_BY_EXCEPTION), 400)
         # A 503 (store or queue unavailable or throttled) says when to try again.
         headers = {"Retry-After": str(settings.BATCHLAB_RETRY_AFTER_SECONDS)} if status == 503 else None
         return problem_response(status, code=exc.code, detail=exc.detail, headers=headers, **exc.extra)

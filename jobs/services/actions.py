@@ -1,5 +1,8 @@
 """Actions of users and staff on any job: cancel, retry, requeue; an item job's reach its chunks too."""
 
+import random
+import time
+
 from jobs import metrics
 from jobs.exceptions import JobMovedMeanwhile, JobStateConflict, StoreUnavailable
 from jobs.services.items.actions import chunks_cancel_unstarted, job_retry_items
@@ -34,6 +37,7 @@ def job_cancel(*, job_id: str, owner: str | None, actor: str) -> Job:
             if attempt == CANCEL_ATTEMPTS:
                 raise
             logger.info("job %s moved while being canceled (was %s); reading it again", job_id, was)
+            time.sleep(random.uniform(0, 0.05 * attempt))  # a short pause: the job is moving now
     if transition is CANCEL:
         metrics.JOBS_CANCELED.labels(type=job.type).inc()
         if was == JobStatus.SCHEDULED and job.chunks_total is not None:

@@ -78,7 +78,8 @@ class Heartbeat:
                 if self._failing_since is None:
                     logger.warning("heartbeat of %s not recorded (%s); retrying every %s s", self.worker_id, exc, self.interval)
                     self._failing_since = time.monotonic()
-            if self._stop.wait(max(0.0, self.interval - (time.monotonic() - started))):
+            # At least a tenth of an interval between writes, even after one slower than the interval.
+            if self._stop.wait(max(0.1 * self.interval, self.interval - (time.monotonic() - started))):
                 return
 
     def start(self) -> None:

@@ -4,7 +4,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from jobs.handlers.registry import JobType
-from jobs.tables import Job
+from jobs.tables import JOB_SK, Job
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("aws")]
 
@@ -176,3 +176,28 @@ def test_dead_letters_answer_503_problem_when_sqs_does_not_answer(django_user_mo
     staff.force_authenticate(django_user_model.objects.create_user("root", password="pw", is_staff=True))
     body = problem(staff.get("/dead-letters"), 503, "queue_unavailable")
     assert "SQS" in body["detail"]
+
+
+def test_a_cancel_that_keeps_losing_its_write_answers_409_job_state_conflict_after_five_reads(client, published, monkeypatch):
+    """Each refused write is read again; when every attempt is lost the answer is the documented 409, as for
+    any JobStateConflict (the error handler maps a subclass as its base: it answered 400 before)."""
+    import jobs.services.actions as actions
+    from jobs.exceptions import JobMovedMeanwhile
+
+    job_id = post(client, {"name": "c", "type": "echo", "payload": {"x": 1}}).json()["id"]
+    reads = []
+    real_read = actions.job_get_visible
+
+    def counted_read(**kw):
+        reads.append(kw["job_id"])
+        return real_read(**kw)
+
+    def always_moved(*, job, actor):
+        raise JobMovedMeanwhile(f"Job {job.job_id} changed state while being canceled; try again.")
+
+    monkeypatch.setattr(actions, "job_get_visible", counted_read)
+    monkeypatch.setattr(actions, "job_cancel_record", always_moved)
+    body = problem(client.post(f"/jobs/{job_id}/cancel"), 409, "job_state_conflict")
+    assert "changed state while being canceled" in body["detail"]
+    assert reads == [job_id] * actions.CANCEL_ATTEMPTS
+    assert Job.get(job_id, JOB_SK).status == "QUEUED"
