@@ -1,13 +1,10 @@
 """Actions of users and staff on any job: cancel, retry, requeue; an item job's reach its chunks too."""
 
-import random
-import time
-
 from jobs import metrics
 from jobs.exceptions import JobMovedMeanwhile, JobStateConflict, StoreUnavailable
 from jobs.services.items.actions import chunks_cancel_unstarted, job_retry_items
 from jobs.services.jobs.actions import job_cancel_record, job_get_visible, job_requeue, job_requeue_final
-from jobs.services.store import logger
+from jobs.services.store import backoff_pause, logger
 from jobs.states import CANCEL, JobStatus, can_retry
 from jobs.tables import Job
 
@@ -37,7 +34,7 @@ def job_cancel(*, job_id: str, owner: str | None, actor: str) -> Job:
             if attempt == CANCEL_ATTEMPTS:
                 raise
             logger.info("job %s moved while being canceled (was %s); reading it again", job_id, was)
-            time.sleep(random.uniform(0, 0.05 * attempt))  # a short pause: the job is moving now
+            backoff_pause(attempt)
     if transition is CANCEL:
         metrics.JOBS_CANCELED.labels(type=job.type).inc()
         if was == JobStatus.SCHEDULED and job.chunks_total is not None:

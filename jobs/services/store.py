@@ -177,6 +177,11 @@ class StoreBusy(StoreUnavailable):
     default_detail = "The job store is busy; try again shortly."
 
 
+def backoff_pause(attempt: int) -> None:
+    """Full jitter below a doubling ceiling (25 ms, 50 ms, ... 1.6 s): between tries of a write that met a conflict."""
+    time.sleep(random.uniform(0, min(_BACKOFF_CAP, _BACKOFF_BASE * 2 ** attempt)))
+
+
 def store_retry(write, *, tries: int = STORE_TRIES, what: str = "write"):
     """Run `write()` again while DynamoDB answers with a conflict or a throttle (nothing was written then).
 
@@ -192,7 +197,7 @@ def store_retry(write, *, tries: int = STORE_TRIES, what: str = "write"):
                     raise StoreBusy(f"The {what} met {answer.value} {tries} times; nothing was written.") from exc
                 raise
             logger.info("%s: %s (try %s of %s); trying again", what, answer.value, attempt + 1, tries)
-            time.sleep(random.uniform(0, min(_BACKOFF_CAP, _BACKOFF_BASE * 2 ** attempt)))
+            backoff_pause(attempt)
     raise AssertionError("unreachable")
 
 

@@ -10,14 +10,12 @@ the sparse NotifyIndex). Steps a link ends (a failed parent's children) get a
 cursor of their own in that link, and are told on in turn.
 """
 
-import random
-import time
 import uuid
 
 from pynamodb.exceptions import PynamoDBConnectionError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from jobs.services.store import is_condition_failure, logger
+from jobs.services.store import backoff_pause, is_condition_failure, logger
 from jobs.services.workflows.graphs import graph_of, steps_publish
 from jobs.services.workflows.release import LINK, bits_of, marker_cleared, targets_of, tell
 from jobs.tables import JOB_SK, Job
@@ -52,11 +50,6 @@ def transact(ref, actions: list, condition, ops: list) -> None:
         if is_condition_failure(exc):
             raise Retry(str(exc)) from None
         raise
-
-
-def pause(attempt: int) -> None:
-    """Full jitter below a doubling ceiling (20 ms, 40 ms, ... 1 s)."""
-    time.sleep(random.uniform(0, min(1.0, 0.02 * 2 ** attempt)))
 
 
 def steps_tell_rest(job_ids: list[str]) -> None:
@@ -94,7 +87,7 @@ def step_tell_rest(job_id: str) -> list[str]:
             attempt += 1
             if attempt >= TRIES:
                 raise
-            pause(attempt)
+            backoff_pause(attempt)
             continue
         except Exception:
             # No answer: the link may have applied. Its releases are published (a duplicate

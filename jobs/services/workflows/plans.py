@@ -15,10 +15,10 @@ from django.conf import settings
 
 from jobs.dag import Graph, step_job_id
 from jobs.services.jobs.actions import job_cancel_record
-from jobs.services.store import append, entry, logger, utcnow
+from jobs.services.store import append, backoff_pause, entry, logger, utcnow
 from jobs.selectors.workflows import steps_read
 from jobs.services.workflows.graphs import graph_of, header_read, header_ref, steps_publish
-from jobs.services.workflows.links import TRIES, Retry, pause, transact
+from jobs.services.workflows.links import TRIES, Retry, transact
 from jobs.services.workflows.release import LINK, Bits, marker_cleared, tell
 from jobs.states import FINAL_STATUSES, RETRY, WAIT_AGAIN, JobStatus
 from jobs.tables import JOB_SK, PLAN_SHARD, Job, Workflow
@@ -66,7 +66,7 @@ def plan_run(workflow_id: str) -> None:
             attempt += 1
             if attempt >= TRIES:
                 raise
-            pause(attempt)
+            backoff_pause(attempt)
             continue
         attempt = 0
         steps_publish(workflow_id=workflow_id, graph=graph, indices=released)
@@ -101,7 +101,7 @@ def _cancel_steps(*, workflow_id: str, graph: Graph, steps: list[int], actor: st
                 break
             except Exception as exc:  # moved between our read and write (Retry, JobStateConflict): read it again
                 logger.info("workflow %s: step %s moved while being canceled (%s)", workflow_id, graph.steps[index].name, exc)
-                pause(attempt)
+                backoff_pause(attempt)
 
 
 # -- retry -----------------------------------------------------------------------
